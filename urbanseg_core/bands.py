@@ -1,0 +1,305 @@
+"""Sentinel-2 band names and reading a multi-band GeoTIFF into the model's band stack.
+
+The model reads 11 Sentinel-2 bands in the order the original project exported them from
+Google Earth Engine's ``COPERNICUS/S2_SR`` collection: B2, B3, B4, B5, B6, B7, B8, B8A, B9,
+B11, B12 (B1 and B10 are not used).
+
+A file's bands are found, in this order of preference:
+
+1. an explicit ``band_order`` given by the caller (one name per band in the file);
+2. the file's band descriptions (``B2``, ``B02``, ``b2``, ``SR_B2`` ... are all accepted);
+3. an 11-band file without descriptions is taken to be in the model order;
+4. a 13-band Level-1C file without descriptions is taken to hold B1..B12 and B8A, either in
+   the SAFE order (B8A after B8) or in the EuroSAT order (B8A last); which one is decided from
+   the cirrus band B10, the darkest of the two candidate positions.
+
+Reflectance is ``(DN + dn_offset) / scale``: ``scale`` 10000 for integer products,
+``dn_offset`` -1000 for Level-2A products of processing baseline 04.00 and later (since
+2022-01-25) that were not harmonised; floating-point files whose values look like reflectance
+(99th percentile below 2) are taken as reflectance already.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+
+from .errors import BandOrderError, InputError
+
+#: The model's 11 input bands, in the original project's order.
+MODEL_BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
+
+#: Level-1C band order of the SAFE product (and of most tools that stack it).
+L1C_SAFE_ORDER: tuple[str, ...] = (
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12",
+)
+#: Level-1C band order of the EuroSAT-MS GeoTIFFs (B8A appended last).
+L1C_EUROSAT_ORDER: tuple[str, ...] = (
+    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B8A",
+)
+#: Every Sentinel-2 MSI band name.
+ALL_S2_BANDS: frozenset[str] = frozenset(L1C_SAFE_ORDER)
+
+_BAND_RE = re.compile(r"^(?:.*?[_\s-])?B0?(\d{1,2}A?)$", re.IGNORECASE)
+
+
+def canonical_band_name(name: str) -> str | None:
+    """Return the canonical Sentinel-2 band name (``"B2"``, ``"B8A"``) for a spelling.
+
+    Accepts ``B2``, ``B02``, ``b2``, ``SR_B2``, ``T33UUU_..._B02``; returns ``None`` when the
+    text names no Sentinel-2 band.
+    """
+    if not name:
+        return None
+    match = _BAND_RE.match(name.strip())
+    if not match:
+        return None
+    canonical = "B" + match.group(1).upper().lstrip("0")
+    return canonical if canonical in ALL_S2_BANDS else None
+
+
+@dataclass
+class Scene:
+    """A band stack in reflectance with its georeference.
+
+    Attributes:
+        reflectance: ``(11, H, W)`` float32, surface or top-of-atmosphere reflectance 0-1, in
+            :data:`MODEL_BANDS` order; invalid pixels hold 0.
+        valid: ``(H, W)`` bool, ``True`` where every band has data.
+        crs: the raster's CRS, or ``None`` when the file has none.
+        transform: the affine pixel-to-CRS transform.
+        source: where the scene came from (file path or a label).
+        band_names: the names found for the file's bands, in file order.
+        notes: plain-language remarks on how the file was read (shown to users).
+    """
+
+    reflectance: np.ndarray
+    valid: np.ndarray
+    crs: CRS | None
+    transform: rasterio.Affine
+    source: str = ""
+    band_names: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` in pixels."""
+        return tuple(self.valid.shape)  # type: ignore[return-value]
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in CRS units."""
+        return rasterio.transform.array_bounds(*self.shape, self.transform)
+
+    def profile(self) -> dict:
+        """A rasterio profile (single band, uint8) on this scene's grid, for writing masks."""
+        height, width = self.shape
+        return {
+            "driver": "GTiff", "height": height, "width": width, "count": 1,
+            "dtype": "uint8", "crs": self.crs, "transform": self.transform,
+        }
+
+
+def resolve_band_order(
+    count: int,
+    descriptions: Sequence[str | None],
+    band_order: Sequence[str] | None = None,
+    l1c_sample: np.ndarray | None = None,
+) -> tuple[tuple[str, ...], str]:
+    """Decide which Sentinel-2 band each of a file's bands is.
+
+    Args:
+        count: number of bands in the file.
+        descriptions: the file's band descriptions (``None`` or ``""`` where absent).
+        band_order: an explicit order from the caller, one name per file band (overrides all).
+        l1c_sample: for 13-band files without descriptions, a ``(13, h, w)`` sample of the data
+            used to tell the SAFE order from the EuroSAT order.
+
+    Returns:
+        ``(names, how)``: canonical names per file band (``""`` for bands that are not
+        Sentinel-2 bands) and a sentence saying how they were found.
+
+    Raises:
+        BandOrderError: when the order cannot be found or lacks a model band.
+    """
+    if band_order is not None:
+        names = tuple(canonical_band_name(b) or "" for b in band_order)
+        if len(names) != count:
+            raise BandOrderError(
+                f"The band order lists {len(names)} bands but the file has {count}. "
+                "Give one name per band, e.g. B2,B3,B4,B5,B6,B7,B8,B8A,B9,B11,B12."
+            )
+        how = "band order given by the user"
+    elif descriptions and all(canonical_band_name(d or "") for d in descriptions):
+        names = tuple(canonical_band_name(d or "") for d in descriptions)  # type: ignore[misc]
+        how = "band names read from the file's band descriptions"
+    elif count == len(MODEL_BANDS):
+        names = MODEL_BANDS
+        how = ("no band names in the file: its 11 bands were taken to be "
+               + ", ".join(MODEL_BANDS))
+    elif count == 13:
+        names, how = _guess_l1c_order(l1c_sample)
+    else:
+        raise BandOrderError(
+            f"This file has {count} bands without Sentinel-2 band names, so the model's bands "
+            f"({', '.join(MODEL_BANDS)}) cannot be found. Give the band order "
+            "(--bands on the command line, the band form in the app) or use a file with "
+            "11 bands in that order or 13 Level-1C bands."
+        )
+    missing = [b for b in MODEL_BANDS if b not in names]
+    if missing:
+        raise BandOrderError(
+            f"The file lacks the band(s) {', '.join(missing)} that the model needs. "
+            f"Found: {', '.join(n or '?' for n in names)}."
+        )
+    return names, how
+
+
+def _guess_l1c_order(sample: np.ndarray | None) -> tuple[tuple[str, ...], str]:
+    """Tell the SAFE from the EuroSAT 13-band order by where the dark cirrus band B10 sits."""
+    if sample is None:
+        return L1C_SAFE_ORDER, "13 bands without names: taken as Level-1C in the SAFE order"
+    with np.errstate(all="ignore"):
+        s = sample.astype("float64")
+        s[~np.isfinite(s)] = np.nan
+        s[s == 0] = np.nan
+        med9 = np.nanmedian(s[9]) if np.isfinite(s[9]).any() else np.nan
+        med10 = np.nanmedian(s[10]) if np.isfinite(s[10]).any() else np.nan
+    if np.isfinite(med9) and np.isfinite(med10) and med9 < med10:
+        return L1C_EUROSAT_ORDER, ("13 bands without names: taken as Level-1C in the EuroSAT "
+                                   "order (B1..B12, then B8A), from the dark cirrus band B10")
+    return L1C_SAFE_ORDER, ("13 bands without names: taken as Level-1C in the SAFE order "
+                            "(B8A after B8), from the dark cirrus band B10")
+
+
+def to_reflectance(
+    data: np.ndarray, scale: float | None = None, dn_offset: float = 0.0
+) -> np.ndarray:
+    """Convert digital numbers to reflectance.
+
+    Args:
+        data: ``(C, H, W)`` array of any real dtype.
+        scale: divisor; ``None`` picks 1 for float data that already look like reflectance
+            (99th percentile of finite values below 2) and 10000 otherwise.
+        dn_offset: added to DN before scaling (-1000 for non-harmonised L2A since 2022-01-25).
+
+    Returns:
+        ``(C, H, W)`` float32 reflectance (0-1 for most land pixels).
+    """
+    out = data.astype("float32", copy=True)
+    if scale is None:
+        scale = 10000.0
+        if np.issubdtype(data.dtype, np.floating):
+            finite = out[np.isfinite(out)]
+            if finite.size and float(np.percentile(finite[:: max(1, finite.size // 100000)], 99)) < 2:
+                scale = 1.0
+    if dn_offset:
+        out += np.float32(dn_offset)
+    if scale != 1.0:
+        out /= np.float32(scale)
+    return out
+
+
+def read_scene(
+    path: str | Path,
+    band_order: Sequence[str] | None = None,
+    scale: float | None = None,
+    dn_offset: float = 0.0,
+    window: Window | None = None,
+    max_pixels: int | None = None,
+) -> Scene:
+    """Read a multi-band Sentinel-2 GeoTIFF into the model's 11-band reflectance stack.
+
+    Args:
+        path: a raster file rasterio can open (GeoTIFF, COG, VRT).
+        band_order: explicit band names, one per file band (see module docstring).
+        scale: DN divisor (``None`` = automatic, see :func:`to_reflectance`).
+        dn_offset: DN offset, -1000 for non-harmonised L2A since 2022-01-25.
+        window: read only this window of the file.
+        max_pixels: refuse rasters with more pixels than this, before reading any data.
+
+    Returns:
+        A :class:`Scene` with ``(11, H, W)`` float32 reflectance and an ``(H, W)`` valid mask;
+        nodata, NaN and all-zero pixels are invalid.
+
+    Raises:
+        InputError: the file is missing, a directory, not a raster, too large, or of an
+            unsupported dtype.
+        BandOrderError: the model's bands cannot be found in the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"File not found: {path}. Check the path and try again.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a raster file. Give the path of a GeoTIFF.")
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise InputError(
+            f"{path.name} could not be read as a raster ({_short(exc)}). "
+            "Upload a Sentinel-2 GeoTIFF (.tif)."
+        ) from exc
+    with src:
+        dtype = np.dtype(src.dtypes[0])
+        if dtype.kind == "c":
+            raise InputError(
+                f"{path.name} holds complex numbers ({dtype}); Sentinel-2 bands are real "
+                "numbers. Export the bands as integers (DN) or floats (reflectance)."
+            )
+        height = window.height if window is not None else src.height
+        width = window.width if window is not None else src.width
+        if max_pixels is not None and height * width > max_pixels:
+            raise InputError(
+                f"{path.name} has {height} x {width} = {height * width:,} pixels, more than "
+                f"the limit of {max_pixels:,}. Crop it to a smaller area or use "
+                "`urbanseg batch` for whole regions."
+            )
+        sample = None
+        if src.count == 13 and not band_order and not all(
+            canonical_band_name(d or "") for d in src.descriptions
+        ):
+            sample = _overview_sample(src)
+        names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
+        indexes = [names.index(b) + 1 for b in MODEL_BANDS]
+        try:
+            data = src.read(indexes, window=window, masked=False)
+            masks = src.read_masks(indexes, window=window)
+        except RasterioIOError as exc:
+            raise InputError(
+                f"{path.name} is damaged or truncated ({_short(exc)}). Export it again."
+            ) from exc
+        nodata = src.nodata
+        crs = src.crs
+        transform = src.window_transform(window) if window is not None else src.transform
+    valid = (masks > 0).all(axis=0)
+    valid &= np.isfinite(data).all(axis=0) if dtype.kind == "f" else True
+    if nodata is None and dtype.kind in "ui":
+        # Sentinel-2 products use DN 0 as their fill value.
+        valid &= (data != 0).any(axis=0)
+    reflectance = to_reflectance(data, scale=scale, dn_offset=dn_offset)
+    reflectance[:, ~valid] = 0.0
+    notes = [how[0].upper() + how[1:] + "."]
+    if crs is None:
+        notes.append("The file has no CRS: outputs carry no georeference and areas are "
+                     "computed for 10 m pixels.")
+    return Scene(reflectance, valid, crs, transform, str(path), names, notes)
+
+
+def _overview_sample(src: rasterio.DatasetReader, size: int = 256) -> np.ndarray:
+    """A decimated ``(count, h, w)`` read of the whole file for band statistics."""
+    h = min(size, src.height)
+    w = min(size, src.width)
+    return src.read(out_shape=(src.count, h, w))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

@@ -1,0 +1,156 @@
+"""The ``urbanseg`` command line: predict, evaluate, train, batch.
+
+Every user error is one plain line on stderr with exit code 2, never a traceback. Commands
+other than ``predict`` live in their own modules and register themselves on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import UrbansegError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Map residential and non-residential built-up areas in Sentinel-2 imagery.",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Map residential and non-residential built-up areas in Sentinel-2 imagery."""
+
+
+def fail(message: str) -> None:
+    """Print one plain error line on stderr and exit with code 2."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def check_writable(path: Path) -> None:
+    """Fail early (before any work) when an output file cannot be written."""
+    import os
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        fail(f"{path} is a folder; give a file name such as {path / 'mask.tif'}.")
+    if not folder.is_dir():
+        fail(f"The output folder {folder} does not exist. Create it first.")
+    if not os.access(folder, os.W_OK):
+        fail(f"The output folder {folder} is not writable. Choose another location.")
+
+
+def progress_bar(label: str):
+    """A tqdm progress callback ``(done, total)`` on stderr, closed at the end."""
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, desc=label, unit="tile", file=sys.stderr,
+                                      leave=False, disable=None)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def print_areas(seg) -> None:
+    """Print the class-area table of a :class:`~urbanseg_core.pipeline.Segmentation`."""
+    stats = seg.stats
+    typer.echo(f"{'class':<18}{'pixels':>12}{'km²':>12}{'% of valid':>12}")
+    for c in stats.classes:
+        typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{100 * c.share_of_valid:>11.2f}%")
+    typer.echo(f"{'valid area':<18}{'':>12}{stats.valid_km2:>12.3f}")
+    if stats.nodata_km2:
+        typer.echo(f"{'nodata':<18}{'':>12}{stats.nodata_km2:>12.3f}")
+    typer.echo(f"built-up share (non-residential + residential): {100 * stats.built_up_share:.2f}%")
+
+
+@app.command()
+def predict(
+    input: Optional[Path] = typer.Argument(None, help="Sentinel-2 GeoTIFF (11 model bands, "
+                                            "named bands, or 13 L1C bands)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output mask GeoTIFF."),
+    sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or "
+                                         "weights (.pt/.pth); default: the bundled model."),
+    codes: str = typer.Option("index", "--codes", help="index (0/1/2, 255 nodata) or esm "
+                              "(1/250/255, 0 nodata)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
+                                             "statistics as JSON here."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the file, "
+                                        "comma-separated, e.g. B2,B3,B4,..."),
+    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
+                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+    tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
+                                            "(default: the model card's)."),
+    overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
+) -> None:
+    """Segment a Sentinel-2 scene into other / non-residential / residential."""
+    from .loading import load_model
+    from .pipeline import SAMPLE_SCENE, segment_file
+
+    if codes not in ("index", "esm"):
+        fail(f"--codes must be 'index' or 'esm', not {codes!r}.")
+    if sample == (input is not None):
+        fail("Give either an INPUT file or --sample (one of the two).")
+    source = SAMPLE_SCENE if sample else input
+    check_writable(output)
+    if json_path:
+        check_writable(json_path)
+    loaded = load_model(model)
+    seg = segment_file(source, loaded, band_order=bands.split(",") if bands else None,
+                       dn_offset=dn_offset, progress=progress_bar("predict"),
+                       tile_size=tile_size, overlap=overlap)
+    seg.write(output, codes=codes)  # type: ignore[arg-type]
+    for note in seg.notes:
+        typer.echo(f"Note: {note}", err=True)
+    typer.echo(f"Model {seg.model_name}; {seg.scene.shape[0]} x {seg.scene.shape[1]} px "
+               f"in {seg.seconds:.1f} s; mask written to {output} ({codes} codes).")
+    print_areas(seg)
+    if json_path:
+        payload = {"input": str(source), "output": str(output), "codes": codes,
+                   "model": seg.model_name, "model_sha256": seg.model_sha256,
+                   "seconds": round(seg.seconds, 3), **seg.stats.to_dict()}
+        try:
+            json_path.write_text(json.dumps(payload, indent=2))
+        except OSError as exc:
+            fail(f"Cannot write {json_path}: {exc.strerror}. Choose a writable location.")
+
+
+def _register_optional_commands() -> None:
+    """Attach the commands that live in their own modules (each registers on :data:`app`)."""
+    import importlib
+
+    for module in ("cli_train", "cli_batch", "cli_gee"):
+        try:
+            importlib.import_module(f"urbanseg_core.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"urbanseg_core.{module}":
+                raise
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning user errors into one line + exit 2."""
+    _register_optional_commands()
+    try:
+        app(standalone_mode=True)
+    except UrbansegError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Writing class maps: GeoTIFF (index or ESM codes), GeoJSON polygons, PNG overlays.
+
+Index codes (default): 0 other, 1 non-residential, 2 residential, **255 nodata**.
+ESM codes (``codes="esm"``): 1 other, 250 non-residential, 255 residential, **0 nodata**, as
+the European Settlement Map. The original project wrote index codes with ``nodata=0``, so class
+0 "other" read as nodata; here the nodata value is never a class value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.io import MemoryFile
+
+from .errors import InputError
+from .predict import NODATA
+
+Codes = Literal["index", "esm"]
+
+#: Class index -> ESM code, and the nodata value of each convention.
+ESM_CODES = {0: 1, 1: 250, 2: 255}
+NODATA_VALUE = {"index": NODATA, "esm": 0}
+
+
+def encode(classes: np.ndarray, codes: Codes = "index") -> np.ndarray:
+    """Map an index class map (255 nodata) to the requested code convention (uint8)."""
+    if codes == "index":
+        return classes.astype("uint8", copy=False)
+    if codes == "esm":
+        lut = np.zeros(256, dtype="uint8")
+        for idx, code in ESM_CODES.items():
+            lut[idx] = code
+        lut[NODATA] = NODATA_VALUE["esm"]
+        return lut[classes]
+    raise ValueError(f"codes must be 'index' or 'esm', got {codes!r}")
+
+
+def _hex_to_rgba(colour: str) -> tuple[int, int, int, int]:
+    c = colour.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16), 255
+
+
+def mask_profile(classes: np.ndarray, crs: CRS | None, transform, codes: Codes = "index") -> dict:
+    """Rasterio profile of a class-map GeoTIFF: uint8, tiled, deflate, the convention's nodata."""
+    height, width = classes.shape
+    profile = {
+        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
+        "crs": crs, "transform": transform, "nodata": NODATA_VALUE[codes],
+        "compress": "deflate", "predictor": 2,
+    }
+    if height >= 256 and width >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    return profile
+
+
+def _write(dst, classes: np.ndarray, class_names: Sequence[str], colours: Sequence[str],
+           codes: Codes) -> None:
+    data = encode(classes, codes)
+    dst.write(data, 1)
+    values = [ESM_CODES[i] if codes == "esm" else i for i in range(len(class_names))]
+    cmap = {v: _hex_to_rgba(col) for v, col in zip(values, colours)}
+    cmap[NODATA_VALUE[codes]] = (0, 0, 0, 0)
+    dst.write_colormap(1, cmap)
+    dst.update_tags(
+        CODES=codes,
+        CLASSES=json.dumps({str(v): n for v, n in zip(values, class_names)}),
+        NODATA_MEANING="no input data",
+        SOFTWARE="urbanseg",
+    )
+    dst.set_band_description(1, "class")
+
+
+def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform,
+               class_names: Sequence[str], colours: Sequence[str],
+               codes: Codes = "index") -> Path:
+    """Write an ``(H, W)`` uint8 class map as a georeferenced GeoTIFF with a colour table.
+
+    Args:
+        path: output file; its folder must exist and be writable.
+        classes: ``(H, W)`` uint8 index class map (255 nodata).
+        crs, transform: georeference of the input (``crs`` may be ``None``).
+        class_names, colours: in index order (from the model card).
+        codes: ``"index"`` or ``"esm"`` (see module docstring).
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: the folder is missing or not writable.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise InputError(f"The output folder {path.parent} does not exist. Create it first.")
+    try:
+        with rasterio.open(path, "w", **mask_profile(classes, crs, transform, codes)) as dst:
+            _write(dst, classes, class_names, colours, codes)
+    except (rasterio.errors.RasterioIOError, PermissionError, OSError) as exc:
+        raise InputError(f"Cannot write {path}: {exc}. Choose a writable location.") from exc
+    return path
+
+
+def mask_bytes(classes: np.ndarray, crs: CRS | None, transform, class_names: Sequence[str],
+               colours: Sequence[str], codes: Codes = "index") -> bytes:
+    """The GeoTIFF of :func:`write_mask` as bytes (for download buttons)."""
+    with MemoryFile() as mem:
+        with mem.open(**mask_profile(classes, crs, transform, codes)) as dst:
+            _write(dst, classes, class_names, colours, codes)
+        return mem.read()
+
+
+def overlay_rgba(classes: np.ndarray, colours: Sequence[str], opacity: float = 0.7,
+                 show_other: bool = False) -> np.ndarray:
+    """An ``(H, W, 4)`` uint8 RGBA image of a class map for map overlays.
+
+    Class 0 ("other") and nodata are transparent unless ``show_other``.
+    """
+    lut = np.zeros((256, 4), dtype="uint8")
+    for i, col in enumerate(colours):
+        r, g, b, _ = _hex_to_rgba(col)
+        alpha = 0 if (i == 0 and not show_other) else int(round(255 * opacity))
+        lut[i] = (r, g, b, alpha)
+    return lut[classes]
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    """Encode an ``(H, W, 3|4)`` uint8 array as PNG."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    return buf.getvalue()

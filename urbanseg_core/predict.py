@@ -1,0 +1,137 @@
+"""Tiled inference over a raster of any size.
+
+::
+
+    Scene (11, H, W) reflectance + valid mask
+      -> tile plan (tiling.plan_tiles: same-size tiles, overlap, cores partition the raster)
+      -> per batch of tiles: crop + zero-pad -> 4 indices (15 ch) -> card normalisation
+      -> UNet logits -> argmax -> keep each tile's core
+      -> class map (H, W) uint8: 0 other, 1 non-residential, 2 residential, 255 nodata
+
+Tiles are read through a *source* (:class:`ArraySource` for an in-memory scene); anything
+with ``shape`` and ``read(row, col, height, width)`` works, so windowed file readers and
+Earth Engine chunks plug in without holding the whole raster.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+
+from .bands import Scene
+from .indices import add_indices
+from .loading import LoadedModel
+from .normalise import normalise
+from .tiling import Tile, plan_tiles
+
+#: Class-map value for pixels without data.
+NODATA = 255
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class TileSource(Protocol):
+    """Anything that serves reflectance windows of a raster."""
+
+    shape: tuple[int, int]
+
+    def read(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(reflectance (11, h, w) float32, valid (h, w) bool)`` for the window
+        clipped to the raster (``h <= height``, ``w <= width``)."""
+
+
+class ArraySource:
+    """A :class:`TileSource` over an in-memory :class:`~urbanseg_core.bands.Scene`."""
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        self.shape = scene.shape
+
+    def read(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = slice(row, min(row + height, self.shape[0]))
+        cols = slice(col, min(col + width, self.shape[1]))
+        return self.scene.reflectance[:, rows, cols], self.scene.valid[rows, cols]
+
+
+def _load_tile(source: TileSource, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """Read a tile, zero-padded to the tile size; padding is invalid."""
+    refl, valid = source.read(tile.rows.start, tile.cols.start, tile.rows.size, tile.cols.size)
+    out = np.zeros((refl.shape[0], tile.rows.size, tile.cols.size), dtype="float32")
+    ok = np.zeros((tile.rows.size, tile.cols.size), dtype=bool)
+    h, w = valid.shape
+    out[:, :h, :w] = refl
+    ok[:h, :w] = valid
+    return out, ok
+
+
+def predict_source(
+    source: TileSource,
+    loaded: LoadedModel,
+    tile_size: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Predict the class of every pixel of a source, tile by tile.
+
+    Args:
+        source: a :class:`TileSource` (e.g. :class:`ArraySource`).
+        loaded: the model and its card (normalisation, tile size, overlap).
+        tile_size: tile side in pixels (default: the card's ``tile_size``).
+        overlap: pixels shared by neighbouring tiles (default: the card's ``overlap``).
+        batch_size: tiles per forward pass.
+        progress: called as ``progress(done_tiles, total_tiles)`` after each batch.
+
+    Returns:
+        ``(H, W)`` uint8 class map: card class indices, :data:`NODATA` (255) where the
+        input has no data.
+    """
+    card = loaded.card
+    tile_size = tile_size or card.tile_size
+    overlap = card.overlap if overlap is None else overlap
+    height, width = source.shape
+    tiles = plan_tiles(height, width, tile_size, overlap)
+    out = np.full((height, width), NODATA, dtype="uint8")
+    device = loaded.device
+    done = 0
+    if progress:
+        progress(0, len(tiles))
+    # Tiles of one batch must share a shape; plan_tiles gives at most 4 distinct shapes.
+    for shape, group in _group_by_shape(tiles).items():
+        for i in range(0, len(group), batch_size):
+            batch = group[i:i + batch_size]
+            loaded_tiles = [_load_tile(source, t) for t in batch]
+            refl = np.stack([t[0] for t in loaded_tiles])
+            valid = np.stack([t[1] for t in loaded_tiles])
+            if valid.any():
+                x = normalise(add_indices(refl), valid, card.normalisation)
+                with torch.inference_mode():
+                    logits = loaded.model(torch.from_numpy(x).to(device))
+                    classes = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+            else:
+                classes = np.zeros(valid.shape, dtype="uint8")
+            classes[~valid] = NODATA
+            for tile, cls in zip(batch, classes):
+                r, c = tile.rows, tile.cols
+                out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
+                    r.core_start - r.start:r.core_end - r.start,
+                    c.core_start - c.start:c.core_end - c.start,
+                ]
+            done += len(batch)
+            if progress:
+                progress(done, len(tiles))
+    return out
+
+
+def _group_by_shape(tiles: list[Tile]) -> dict[tuple[int, int], list[Tile]]:
+    groups: dict[tuple[int, int], list[Tile]] = {}
+    for t in tiles:
+        groups.setdefault((t.rows.size, t.cols.size), []).append(t)
+    return groups
+
+
+def predict_scene(scene: Scene, loaded: LoadedModel, **kwargs) -> np.ndarray:
+    """:func:`predict_source` on an in-memory scene; returns the ``(H, W)`` uint8 class map."""
+    return predict_source(ArraySource(scene), loaded, **kwargs)

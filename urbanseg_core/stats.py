@@ -1,0 +1,117 @@
+"""Per-class areas (km²) and shares of a class map.
+
+The built-up share is ``(non-residential + residential) / valid area``, the figure the original
+project reported per image. Areas are geodesic for geographic CRSs (WGS 84 ellipsoid, per row
+of pixels) and planar for projected CRSs in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+from pyproj import CRS as ProjCRS
+from pyproj import Geod
+from rasterio.crs import CRS
+
+from .predict import NODATA
+
+
+@dataclass
+class ClassArea:
+    """One row of the area table."""
+
+    index: int
+    name: str
+    pixels: int
+    area_km2: float
+    share_of_valid: float
+
+
+@dataclass
+class AreaStats:
+    """Areas of a class map.
+
+    Attributes:
+        classes: one :class:`ClassArea` per class, index order.
+        valid_km2: area with data, km².
+        nodata_km2: area without data, km².
+        built_up_share: (non-residential + residential) / valid, 0-1 (``nan`` without data).
+        pixel_area_method: how pixel areas were computed (planar, geodesic or assumed 10 m).
+    """
+
+    classes: list[ClassArea]
+    valid_km2: float
+    nodata_km2: float
+    built_up_share: float
+    pixel_area_method: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def rows(self) -> list[dict]:
+        """Table rows: class, pixels, km², % of valid area."""
+        return [{"class": c.name, "pixels": c.pixels, "area_km2": round(c.area_km2, 4),
+                 "share_%": round(100 * c.share_of_valid, 2)} for c in self.classes]
+
+
+def pixel_areas_km2(shape: tuple[int, int], crs: CRS | None, transform) -> tuple[np.ndarray, str]:
+    """Area of each pixel row in km².
+
+    Returns:
+        ``(areas, method)``: ``areas`` is ``(H,)`` float64 (pixels of one row share an area),
+        ``method`` says how it was computed.
+    """
+    height = shape[0]
+    if crs is None:
+        return np.full(height, 1e-4), "assumed 10 m x 10 m pixels (the file has no CRS)"
+    pcrs = ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    if pcrs.is_geographic:
+        geod = Geod(ellps="WGS84")
+        dx, dy = abs(transform.a), abs(transform.e)
+        x0 = transform.c
+        ys = transform.f + transform.e * (np.arange(height) + 0.5)
+        areas = np.empty(height)
+        for i, y in enumerate(ys):
+            lons = [x0, x0 + dx, x0 + dx, x0]
+            lats = [y - dy / 2, y - dy / 2, y + dy / 2, y + dy / 2]
+            areas[i] = abs(geod.polygon_area_perimeter(lons, lats)[0]) / 1e6
+        return areas, "geodesic (WGS 84 ellipsoid)"
+    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
+    area = abs(transform.a * transform.e - transform.b * transform.d) * unit * unit / 1e6
+    return np.full(height, area), f"planar ({pcrs.name})"
+
+
+def class_areas(classes: np.ndarray, crs: CRS | None, transform,
+                class_names: Sequence[str] = ("other", "non-residential", "residential"),
+                built_up: Sequence[int] = (1, 2)) -> AreaStats:
+    """Per-class pixel counts, areas in km² and shares of the valid area.
+
+    Args:
+        classes: ``(H, W)`` uint8 class map (class indices, 255 nodata).
+        crs, transform: the map's georeference.
+        class_names: names in index order.
+        built_up: class indices that count as built up.
+
+    Returns:
+        :class:`AreaStats`.
+    """
+    row_area, method = pixel_areas_km2(classes.shape, crs, transform)
+    n = len(class_names)
+    if np.all(row_area == row_area[0]):  # projected CRS: one pixel area for all rows
+        pixels = np.bincount(classes.ravel(), minlength=256)
+        areas = pixels * row_area[0]
+    else:
+        counts = np.stack([np.bincount(row, minlength=256) for row in classes])
+        areas = (counts * row_area[:, None]).sum(axis=0)
+        pixels = counts.sum(axis=0)
+    valid_km2 = float(areas[:n].sum())
+    rows = [
+        ClassArea(i, class_names[i], int(pixels[i]), float(areas[i]),
+                  float(areas[i] / valid_km2) if valid_km2 else float("nan"))
+        for i in range(n)
+    ]
+    built = float(sum(areas[i] for i in built_up) / valid_km2) if valid_km2 else float("nan")
+    return AreaStats(rows, valid_km2, float(areas[NODATA]), built, method)

@@ -1,0 +1,90 @@
+"""Tile plans for seamless tiled inference.
+
+::
+
+    raster axis  |0 ..................................................... n|
+    tile 0       [=====core=====|ov]                    origins are multiples of
+    tile 1              [ov|=====core=====|ov]          stride = tile - overlap;
+    tile 2                          [ov|=====core=====......]  the last tile may run
+                                                               past n (zero padded)
+
+Every tile has the same size, so tiles batch together. Each tile reads ``overlap`` pixels of
+context on the sides it shares with a neighbour and keeps only its **core**: the cores
+partition the raster, so every pixel is predicted exactly once and nothing is blended or
+recomputed. Tile origins are multiples of the stride; with a stride that is a multiple of 16
+(the UNet's total down-sampling), every tile sees the same pixel-grid phase, so a
+shift-equivariant network gives the same answer for a pixel in any tile, up to the influence
+of context beyond ``overlap / 2`` pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AxisSpan:
+    """One tile along one axis: it reads ``[start, start + size)`` and keeps
+    ``[core_start, core_end)`` (raster coordinates)."""
+
+    start: int
+    size: int
+    core_start: int
+    core_end: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A 2-D tile: rows and columns spans."""
+
+    rows: AxisSpan
+    cols: AxisSpan
+
+
+def plan_axis(n: int, tile: int, overlap: int) -> list[AxisSpan]:
+    """Split an axis of ``n`` pixels into tiles of ``tile`` px sharing ``overlap`` px.
+
+    Args:
+        n: length of the axis in pixels (>= 1).
+        tile: tile length in pixels (> overlap).
+        overlap: pixels shared by neighbouring tiles (>= 0, even numbers split evenly).
+
+    Returns:
+        Spans whose cores partition ``[0, n)`` in order.
+
+    Raises:
+        ValueError: for ``n < 1``, ``overlap < 0`` or ``tile <= overlap``.
+    """
+    if n < 1:
+        raise ValueError(f"axis length must be >= 1, got {n}")
+    if overlap < 0 or tile <= overlap:
+        raise ValueError(f"need 0 <= overlap < tile, got tile={tile}, overlap={overlap}")
+    stride = tile - overlap
+    count = max(1, math.ceil((n - overlap) / stride))
+    half = overlap // 2
+    spans = []
+    for i in range(count):
+        start = i * stride
+        core_start = 0 if i == 0 else start + half
+        core_end = n if i == count - 1 else start + stride + half
+        spans.append(AxisSpan(start, tile, core_start, min(core_end, n)))
+    return spans
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 16) -> list[Tile]:
+    """Plan square tiles over a ``height`` x ``width`` raster.
+
+    A raster smaller than ``tile`` along an axis gets one tile of that axis' length rounded
+    up to ``multiple`` (the network's down-sampling factor), so small rasters are not padded
+    to a full tile.
+
+    Returns:
+        Tiles in row-major order; their cores partition the raster.
+    """
+    def axis(n: int) -> list[AxisSpan]:
+        size = min(tile, math.ceil(n / multiple) * multiple)
+        return plan_axis(n, size, overlap if size == tile else 0)
+
+    rows, cols = axis(height), axis(width)
+    return [Tile(r, c) for r in rows for c in cols]
