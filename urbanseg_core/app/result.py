@@ -1,0 +1,168 @@
+"""One run's result and everything derived from it: map layers, downloads, manifest.
+
+No Streamlit here: a :class:`RunResult` is plain data (picklable, so ``st.cache_data`` can
+store it) and is built by :func:`build_result` from a
+:class:`~urbanseg_core.pipeline.Segmentation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rasterio.crs import CRS
+
+from .. import mapview
+from ..manifest import build_manifest, manifest_bytes
+from ..outputs import Codes, mask_bytes, overlay_rgba, png_bytes
+from ..pipeline import Segmentation
+from ..report import stats_csv
+from ..stats import AreaStats
+from ..vectorize import class_polygons, geojson_bytes
+
+
+@dataclass
+class RunResult:
+    """A finished run, as the Results page shows it.
+
+    Attributes:
+        run_id: the cache key of the inputs (hex).
+        source: what was segmented (kind, name, sha256, size, CRS, bounds).
+        classes: ``(H, W)`` uint8 index class map (255 nodata).
+        crs, transform: georeference of ``classes``.
+        stats: class areas (km²) and shares.
+        class_names, colours: from the model card, index order.
+        model: name, version, sha256 of the model used.
+        parameters: tile size, overlap, band order, DN offset...
+        seconds: inference wall time, s.
+        notes: plain-language remarks for the user.
+        true_colour, prediction_layer, reference_layer: map layers (EPSG:3857 PNGs).
+        outline: scene footprint (GeoJSON geometry, EPSG:4326).
+        reference: ``(H, W)`` uint8 reference classes on the same grid, or ``None``.
+        reference_codes: the reference's code convention (detected or given).
+        metrics: :func:`urbanseg_core.metrics.evaluate_maps` output, or ``None``.
+        aoi, dates: Earth Engine request details, or ``None``.
+    """
+
+    run_id: str
+    source: dict[str, Any]
+    classes: np.ndarray
+    crs: CRS | None
+    transform: Any
+    stats: AreaStats
+    class_names: list[str]
+    colours: list[str]
+    model: dict[str, Any]
+    parameters: dict[str, Any]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    true_colour: mapview.ImageLayer | None = None
+    prediction_layer: mapview.ImageLayer | None = None
+    reference_layer: mapview.ImageLayer | None = None
+    outline: dict | None = None
+    reference: np.ndarray | None = None
+    reference_codes: str | None = None
+    metrics: dict[str, Any] | None = None
+    aoi: dict[str, Any] | None = None
+    dates: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ downloads
+    @property
+    def stem(self) -> str:
+        """A file-name stem for downloads, e.g. ``urbanseg_sample_t33uuu``."""
+        name = str(self.source.get("name") or self.source.get("kind") or "run")
+        name = name.rsplit(".", 1)[0]
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60]
+        return f"urbanseg_{safe}"
+
+    def geotiff(self, codes: Codes = "index") -> bytes:
+        """The class map as a GeoTIFF (index codes 0/1/2, 255 nodata; or ESM codes)."""
+        return mask_bytes(self.classes, self.crs, self.transform, self.class_names,
+                          self.colours, codes)
+
+    def geojson(self) -> bytes:
+        """Polygons of the built-up classes, EPSG:4326 GeoJSON."""
+        return geojson_bytes(class_polygons(self.classes, self.crs, self.transform,
+                                            self.class_names))
+
+    def overlay_png(self) -> bytes:
+        """The prediction as an RGBA PNG on the input grid ("other" transparent)."""
+        return png_bytes(overlay_rgba(self.classes, self.colours, opacity=0.8))
+
+    def csv(self) -> bytes:
+        """Statistics (areas, shares, agreement with the reference) as CSV."""
+        return stats_csv(self.stats, self.metrics)
+
+    def manifest(self) -> dict[str, Any]:
+        """The run manifest (see :mod:`urbanseg_core.manifest`)."""
+        results: dict[str, Any] = {
+            "areas": self.stats.to_dict(),
+            "inference_seconds": round(self.seconds, 3),
+        }
+        if self.metrics is not None:
+            results["agreement_with_reference"] = self.metrics
+            results["reference_codes"] = self.reference_codes
+        return build_manifest(source=self.source, model=self.model,
+                              parameters=self.parameters, results=results,
+                              aoi=self.aoi, dates=self.dates)
+
+    def manifest_json(self) -> bytes:
+        """The manifest as indented JSON bytes."""
+        return manifest_bytes(self.manifest())
+
+
+def build_result(
+    seg: Segmentation,
+    *,
+    run_id: str,
+    source: dict[str, Any],
+    model: dict[str, Any],
+    parameters: dict[str, Any],
+    reference: np.ndarray | None = None,
+    reference_codes: str | None = None,
+    aoi: dict[str, Any] | None = None,
+    dates: dict[str, Any] | None = None,
+    true_colour: mapview.ImageLayer | None = None,
+) -> RunResult:
+    """Turn a :class:`~urbanseg_core.pipeline.Segmentation` into a :class:`RunResult`.
+
+    Builds the map layers (unless the scene has no CRS) and, with a reference, the scores.
+
+    Args:
+        seg: the segmentation.
+        run_id, source, model, parameters: recorded as given.
+        reference: ``(H, W)`` uint8 reference classes on the scene grid, or ``None``.
+        reference_codes: the reference's code convention.
+        aoi, dates: Earth Engine request details.
+        true_colour: a precomputed true-colour layer (the sample's is shared).
+
+    Raises:
+        ReferenceError_: the reference has no pixel in common with the prediction.
+    """
+    scene = seg.scene
+    metrics = None
+    if reference is not None:
+        from ..metrics import evaluate_maps, json_safe
+
+        metrics = json_safe(evaluate_maps(seg.classes, reference, seg.class_names))
+    outline = pred_layer = ref_layer = None
+    if scene.crs is not None:
+        outline = mapview.footprint(scene.crs, scene.transform, scene.shape)
+        if true_colour is None:
+            true_colour = mapview.true_colour_layer(scene.reflectance, scene.valid, scene.crs,
+                                                    scene.transform)
+        pred_layer = mapview.class_layer(seg.classes, scene.crs, scene.transform,
+                                         seg.class_colours)
+        if reference is not None:
+            ref_layer = mapview.class_layer(reference, scene.crs, scene.transform,
+                                            seg.class_colours)
+    return RunResult(
+        run_id=run_id, source=source, classes=seg.classes, crs=scene.crs,
+        transform=scene.transform, stats=seg.stats, class_names=list(seg.class_names),
+        colours=list(seg.class_colours), model=model, parameters=parameters,
+        seconds=seg.seconds, notes=list(seg.notes), true_colour=true_colour,
+        prediction_layer=pred_layer, reference_layer=ref_layer, outline=outline,
+        reference=reference, reference_codes=reference_codes, metrics=metrics,
+        aoi=aoi, dates=dates,
+    )

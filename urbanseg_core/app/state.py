@@ -1,0 +1,54 @@
+"""Session state: the keys pages share, so results and inputs survive reruns and page switches.
+
+Everything a user chose or got lives under these keys in ``st.session_state``; widgets that
+must keep their value across pages copy it here (Streamlit drops a widget's own key when its
+page is not shown).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+#: The latest :class:`~urbanseg_core.app.result.RunResult`.
+RESULT = "urbanseg_result"
+#: The last error shown after Run (a plain sentence), kept until the next run.
+RUN_ERROR = "urbanseg_run_error"
+#: Source choice: "sample" | "upload" | "earthengine".
+SOURCE = "urbanseg_source"
+#: The drawn or uploaded AOI as a GeoJSON geometry (EPSG:4326).
+AOI = "urbanseg_aoi"
+#: Path of a model chosen on the Model page (``None``: the default model).
+MODEL_PATH = "urbanseg_model_path"
+#: Opacity of class overlays (0-1).
+OPACITY = "urbanseg_opacity"
+#: Timing of the last run: {"run_clicked": t, "done": t} (perf_counter seconds).
+TIMING = "urbanseg_timing"
+
+_DEFAULTS: dict[str, Any] = {
+    RESULT: None, RUN_ERROR: None, SOURCE: "sample", AOI: None, MODEL_PATH: None,
+    OPACITY: 0.7, TIMING: None,
+}
+
+
+def init() -> None:
+    """Put every shared key in the session with its default (idempotent)."""
+    for key, value in _DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def get(key: str) -> Any:
+    """The value under ``key`` (its default when unset)."""
+    return st.session_state.get(key, _DEFAULTS.get(key))
+
+
+def put(key: str, value: Any) -> None:
+    """Store ``value`` under ``key``."""
+    st.session_state[key] = value
+
+
+def keep(widget_key: str, store_key: str) -> None:
+    """``on_change`` callback: copy a widget's value to a persistent key."""
+    st.session_state[store_key] = st.session_state[widget_key]

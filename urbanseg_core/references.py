@@ -1,0 +1,218 @@
+"""Reference land-use masks: recognise their class codes and put them on a scene's grid.
+
+A reference raster (ESM, GHSL GHS-BUILT-C, CORINE / Urban Atlas, or a class map in the model's
+own index codes) is turned into the model's index classes and reprojected onto the grid of a
+:class:`~urbanseg_core.bands.Scene`, so it can be compared pixel by pixel with a prediction.
+
+Code conventions (see ``../shared/data/README.md``, "Label and class conventions"):
+
+=========  =========================  ======================  ===================  =========
+codes      other (0)                  non-residential (1)     residential (2)      nodata
+=========  =========================  ======================  ===================  =========
+index      0                          1                       2                    255
+esm        1                          250                     255                  0
+ghsl       every other value (0-5)    21-25                   11-15                255
+corine     every other code           121 / 12100             111, 112 / 11xxx     0, 65535
+=========  =========================  ======================  ===================  =========
+
+Sources: ESM = European Settlement Map 2015 (JRC); GHS-BUILT-C R2023A (JRC, Pesaresi et al.
+2023), classes 11-15 residential and 21-25 non-residential; CORINE Land Cover (EEA) classes
+1.1.1/1.1.2 urban fabric and 1.2.1 industrial, commercial and public units; Copernicus Urban
+Atlas codes 11100-11300 (urban fabric) and 12100 (industrial, commercial, public, military,
+private units).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.warp import reproject
+
+from .errors import ReferenceError_
+
+Codes = Literal["index", "esm", "ghsl", "corine"]
+#: Accepted values of ``codes``.
+CODE_NAMES: tuple[str, ...] = ("auto", "index", "esm", "ghsl", "corine")
+#: Index-class value for "no reference here".
+NODATA = 255
+
+
+def detect_codes(array: np.ndarray) -> Codes:
+    """Guess a reference raster's code convention from the values present.
+
+    Rules, in order: any value above 255 or any of 100-249/251-254 -> ``corine`` (CORINE
+    3-digit or Urban Atlas 5-digit codes); 250 present with only 0/1/255 beside it -> ``esm``;
+    any value in 11-25 -> ``ghsl``; values within 0/1/2/255 -> ``index``, except that
+    ``{0, 1, 255}`` without 2 where 1 is more common than 0 is read as ``esm`` (an ESM tile
+    without non-residential pixels); values within 0-5 (and 255) with some of 3-5 -> ``ghsl``.
+    The ambiguous cases are rare; pass the codes explicitly when in doubt.
+
+    Args:
+        array: ``(H, W)`` integer reference raster.
+
+    Returns:
+        One of ``"index"``, ``"esm"``, ``"ghsl"``, ``"corine"``.
+
+    Raises:
+        ReferenceError_: no rule fits (e.g. floating-point values or an empty array).
+    """
+    arr = np.asarray(array)
+    if arr.size == 0:
+        raise ReferenceError_("The reference mask is empty.")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            raise ReferenceError_(
+                "The reference mask holds fractional values; it must hold integer class codes "
+                "(index 0/1/2, ESM, GHSL or CORINE)."
+            )
+        arr = arr.astype("int64")
+    values, counts = np.unique(arr, return_counts=True)
+    vals = set(int(v) for v in values)
+    if min(vals) < 0:
+        raise ReferenceError_(
+            f"The reference mask holds negative values ({min(vals)}); class codes are "
+            "non-negative integers. Declare the file's nodata value or pass --reference-codes."
+        )
+    if max(vals) > 255 or any(100 <= v <= 254 and v != 250 for v in vals):
+        return "corine"
+    if 250 in vals and vals <= {0, 1, 250, 255}:
+        return "esm"
+    if any(11 <= v <= 25 for v in vals):
+        return "ghsl"
+    if vals <= {0, 1, 2, NODATA}:
+        count = dict(zip((int(v) for v in values), counts))
+        if 2 not in vals and NODATA in vals and count.get(1, 0) > count.get(0, 0):
+            return "esm"
+        return "index"
+    if vals <= {0, 1, 2, 3, 4, 5, 255}:
+        return "ghsl"
+    shown = ", ".join(str(v) for v in sorted(vals)[:12])
+    raise ReferenceError_(
+        f"The class codes of the reference mask ({shown}) match no known convention. "
+        "Pass --reference-codes index, esm, ghsl or corine."
+    )
+
+
+def to_index(array: np.ndarray, codes: str = "auto") -> np.ndarray:
+    """Convert a reference raster to the model's index classes.
+
+    Args:
+        array: ``(H, W)`` integer raster in the ``codes`` convention (see module docstring).
+        codes: ``"auto"`` (see :func:`detect_codes`), ``"index"``, ``"esm"``, ``"ghsl"`` or
+            ``"corine"``.
+
+    Returns:
+        ``(H, W)`` uint8: 0 other, 1 non-residential, 2 residential, 255 no reference.
+
+    Raises:
+        ReferenceError_: unknown ``codes`` or codes that cannot be detected.
+    """
+    arr = np.asarray(array)
+    if codes == "auto":
+        codes = detect_codes(arr)
+    if codes not in CODE_NAMES[1:]:
+        raise ReferenceError_(
+            f"Unknown reference codes {codes!r}; use one of {', '.join(CODE_NAMES)}."
+        )
+    a = arr.astype("int64", copy=False)
+    out = np.zeros(a.shape, dtype="uint8")
+    if codes == "index":
+        out[a == 1] = 1
+        out[a == 2] = 2
+        out[(a < 0) | (a > 2)] = NODATA
+    elif codes == "esm":
+        out[a == 250] = 1
+        out[a == 255] = 2
+        out[(a != 1) & (a != 250) & (a != 255)] = NODATA
+    elif codes == "ghsl":
+        out[(a >= 21) & (a <= 25)] = 1
+        out[(a >= 11) & (a <= 15)] = 2
+        out[(a == NODATA) | (a < 0)] = NODATA
+    else:  # corine / Urban Atlas
+        residential = (a == 111) | (a == 112) | ((a >= 11000) & (a < 12000))
+        non_res = (a == 121) | (a == 12100)
+        out[non_res] = 1
+        out[residential] = 2
+        out[(a <= 0) | (a == 65535)] = NODATA
+    return out
+
+
+def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
+    """Read a reference raster and put it on a scene's grid as index classes.
+
+    The codes are converted to index classes on the file's own grid (the file's nodata value
+    becomes 255), then reprojected with nearest-neighbour resampling
+    (:func:`rasterio.warp.reproject`) onto ``scene.crs`` / ``scene.transform`` /
+    ``scene.shape``. A file without a CRS is accepted only when it has the scene's shape.
+
+    Args:
+        path: a single-band raster (GeoTIFF) of class codes.
+        scene: a :class:`~urbanseg_core.bands.Scene` (only ``crs``, ``transform``, ``shape``
+            are used).
+        codes: see :func:`to_index`.
+
+    Returns:
+        ``(H, W)`` uint8 index classes on the scene grid, 255 where there is no reference.
+
+    Raises:
+        ReferenceError_: the file is missing or unreadable, its codes are unknown, it cannot
+            be placed on the scene grid, or it does not overlap the scene.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ReferenceError_(f"Reference file not found: {path}. Check the path.")
+    if path.is_dir():
+        raise ReferenceError_(f"{path} is a folder; give the reference mask's GeoTIFF.")
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise ReferenceError_(
+            f"{path.name} could not be read as a raster ({str(exc).splitlines()[0][:160]}). "
+            "Give a single-band GeoTIFF of class codes."
+        ) from exc
+    with src:
+        try:
+            raw = src.read(1)
+        except RasterioIOError as exc:
+            raise ReferenceError_(f"{path.name} is damaged or truncated. Export it again.") from exc
+        nodata = src.nodata
+        src_crs, src_transform = src.crs, src.transform
+    nodata_mask = np.zeros(raw.shape, dtype=bool)
+    if raw.dtype.kind == "f":
+        nodata_mask |= ~np.isfinite(raw)
+        raw = np.where(nodata_mask, 0, raw)
+    if nodata is not None and np.isfinite(nodata):
+        nodata_mask |= raw == nodata
+    if nodata_mask.all():
+        raise ReferenceError_(f"{path.name} holds only nodata.")
+    if codes == "auto":
+        codes = detect_codes(raw[~nodata_mask])
+    index = to_index(raw, codes)
+    index[nodata_mask] = NODATA
+
+    height, width = scene.shape
+    if src_crs is None or scene.crs is None:
+        if index.shape != (height, width):
+            raise ReferenceError_(
+                f"{path.name} has no CRS (or the image has none) and its size "
+                f"{index.shape[0]} x {index.shape[1]} differs from the image's "
+                f"{height} x {width}, so the two cannot be aligned. Give it a CRS."
+            )
+        return index
+    out = np.full((height, width), NODATA, dtype="uint8")
+    reproject(
+        source=index, destination=out, src_transform=src_transform, src_crs=src_crs,
+        dst_transform=scene.transform, dst_crs=scene.crs, resampling=Resampling.nearest,
+        src_nodata=NODATA, dst_nodata=NODATA,
+    )
+    if (out == NODATA).all():
+        raise ReferenceError_(
+            f"{path.name} does not overlap the image (or holds no reference there). Check "
+            "that both cover the same area."
+        )
+    return out

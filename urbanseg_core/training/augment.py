@@ -1,0 +1,75 @@
+"""Augmentation and model-input preparation of training crops.
+
+Radiometric jitter counters the Level-1C / Level-2A brightness gap (see
+``../shared/data/README.md``, "What a first trial on this data showed"): per-band and global
+gain, per-band offset and an additive haze that falls with wavelength (as path radiance
+does, roughly like Rayleigh scattering, lambda^-4 normalised to B2). Geometric
+augmentations: flips and 90° rotations (the mild random crop is done by the sources).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..indices import add_indices
+from ..modelcard import Normalisation
+from ..normalise import normalise
+from .config import AugmentConfig
+from .datasets import IGNORE, Sample
+
+#: Central wavelengths (nm) of the model's 11 bands (Sentinel-2A MSI).
+BAND_WAVELENGTH_NM = np.array([492, 560, 665, 704, 740, 783, 833, 865, 945, 1614, 2202], "float32")
+_HAZE_SHAPE = (BAND_WAVELENGTH_NM[0] / BAND_WAVELENGTH_NM) ** 4
+B8, B8A = 6, 7
+
+
+def radiometric_jitter(refl: np.ndarray, valid: np.ndarray, rng: np.random.Generator,
+                       cfg: AugmentConfig) -> np.ndarray:
+    """Random gain / offset / haze on ``(11, h, w)`` reflectance; returns a new array >= 0."""
+    g = 1 + rng.uniform(-cfg.global_gain, cfg.global_gain)
+    gain = g * (1 + rng.uniform(-cfg.gain, cfg.gain, size=11)).astype("float32")
+    offset = rng.uniform(-cfg.offset, cfg.offset, size=11).astype("float32")
+    offset += np.float32(rng.uniform(0, cfg.haze)) * _HAZE_SHAPE
+    out = refl * gain[:, None, None] + offset[:, None, None]
+    np.maximum(out, 0.0, out=out)
+    out[:, ~valid] = 0
+    return out.astype("float32", copy=False)
+
+
+def geometric(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig):
+    """Random flips and 90° rotations of ``x (C, h, w)`` and ``y (h, w)`` together."""
+    if cfg.flips and rng.random() < 0.5:
+        x, y = x[:, :, ::-1], y[:, ::-1]
+    if cfg.flips and rng.random() < 0.5:
+        x, y = x[:, ::-1, :], y[::-1, :]
+    if cfg.rot90:
+        k = int(rng.integers(4))
+        x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+class Prepare:
+    """Turn a :class:`Sample` into model input ``(15, h, w)`` and target ``(h, w)``.
+
+    Args:
+        norm: the card's normalisation (per-channel mean/std from the training data).
+        cfg: augmentation settings; ``None`` = no augmentation (validation).
+    """
+
+    def __init__(self, norm: Normalisation, cfg: AugmentConfig | None):
+        self.norm = norm
+        self.cfg = cfg
+
+    def __call__(self, s: Sample, rng: np.random.Generator):
+        refl, valid, label = s.reflectance, s.valid, s.label
+        if self.cfg is not None:
+            refl = radiometric_jitter(refl, valid, rng, self.cfg)
+            if s.has_b8 and rng.random() < self.cfg.b8_from_b8a:
+                refl = refl.copy()
+                refl[B8] = refl[B8A]
+        x = normalise(add_indices(refl)[None], valid[None], self.norm)[0]
+        y = label.copy()
+        y[~valid] = IGNORE
+        if self.cfg is not None:
+            x, y = geometric(x, y, rng, self.cfg)
+        return x, y
