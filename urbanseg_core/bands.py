@@ -22,6 +22,7 @@ Reflectance is ``(DN + dn_offset) / scale``: ``scale`` 10000 for integer product
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -29,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from .errors import BandOrderError, InputError
@@ -276,7 +277,9 @@ class BandFile:
 
     def _open(self):
         try:
-            return rasterio.open(self.path)
+            with warnings.catch_warnings():  # a missing CRS is reported in self.notes instead
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                return rasterio.open(self.path)
         except RasterioIOError as exc:
             raise InputError(
                 f"{self.path.name} could not be read as a raster ({_short(exc)}). "

@@ -114,7 +114,7 @@ def predict(
     seg.write(output, codes=codes)  # type: ignore[arg-type]
     for note in seg.notes:
         typer.echo(f"Note: {note}", err=True)
-    typer.echo(f"Model {seg.model_name}; {seg.scene.shape[0]} x {seg.scene.shape[1]} px "
+    typer.echo(f"Model {seg.model_name}; {seg.shape[0]} x {seg.shape[1]} px "
                f"in {seg.seconds:.1f} s; mask written to {output} ({codes} codes).")
     print_areas(seg)
     if json_path:

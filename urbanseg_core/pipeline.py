@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from rasterio.crs import CRS
 
-from .bands import Scene, read_scene
+from .bands import BandFile, Scene, read_scene
 from .loading import LoadedModel, load_model
 from .outputs import Codes, mask_bytes, write_mask
-from .predict import ProgressCallback, predict_scene
+from .predict import ProgressCallback, predict_source, predict_scene
+from .regrid import classes_to_grid, regrid_reason, to_model_grid
 from .stats import AreaStats, class_areas
 
 #: The bundled sample scene (Sentinel-2 L1C, T33UUU, 2017-02-16, west of Berlin).
@@ -29,8 +31,8 @@ class Segmentation:
 
     Attributes:
         classes: ``(H, W)`` uint8 class map, 0 other, 1 non-residential, 2 residential,
-            255 nodata.
-        scene: the input scene (reflectance and georeference).
+            255 nodata, on the input's grid.
+        crs, transform: the input's georeference (``crs`` may be ``None``).
         stats: per-class areas (km²) and shares.
         model_name, model_sha256: which model made it.
         seconds: wall time of the prediction.
@@ -38,7 +40,8 @@ class Segmentation:
     """
 
     classes: np.ndarray
-    scene: Scene
+    crs: CRS | None
+    transform: object
     stats: AreaStats
     model_name: str
     model_sha256: str
@@ -46,21 +49,43 @@ class Segmentation:
     class_colours: list[str]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    scene: Scene | None = None
+    source: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the class map."""
+        return tuple(self.classes.shape)  # type: ignore[return-value]
 
     def write(self, path: str | Path, codes: Codes = "index") -> Path:
         """Write the class map as a GeoTIFF (see :func:`urbanseg_core.outputs.write_mask`)."""
-        return write_mask(path, self.classes, self.scene.crs, self.scene.transform,
+        return write_mask(path, self.classes, self.crs, self.transform,
                           self.class_names, self.class_colours, codes)
 
     def geotiff_bytes(self, codes: Codes = "index") -> bytes:
         """The class-map GeoTIFF as bytes."""
-        return mask_bytes(self.classes, self.scene.crs, self.scene.transform,
+        return mask_bytes(self.classes, self.crs, self.transform,
                           self.class_names, self.class_colours, codes)
+
+
+def _finish(classes: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
+            notes: list[str], scene: Scene | None, source: str) -> Segmentation:
+    card = loaded.card
+    stats = class_areas(classes, crs, transform, card.class_names)
+    notes = list(notes)
+    if stats.valid_km2 == 0:
+        notes.append("The input has no valid pixels: every pixel is nodata, nothing was "
+                     "predicted.")
+    return Segmentation(classes, crs, transform, stats, card.name, loaded.sha256,
+                        card.class_names, card.class_colours, seconds, notes, scene, source)
 
 
 def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
                   progress: ProgressCallback | None = None, **predict_kwargs) -> Segmentation:
-    """Predict classes for a scene and compute their areas.
+    """Predict classes for an in-memory scene and compute their areas.
+
+    A scene in a geographic CRS or with pixels far from 10 m is warped to a 10 m UTM grid for
+    the model and the class map is warped back (see :mod:`urbanseg_core.regrid`).
 
     Args:
         scene: an 11-band reflectance :class:`~urbanseg_core.bands.Scene`.
@@ -70,32 +95,56 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
             :func:`~urbanseg_core.predict.predict_source`.
 
     Returns:
-        A :class:`Segmentation`.
+        A :class:`Segmentation` on the scene's grid.
     """
     loaded = loaded or load_model()
-    card = loaded.card
-    start = time.perf_counter()
-    classes = predict_scene(scene, loaded, progress=progress, **predict_kwargs)
-    seconds = time.perf_counter() - start
-    stats = class_areas(classes, scene.crs, scene.transform, card.class_names)
     notes = list(scene.notes)
-    if not scene.valid.any():
-        notes.append("The input has no valid pixels: every pixel is nodata.")
-    return Segmentation(classes, scene, stats, card.name, loaded.sha256, card.class_names,
-                        card.class_colours, seconds, notes)
+    start = time.perf_counter()
+    reason = regrid_reason(scene.crs, scene.transform, loaded.card.pixel_size_m)
+    if reason:
+        work = to_model_grid(scene, loaded.card.pixel_size_m)
+        notes.append(f"The image was warped to a {loaded.card.pixel_size_m:g} m UTM grid for the "
+                     f"model because {reason}; the mask is on the original grid.")
+        classes = classes_to_grid(predict_scene(work, loaded, progress=progress,
+                                                **predict_kwargs), work, scene)
+    else:
+        classes = predict_scene(scene, loaded, progress=progress, **predict_kwargs)
+    seconds = time.perf_counter() - start
+    return _finish(classes, scene.crs, scene.transform, loaded, seconds, notes, scene,
+                   scene.source)
 
 
 def segment_file(path: str | Path, loaded: LoadedModel | None = None,
                  band_order: Sequence[str] | None = None, dn_offset: float = 0.0,
                  progress: ProgressCallback | None = None, max_pixels: int | None = None,
-                 **predict_kwargs) -> Segmentation:
-    """Read a Sentinel-2 GeoTIFF (see :func:`~urbanseg_core.bands.read_scene`) and segment it.
+                 keep_scene: bool = False, **predict_kwargs) -> Segmentation:
+    """Segment a Sentinel-2 GeoTIFF (see :class:`~urbanseg_core.bands.BandFile`).
+
+    Files on a metric grid near 10 m are read tile by tile, so memory stays bounded (the
+    class map is 1 byte per pixel); other grids are read whole and warped (see
+    :func:`segment_scene`).
+
+    Args:
+        path: the raster file.
+        loaded: a loaded model (default: the bundled model).
+        band_order, dn_offset, max_pixels: as for :class:`~urbanseg_core.bands.BandFile`.
+        progress: ``progress(done_tiles, total_tiles)``.
+        keep_scene: also read the whole scene into ``Segmentation.scene`` (for displays).
+        **predict_kwargs: ``tile_size``, ``overlap``, ``batch_size``.
 
     Raises:
         InputError, BandOrderError: the file cannot be used (plain-language message).
     """
-    scene = read_scene(path, band_order=band_order, dn_offset=dn_offset, max_pixels=max_pixels)
-    return segment_scene(scene, loaded, progress=progress, **predict_kwargs)
+    loaded = loaded or load_model()
+    source = BandFile(path, band_order=band_order, dn_offset=dn_offset, max_pixels=max_pixels)
+    if keep_scene or regrid_reason(source.crs, source.transform, loaded.card.pixel_size_m):
+        scene = read_scene(path, band_order=band_order, dn_offset=dn_offset)
+        return segment_scene(scene, loaded, progress=progress, **predict_kwargs)
+    start = time.perf_counter()
+    classes = predict_source(source, loaded, progress=progress, **predict_kwargs)
+    seconds = time.perf_counter() - start
+    return _finish(classes, source.crs, source.transform, loaded, seconds, source.notes, None,
+                   str(path))
 
 
 def load_sample() -> Scene:

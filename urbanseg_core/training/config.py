@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InputError
 
@@ -34,6 +34,8 @@ class HoldoutBlock(BaseModel):
     pick the checkpoint) and a test part (columns < split_col, used only for reporting).
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     row0: int = 2440
     col0: int = 2440
     row1: int | None = None
@@ -50,6 +52,8 @@ class SourceConfig(BaseModel):
     image/mask pairs: ``<name>_image.tif`` + ``<name>_mask.tif``, or ``images/<name>.tif`` +
     ``masks/<name>.tif``; mask codes auto-detected or given by ``codes``).
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["islamabad", "eurosat", "pairs"]
     weight: float = 1.0
@@ -71,6 +75,8 @@ class SourceConfig(BaseModel):
 class AugmentConfig(BaseModel):
     """Augmentations (applied to reflectance before the indices are computed)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     flips: bool = True
     rot90: bool = True
     gain: float = Field(0.15, description="per-band multiplicative jitter, +- this fraction")
@@ -83,6 +89,8 @@ class AugmentConfig(BaseModel):
 class LossConfig(BaseModel):
     """Loss = ce_weight * (class-weighted, focal-modulated) CE + dice_weight * soft Dice."""
 
+    model_config = ConfigDict(extra="forbid")
+
     ce_weight: float = 1.0
     dice_weight: float = 1.0
     focal_gamma: float = 2.0
@@ -90,6 +98,10 @@ class LossConfig(BaseModel):
 
 
 class ModelConfig(BaseModel):
+    """Constructor arguments of the UNet (15 channels, 3 classes are fixed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     base_width: int = Field(16, ge=4, le=64)
     bilinear: bool = True
     align_corners: bool = False
@@ -97,6 +109,8 @@ class ModelConfig(BaseModel):
 
 class TrainConfig(BaseModel):
     """Everything one training run needs (see ``models/urbanseg-unet.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = "urbanseg-unet"
     version: str = "0.2.0"

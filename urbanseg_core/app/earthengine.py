@@ -1,0 +1,161 @@
+"""Earth Engine in the app: connection status, AOI sizing, fetching a scene and a reference.
+
+Everything here degrades gracefully: without the ``urbanseg_core.gee`` modules, the
+earthengine-api package or credentials, the app says plainly "Not connected" and how to
+connect, and keeps working on the sample and uploads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any, Callable
+
+import streamlit as st
+
+from ..errors import EarthEngineError, InputError
+
+HOW_TO_CONNECT = (
+    "To use Earth Engine, register a Google Cloud project for Earth Engine, then either "
+    "run `earthengine authenticate` on this computer and set `EE_PROJECT`, or put a "
+    "service-account key in `.streamlit/secrets.toml` under `[gee]` "
+    "(`service_account_key = '''{...}'''` and `project = \"my-project\"`), then press "
+    "“Check the connection again”. The sample scene and your own GeoTIFFs work without it."
+)
+
+
+def _secrets() -> dict:
+    """``st.secrets`` as a plain dict, ``{}`` when there is no secrets file."""
+    try:
+        return {k: st.secrets[k] for k in st.secrets}
+    except Exception:  # noqa: BLE001 - no secrets.toml, or a malformed one
+        return {}
+
+
+@st.cache_resource(show_spinner="Checking the Earth Engine connection...")
+def _connect() -> Any:
+    try:
+        auth = importlib.import_module("urbanseg_core.gee.auth")
+    except ImportError:
+        return None
+    try:
+        return auth.connect(_secrets())
+    except Exception:  # noqa: BLE001 - connect() should not raise; never show its details
+        return None
+
+
+def status() -> tuple[bool, str]:
+    """``(connected, message)`` for the page; the message is a plain sentence."""
+    conn = _connect()
+    if conn is None:
+        return False, "Not connected to Earth Engine: its support is not available here. " + HOW_TO_CONNECT
+    if conn.connected:
+        return True, conn.message
+    message = conn.message if conn.message.lower().startswith("not connected") else (
+        "Not connected to Earth Engine: " + conn.message)
+    if "authenticate" not in message and "secrets" not in message:
+        message += " " + HOW_TO_CONNECT
+    return False, message
+
+
+def recheck() -> None:
+    """Forget the cached connection so the next :func:`status` tries again."""
+    _connect.clear()
+
+
+def aoi_summary(geometry: dict, max_km2: float = 500.0) -> dict[str, Any]:
+    """Area and size/time estimate of a drawn or uploaded AOI.
+
+    Returns:
+        ``{"area_km2", "pixels", "megabytes", "seconds", "error"}``; ``error`` is a plain
+        sentence when the AOI cannot be used (too large, invalid), else ``None``.
+    """
+    from .. import aoi as aoi_mod
+
+    out: dict[str, Any] = {"area_km2": None, "pixels": None, "megabytes": None,
+                           "seconds": None, "error": None}
+    try:
+        area = aoi_mod.parse_geojson(geometry)
+    except InputError as exc:
+        out["error"] = str(exc)
+        return out
+    out["area_km2"] = area.area_km2
+    try:
+        aoi_mod.validate(area, max_km2=max_km2)
+    except InputError as exc:
+        out["error"] = str(exc)
+    try:
+        est = aoi_mod.estimate(area)
+        out.update(pixels=est.get("pixels"), megabytes=est.get("megabytes"),
+                   seconds=est.get("total_seconds", est.get("seconds")))
+    except Exception:  # noqa: BLE001 - estimate depends on optional modules; fall back
+        pixels = int(area.area_km2 * 1e4)  # 10 m pixels
+        out.update(pixels=pixels, megabytes=round(pixels * 50 / 1e6, 1),
+                   seconds=round(pixels / 150_000 + 10, 1))
+    return out
+
+
+def parse_drawing(drawings: Any) -> dict:
+    """The last drawn polygon as a GeoJSON geometry (EPSG:4326).
+
+    Raises:
+        InputError: nothing usable is drawn.
+    """
+    from .. import aoi as aoi_mod
+
+    return aoi_mod.from_folium_drawing(drawings).to_geojson()
+
+
+def parse_upload(data: bytes) -> dict:
+    """An uploaded GeoJSON file as one geometry (EPSG:4326).
+
+    Raises:
+        InputError: not GeoJSON or no polygon in it.
+    """
+    from .. import aoi as aoi_mod
+
+    return aoi_mod.parse_geojson(data).to_geojson()
+
+
+def _gee_function(module: str, names: tuple[str, ...]) -> Callable | None:
+    try:
+        mod = importlib.import_module(f"urbanseg_core.gee.{module}")
+    except ImportError:
+        return None
+    for name in names:
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def fetch_scene(request, progress: Callable[[float], None]):
+    """Fetch the Sentinel-2 composite of an Earth Engine request as a Scene.
+
+    Raises:
+        EarthEngineError: not connected or the fetch failed (plain message).
+    """
+    connected, message = status()
+    if not connected:
+        raise EarthEngineError(message)
+    from .. import aoi as aoi_mod
+
+    area = aoi_mod.validate(aoi_mod.parse_geojson(json.loads(request.aoi)))
+    fetch = _gee_function("download", ("fetch_scene", "download_scene", "composite_scene"))
+    if fetch is None:
+        raise EarthEngineError("Fetching from Earth Engine is not available in this version. "
+                               "Use the sample scene or upload a GeoTIFF.")
+    return fetch(area, start=request.start, end=request.end, max_cloud=request.max_cloud,
+                 progress=lambda done, total: progress(done / max(total, 1)))
+
+
+def fetch_reference(request, scene):
+    """The GHSL reference on the scene grid as index classes, or ``None`` when unavailable."""
+    fn = _gee_function("reference", ("fetch_reference", "reference_for_scene",
+                                     "download_reference"))
+    if fn is None:
+        return None
+    try:
+        return fn(scene)
+    except Exception:  # noqa: BLE001 - the reference is optional; the run still succeeds
+        return None

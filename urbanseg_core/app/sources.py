@@ -1,0 +1,135 @@
+"""Uploaded files: store them once by content, inspect their bands, propose a band order.
+
+Uploads are written to ``<tmp>/urbanseg_uploads/<sha256[:16]>_<name>`` so that the same file
+uploaded again (or by another session) is the same path and the same cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import rasterio
+from rasterio.errors import RasterioIOError
+
+from ..bands import (
+    L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
+)
+from ..errors import BandOrderError, InputError
+
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
+#: Level-2A band order without B10 (12 bands, as Earth Engine's S2_SR and most L2A stacks).
+L2A_ORDER: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9",
+                              "B11", "B12")
+#: Choices offered per band in the band-mapping form ("" = not a model band).
+BAND_CHOICES: tuple[str, ...] = ("",) + L1C_SAFE_ORDER
+#: Largest raster the app segments interactively, pixels (about 50 x 50 km at 10 m).
+MAX_PIXELS = 25_000_000
+
+
+def save_upload(data: bytes, name: str) -> tuple[Path, str]:
+    """Write uploaded bytes to the upload folder (once per content).
+
+    Returns:
+        ``(path, sha256 hex)``.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[-80:]
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{digest[:16]}_{safe or 'upload.tif'}"
+    if not path.exists() or path.stat().st_size != len(data):
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path, digest
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the band form needs to know about an uploaded raster.
+
+    Attributes:
+        count: number of bands.
+        width, height: pixels.
+        dtype: data type of the bands.
+        crs: CRS as text ("none" when absent).
+        descriptions: band descriptions ("" where absent).
+        named: the descriptions name the model's bands (no form needed).
+        default_order: proposed Sentinel-2 name per file band ("" = unused).
+        how: a sentence on how the proposal was made.
+    """
+
+    count: int
+    width: int
+    height: int
+    dtype: str
+    crs: str
+    descriptions: tuple[str, ...]
+    named: bool
+    default_order: tuple[str, ...]
+    how: str
+
+
+def inspect_raster(path: str | Path) -> RasterInfo:
+    """Read an uploaded raster's header and propose a band order.
+
+    Raises:
+        InputError: the file is not a raster rasterio can read.
+    """
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise InputError(
+            f"{path.name.split('_', 1)[-1]} could not be read as a raster. Upload a "
+            "Sentinel-2 GeoTIFF (.tif) with the bands B2, B3, B4, B5, B6, B7, B8, B8A, B9, "
+            "B11, B12."
+        ) from exc
+    with src:
+        descriptions = tuple(d or "" for d in src.descriptions)
+        named = all(canonical_band_name(d) for d in descriptions) and all(
+            b in {canonical_band_name(d) for d in descriptions} for b in MODEL_BANDS)
+        if named:
+            order = tuple(canonical_band_name(d) or "" for d in descriptions)
+            how = "The file names its bands; no mapping needed."
+        elif src.count == len(MODEL_BANDS):
+            order, how = MODEL_BANDS, "11 bands: proposed in the model's order."
+        elif src.count == 12:
+            order, how = L2A_ORDER, "12 bands: proposed as Level-2A (B1-B12 with B8A, no B10)."
+        elif src.count == 13:
+            try:
+                order, how = resolve_band_order(13, descriptions, None, _overview_sample(src))
+                how = how[0].upper() + how[1:] + "."
+            except BandOrderError:
+                order, how = L1C_SAFE_ORDER, "13 bands: proposed as Level-1C (SAFE order)."
+        else:
+            order = tuple("" for _ in range(src.count))
+            how = (f"{src.count} band(s) without names: choose which Sentinel-2 band each "
+                   "one is.")
+        return RasterInfo(src.count, src.width, src.height, str(src.dtypes[0]),
+                          src.crs.to_string() if src.crs else "none", descriptions, named,
+                          tuple(order), how)
+
+
+def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:
+    """Check a band order from the form: every model band once.
+
+    Raises:
+        BandOrderError: a model band is missing or given twice (plain message).
+    """
+    used = [b for b in order if b]
+    missing = [b for b in MODEL_BANDS if b not in used]
+    twice = sorted({b for b in used if used.count(b) > 1})
+    if missing or twice:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if twice:
+            parts.append(f"chosen twice: {', '.join(twice)}")
+        raise BandOrderError("The band mapping is incomplete (" + "; ".join(parts) + "). "
+                             "Give each of B2, B3, B4, B5, B6, B7, B8, B8A, B9, B11, B12 to "
+                             "exactly one band of the file.")
+    return order
+

@@ -1,0 +1,137 @@
+"""Small pieces of UI shared by the pages: errors, the map, progress, tables, downloads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from ..errors import UrbansegError
+from .result import RunResult
+
+log = logging.getLogger("urbanseg.app")
+
+_STAGES = {
+    "read": "Reading the imagery",
+    "predict": "Running the model on the tiles",
+    "reference": "Reading the reference mask",
+    "maps": "Drawing the map layers",
+}
+
+
+def show_error(exc: BaseException) -> str:
+    """Show an error as a plain sentence (never a traceback) and return the sentence.
+
+    Problems the user can fix (:class:`~urbanseg_core.errors.UrbansegError`) are shown as they
+    are; anything else is logged with its traceback on the server and shown as a short,
+    honest sentence.
+    """
+    if isinstance(exc, UrbansegError):
+        text = str(exc)
+    else:
+        log.exception("Unexpected error in the app", exc_info=exc)
+        text = ("Something unexpected went wrong (" + type(exc).__name__ + "). Your inputs are "
+                "kept: try again, or try another file. If it happens again, please report it "
+                "with the run manifest.")
+    st.error(text)
+    return text
+
+
+def progress_reporter(status) -> Callable[[str, float], None]:
+    """A ``(stage, fraction)`` callback that updates an ``st.status`` box and a progress bar."""
+    bar = status.progress(0.0, text="Starting...")
+    shown: dict[str, Any] = {"stage": None}
+
+    def update(stage: str, fraction: float) -> None:
+        label = _STAGES.get(stage, stage)
+        if shown["stage"] != stage:
+            shown["stage"] = stage
+            status.update(label=label + "...")
+        # predict takes most of the time: give it 10-90 % of the bar
+        base = {"read": (0.0, 0.1), "predict": (0.1, 0.8), "reference": (0.9, 0.05),
+                "maps": (0.95, 0.05)}.get(stage, (0.0, 1.0))
+        value = min(1.0, base[0] + base[1] * max(0.0, min(1.0, fraction)))
+        bar.progress(value, text=f"{label}: {int(round(100 * fraction))} %")
+
+    return update
+
+
+def render_map(fmap, key: str, height: int = 520,
+               returned_objects: list[str] | None = None) -> dict | None:
+    """Show a folium map with a stable key; only ``returned_objects`` trigger reruns."""
+    from streamlit_folium import st_folium
+
+    return st_folium(fmap, key=key, height=height, use_container_width=True,
+                     returned_objects=returned_objects or [])
+
+
+def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
+    """A legend in the page (coloured squares and class names)."""
+    from ..mapview import legend_html
+
+    st.markdown(legend_html(class_names, colours, "Legend", skip_first), unsafe_allow_html=True)
+
+
+def stats_frame(result: RunResult) -> pd.DataFrame:
+    """Class areas as a table: class, km², % of the valid area, pixels."""
+    rows = [{"Class": c.name, "Area (km²)": round(c.area_km2, 3),
+             "Share of valid area (%)": round(100 * c.share_of_valid, 2), "Pixels": c.pixels}
+            for c in result.stats.classes]
+    return pd.DataFrame(rows)
+
+
+def metrics_frame(metrics: dict) -> pd.DataFrame:
+    """Per-class Dice, IoU, precision, recall and support."""
+    rows = []
+    for name, s in metrics.get("per_class", {}).items():
+        rows.append({"Class": name, "Dice": s.get("dice"), "IoU": s.get("iou"),
+                     "Precision": s.get("precision"), "Recall": s.get("recall"),
+                     "Reference pixels": s.get("support_px")})
+    return pd.DataFrame(rows)
+
+
+def confusion_chart(metrics: dict, class_names: list[str]):
+    """An Altair heatmap of the confusion matrix (rows = reference, columns = prediction)."""
+    import altair as alt
+
+    cm = metrics["confusion_matrix"]
+    rows = []
+    for i, row in enumerate(cm):
+        total = sum(row) or 1
+        for j, count in enumerate(row):
+            rows.append({"Reference": class_names[i], "Prediction": class_names[j],
+                         "Pixels": int(count), "Share of reference class (%)":
+                         round(100 * count / total, 1)})
+    df = pd.DataFrame(rows)
+    base = alt.Chart(df).encode(
+        x=alt.X("Prediction:N", sort=class_names), y=alt.Y("Reference:N", sort=class_names))
+    heat = base.mark_rect().encode(
+        color=alt.Color("Share of reference class (%):Q", scale=alt.Scale(scheme="blues",
+                                                                          domain=[0, 100])),
+        tooltip=["Reference", "Prediction", "Pixels", "Share of reference class (%)"])
+    text = base.mark_text(fontSize=13).encode(text=alt.Text("Share of reference class (%):Q"))
+    return (heat + text).properties(height=260)
+
+
+@st.cache_data(max_entries=32, show_spinner="Preparing the download...")
+def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa: ARG001
+    """The bytes of one download of a result (cached per run and kind).
+
+    ``kind``: ``"tif-index"``, ``"tif-esm"``, ``"geojson"``, ``"png"``, ``"csv"``,
+    ``"manifest"``.
+    """
+    if kind == "tif-index":
+        return _result.geotiff("index")
+    if kind == "tif-esm":
+        return _result.geotiff("esm")
+    if kind == "geojson":
+        return _result.geojson()
+    if kind == "png":
+        return _result.overlay_png()
+    if kind == "csv":
+        return _result.csv()
+    if kind == "manifest":
+        return _result.manifest_json()
+    raise ValueError(kind)

@@ -1,0 +1,419 @@
+"""Run a batch on dask.distributed: plan, skip finished tiles, one task per tile, assemble.
+
+::
+
+    inputs (files | AOI + Earth Engine) -> grid per input -> batch tiles (plan.py)
+      -> verified finished tiles are skipped (store.py sidecars)
+      -> one dask task per remaining tile (worker.run_tile: model cached per worker)
+         on a LocalCluster (n processes x 1 thread) or any scheduler address
+      -> progress bar over distributed.as_completed
+      -> per input: COG mosaic; for all: statistics CSV and a run manifest (mosaic.py)
+
+A run is resumable: tiles are written atomically with a sidecar, so rerunning the same command
+after a crash, an interruption or a killed worker only computes what is missing or damaged,
+and yields the same files. The scheduler itself re-runs the tasks of a worker that dies
+during a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import UrbansegError
+from ..loading import default_model_path, load_model
+from ..modelcard import sha256_file
+from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
+from .plan import BatchTile, Grid, plan_batch
+from .sources import FileSpec, GeeSpec, grid_from_aoi, grid_from_file, read_aoi
+from .store import FORMAT, atomic_write, clean_stale_tmp, verify_tile
+from .worker import TileJob, run_tile
+
+log = logging.getLogger(__name__)
+
+#: Name of the cluster-wide semaphore that rate-limits Earth Engine fetches.
+GEE_SEMAPHORE = "urbanseg-gee-fetch"
+
+
+class BatchError(UrbansegError):
+    """Some tiles of a batch failed or the cluster cannot be reached."""
+
+
+@dataclass
+class BatchInput:
+    """One input of a batch: its grid, where its pixels come from and a fingerprint.
+
+    Attributes:
+        name: label, used for the output folder and the statistics table.
+        grid: the pixel grid to tile.
+        source: :class:`~.sources.FileSpec` or :class:`~.sources.GeeSpec`.
+        fingerprint: hex sha256 identifying the input's content and reading options; tiles
+            of another fingerprint are never reused.
+        description: JSON-ready facts for the run manifest.
+    """
+
+    name: str
+    grid: Grid
+    source: FileSpec | GeeSpec
+    fingerprint: str
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
+
+
+def file_input(path: str | Path, band_order: Sequence[str] | None = None,
+               dn_offset: float = 0.0, name: str | None = None) -> BatchInput:
+    """A raster file as a batch input (reads its header and hashes its bytes once).
+
+    Raises:
+        InputError, BandOrderError: the file cannot be used.
+    """
+    path = Path(path).resolve()
+    spec = FileSpec(str(path), tuple(band_order) if band_order else None, float(dn_offset))
+    grid = grid_from_file(spec)
+    file_sha = sha256_file(path)
+    fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
+                           "dn_offset": spec.dn_offset})
+    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint,
+                      {"kind": "file", "path": str(path), "sha256": file_sha,
+                       "band_order": spec.band_order, "dn_offset": spec.dn_offset})
+
+
+def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
+              options: dict[str, Any] | None = None, resolution: float = 10.0,
+              name: str | None = None) -> BatchInput:
+    """An AOI whose composite each task fetches from Earth Engine (or ``fetch``).
+
+    Args:
+        aoi_path: GeoJSON polygon(s) in EPSG:4326.
+        fetch: ``fetch(bounds, crs, resolution, **options) -> Scene``; ``None`` =
+            ``urbanseg_core.gee.download``. Inject a fake here to run without a network.
+        options: keyword arguments for ``fetch`` (dates, cloud threshold ...).
+        resolution: pixel size in metres of the UTM grid.
+        name: label (default: the file's stem).
+
+    Raises:
+        InputError: the AOI cannot be read.
+    """
+    geom = read_aoi(aoi_path)
+    grid = grid_from_aoi(geom, resolution)
+    options = dict(options or {})
+    spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
+    fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee.download"
+    fingerprint = _digest({"aoi": geom.wkt, "options": options, "resolution": resolution,
+                           "fetch": fetch_name})
+    return BatchInput(_safe_name(name or Path(aoi_path).stem), grid, spec, fingerprint,
+                      {"kind": "earth-engine", "aoi": str(aoi_path), "options": options,
+                       "resolution_m": resolution, "fetch": fetch_name,
+                       "area_km2_bbox": round(grid.height * grid.width * resolution ** 2 / 1e6, 3)})
+
+
+@dataclass
+class BatchResult:
+    """What a batch produced.
+
+    Attributes:
+        outdir: the output folder.
+        mosaics: input name -> mosaic COG path.
+        stats_csv: the statistics table.
+        manifest: the run manifest (``batch.json``).
+        rows: the statistics rows (as written to the CSV).
+        tiles: number of tiles planned; computed, skipped: of which computed now / reused.
+        seconds: wall time of the whole run; compute_seconds: from the first task submitted
+            to the last result (0 when nothing was computed).
+        computed_km2: area of the tiles computed now, km².
+    """
+
+    outdir: Path
+    mosaics: dict[str, Path]
+    stats_csv: Path
+    manifest: Path
+    rows: list[dict[str, Any]]
+    tiles: int
+    computed: int
+    skipped: int
+    seconds: float
+    compute_seconds: float
+    computed_km2: float
+
+
+def _client(workers: int | None, scheduler: str | None):
+    """``(client, cluster_or_None, torch_threads)`` for the run."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="30s"), None, None
+        except (OSError, TimeoutError) as exc:
+            raise BatchError(
+                f"Cannot reach the dask scheduler at {scheduler} ({exc}). Check the address "
+                "(tcp://HOST:8786) and that the scheduler is running."
+            ) from exc
+    n = workers or os.cpu_count() or 1
+    if n < 1:
+        raise BatchError(f"--workers must be at least 1, not {workers}.")
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster, 1
+
+
+def _plan_jobs(inp: BatchInput, tiles: list[BatchTile], folder: Path, model_path: str,
+               model_sha: str, tile_size: int, overlap: int, batch_size: int,
+               torch_threads: int | None):
+    """Split an input's tiles into reusable sidecar records and jobs to run."""
+    grid = inp.grid
+    done: dict[str, dict[str, Any]] = {}
+    jobs: list[TileJob] = []
+    for tile in tiles:
+        identity = {
+            "format": FORMAT, "tile": tile.name, "model_sha256": model_sha,
+            "input": inp.fingerprint, "crs": grid.crs.to_string() if grid.crs else None,
+            "bounds": [round(b, 6) for b in tile.bounds(grid)],
+            "window": [tile.row, tile.col, tile.height, tile.width],
+            "read_window": [tile.read_row, tile.read_col, tile.read_height, tile.read_width],
+            "model_tile_size": tile_size, "model_overlap": overlap,
+        }
+        tif = folder / f"{tile.name}.tif"
+        record = verify_tile(tif, tif.with_suffix(".json"), identity)
+        if record is not None:
+            done[tile.name] = record
+        else:
+            jobs.append(TileJob(tile, grid, inp.source, model_path, identity, str(tif),
+                                batch_size, torch_threads))
+    return done, jobs
+
+
+def run_batch(
+    inputs: Sequence[BatchInput],
+    outdir: str | Path,
+    model: str | Path | None = None,
+    tile_km: float = 5.0,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client=None,
+    gee_concurrency: int = 4,
+    batch_size: int = 4,
+    retries: int = 1,
+    progress: bool = True,
+    on_tile_done: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchResult:
+    """Segment whole regions tile by tile on dask.distributed (see module docstring).
+
+    Args:
+        inputs: from :func:`file_input` / :func:`aoi_input`.
+        outdir: output folder (created); layout ``<input>/tiles/<tile>.tif|.json``,
+            ``<input>/mosaic.tif``, ``stats.csv``, ``batch.json``.
+        model: model card or weights (default: ``$URBANSEG_MODEL`` or the bundled model);
+            every worker must be able to read this path.
+        tile_km: batch tile side in km (rounded to whole model-tile strides, see
+            :func:`~.plan.plan_batch`).
+        workers: LocalCluster worker processes (1 thread each) when neither ``scheduler``
+            nor ``client`` is given (default: the CPU count).
+        scheduler: address of a running scheduler, e.g. ``tcp://HOST:8786``.
+        client: an existing ``distributed.Client`` (not closed here).
+        gee_concurrency: at most this many Earth Engine fetches at once, cluster-wide.
+        batch_size: model tiles per forward pass on the workers.
+        retries: times a failing task is retried before the tile is reported failed.
+        progress: show a tqdm progress bar on stderr.
+        on_tile_done: called on the client with each new sidecar record (tests, UIs).
+
+    Returns:
+        A :class:`BatchResult`.
+
+    Raises:
+        BatchError: tiles failed (finished ones are kept: rerun to complete) or the scheduler
+            cannot be reached.
+        ModelLoadError, InputError: the model or an input cannot be used.
+    """
+    started = time.perf_counter()
+    if not inputs:
+        raise BatchError("Give at least one input: files, --sample, or --aoi with --gee.")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    model_path = str(Path(model or default_model_path()).resolve())
+    loaded = load_model(model_path)
+    card = loaded.card
+    names = _unique_names([inp.name for inp in inputs])
+
+    plans: list[tuple[BatchInput, str, list[BatchTile], Path]] = []
+    strides = 0
+    for inp, name in zip(inputs, names):
+        tiles, strides = plan_batch(inp.grid, tile_km, card.tile_size, card.overlap)
+        folder = outdir / name / "tiles"
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_tmp(folder)
+        plans.append((inp, name, tiles, folder))
+
+    own_client = client is None
+    cluster = None
+    torch_threads = None
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    pending: list[TileJob] = []
+    pending_names: list[str] = []
+    if own_client:
+        torch_threads = 1 if not scheduler else None
+
+    for inp, name, tiles, folder in plans:
+        done, jobs = _plan_jobs(inp, tiles, folder, model_path, loaded.sha256, card.tile_size,
+                                card.overlap, batch_size, torch_threads)
+        records[name] = done
+        pending += jobs
+        pending_names += [name] * len(jobs)
+    n_tiles = sum(len(p[2]) for p in plans)
+    skipped = n_tiles - len(pending)
+    failures: list[str] = []
+    compute_seconds = 0.0
+    computed_km2 = 0.0
+    if pending:
+        if own_client:
+            client, cluster, torch_threads = _client(workers, scheduler)
+            pending = [dataclasses.replace(j, torch_threads=torch_threads) for j in pending]
+        try:
+            pending = _with_semaphore(client, pending, gee_concurrency)
+            compute_start = time.perf_counter()
+            computed_km2, failures = _compute(client, pending, pending_names, records, n_tiles,
+                                              skipped, retries, progress, on_tile_done)
+            compute_seconds = time.perf_counter() - compute_start
+        finally:
+            if own_client:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+    rows: list[dict[str, Any]] = []
+    mosaics: dict[str, Path] = {}
+    for inp, name, tiles, folder in plans:
+        recs = records[name]
+        if all(t.name in recs for t in tiles):
+            mosaics[name] = write_mosaic(outdir / name / "mosaic.tif", inp.grid, tiles,
+                                         [folder / f"{t.name}.tif" for t in tiles],
+                                         card.class_names, card.class_colours)
+            rows += stats_rows(name, tiles, [recs[t.name] for t in tiles], inp.grid,
+                               card.class_names)
+    stats_csv = outdir / "stats.csv"
+    if rows and not failures:
+        if len(plans) > 1:
+            rows.append(total_row(rows, card.class_names))
+        write_stats_csv(stats_csv, rows)
+    seconds = time.perf_counter() - started
+    manifest = _write_manifest(outdir, plans, names, loaded, tile_km, strides, workers, scheduler,
+                               n_tiles, len(pending), skipped, failures, seconds,
+                               compute_seconds, computed_km2, rows)
+    if failures:
+        raise BatchError(
+            f"{len(failures)} of {n_tiles} tiles failed; the {n_tiles - len(failures)} finished "
+            f"tiles are kept in {outdir}. Rerun the same command to complete the rest. "
+            f"First error: {failures[0]}"
+        )
+    return BatchResult(outdir, mosaics, stats_csv, manifest, rows, n_tiles, len(pending),
+                       skipped, seconds, compute_seconds, computed_km2)
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
+
+
+def _with_semaphore(client, jobs: list[TileJob], leases: int) -> list[TileJob]:
+    """Give Earth Engine jobs a cluster-wide semaphore (one per run) for their fetches."""
+    if not any(isinstance(j.source, GeeSpec) and j.source.semaphore is None for j in jobs):
+        return jobs
+    from distributed import Semaphore
+
+    sem = Semaphore(max_leases=max(1, leases), name=f"{GEE_SEMAPHORE}-{uuid.uuid4().hex[:8]}",
+                    scheduler_rpc=client.scheduler, loop=client.loop)
+    out = []
+    for j in jobs:
+        if isinstance(j.source, GeeSpec) and j.source.semaphore is None:
+            j = dataclasses.replace(j, source=dataclasses.replace(j.source, semaphore=sem))
+        out.append(j)
+    return out
+
+
+def _compute(client, jobs: list[TileJob], names: list[str], records, total: int, skipped: int,
+             retries: int, progress: bool, on_tile_done) -> tuple[float, list[str]]:
+    """Submit one task per job and collect sidecar records as they complete."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    token = uuid.uuid4().hex[:8]
+    futures = []
+    by_key = {}
+    for job, name in zip(jobs, names):
+        fut = client.submit(run_tile, job, key=f"urbanseg-tile-{name}-{job.tile.name}-{token}",
+                            retries=retries, pure=False)
+        futures.append(fut)
+        by_key[fut.key] = (name, job)
+    failures: list[str] = []
+    km2 = 0.0
+    bar = tqdm(total=total, initial=skipped, desc="batch", unit="tile",
+               disable=None if progress else True, leave=False)
+    try:
+        for fut in as_completed(futures):
+            name, job = by_key[fut.key]
+            if fut.status == "error":
+                exc = fut.exception()
+                msg = str(exc) if isinstance(exc, UrbansegError) else f"{type(exc).__name__}: {exc}"
+                failures.append(f"tile {job.tile.name} of {name}: {msg}")
+                log.warning("tile %s of %s failed: %s", job.tile.name, name, msg)
+            else:
+                record = fut.result()
+                records[name][job.tile.name] = record
+                km2 += record["valid_km2"] + record["nodata_km2"]
+                if on_tile_done:
+                    on_tile_done(record)
+            bar.update(1)
+    finally:
+        bar.close()
+    return km2, failures
+
+
+def _write_manifest(outdir: Path, plans, names, loaded, tile_km, strides, workers, scheduler,
+                    n_tiles, computed, skipped, failures, seconds, compute_seconds,
+                    computed_km2, rows) -> Path:
+    from ..manifest import build_manifest, manifest_bytes
+
+    card = loaded.card
+    stride_px = card.tile_size - card.overlap
+    manifest = build_manifest(
+        source={"kind": "batch", "inputs": [
+            dict(inp.description, name=name, crs=inp.grid.crs.to_string() if inp.grid.crs else None,
+                 shape_px=[inp.grid.height, inp.grid.width], bounds=list(inp.grid.bounds),
+                 tiles=len(tiles))
+            for (inp, _, tiles, _), name in zip(plans, names)]},
+        model={"name": card.name, "version": card.version, "sha256": loaded.sha256,
+               "weights": str(loaded.path)},
+        parameters={"tile_km_requested": tile_km, "batch_tile_strides": strides,
+                    "batch_tile_px": strides * stride_px, "margin_px": card.overlap // 2,
+                    "model_tile_size": card.tile_size, "model_overlap": card.overlap,
+                    "workers": workers, "scheduler": scheduler},
+        results={"tiles": n_tiles, "computed": computed - len(failures), "skipped": skipped,
+                 "failed": failures, "seconds": round(seconds, 3),
+                 "compute_seconds": round(compute_seconds, 3),
+                 "computed_km2": round(computed_km2, 4),
+                 "km2_per_second": round(computed_km2 / compute_seconds, 4) if compute_seconds else None,
+                 "totals": [r for r in rows if r["tile"] == "TOTAL"]},
+    )
+    path = outdir / "batch.json"
+    data = manifest_bytes(manifest)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    return path

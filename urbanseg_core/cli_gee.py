@@ -1,0 +1,180 @@
+"""Earth Engine commands: ``gee-status``, ``gee-fetch``, ``gee-export``, ``gee-export-pairs``.
+
+Credentials come from ``.streamlit/secrets.toml`` (section ``[gee]``) in the current folder or
+from ``EE_SERVICE_ACCOUNT_KEY`` / ``EE_PROJECT`` / ``earthengine authenticate`` (see
+:mod:`urbanseg_core.gee.auth`). No command ever starts an interactive login.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .cli import app, check_writable, fail, progress_bar
+
+_SECRETS = Path(".streamlit") / "secrets.toml"
+
+
+def _connect() -> str:
+    """Connect or fail with the plain reason; returns the project."""
+    from .gee.auth import connect, load_secrets_file
+
+    conn = connect(load_secrets_file(_SECRETS), os.environ)
+    if not conn.connected:
+        fail(conn.message)
+    typer.echo(conn.message, err=True)
+    return conn.project or ""
+
+
+def _read_aoi(path: Path, max_km2: float):
+    from .aoi import parse_geojson, validate
+    from .errors import InputError
+
+    if not path.is_file():
+        fail(f"AOI file not found: {path}. Give a GeoJSON file with a polygon.")
+    aoi = parse_geojson(path.read_text(encoding="utf-8"), name=path.stem)
+    try:
+        return validate(aoi, max_km2=max_km2)
+    except InputError as exc:
+        fail(str(exc))
+
+
+@app.command("gee-status")
+def gee_status(
+    task_ids: Optional[List[str]] = typer.Argument(None, help="Export task ids to check "
+                                                   "(default: the 10 most recent tasks)."),
+) -> None:
+    """Show the Earth Engine connection and the state of export tasks."""
+    from .gee.export import recent_tasks, task_status
+
+    _connect()
+    statuses = task_status(task_ids) if task_ids else recent_tasks(10)
+    if not statuses:
+        typer.echo("No export tasks in this project.")
+    for st in statuses:
+        typer.echo(f"{st.id:<26}{st.state:<11}{st.message}")
+
+
+@app.command("gee-fetch")
+def gee_fetch(
+    aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon (EPSG:4326)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF "
+                                "(reflectance float32)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Also write the GHSL "
+                                             "reference mask (uint8 0/1/2, 255 nodata) here."),
+    start: str = typer.Option("2018-01-01", help="First day (YYYY-MM-DD)."),
+    end: str = typer.Option("2019-01-01", help="Day after the last (YYYY-MM-DD)."),
+    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold", help="Cloud Score+ "
+                                          "cs_cdf threshold 0-1."),
+    reducer: str = typer.Option("median", help="median or mean."),
+    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+) -> None:
+    """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
+    from .gee.download import fetch_reference, fetch_scene
+    from .gee.export import write_image, write_reference
+
+    check_writable(output)
+    if reference:
+        check_writable(reference)
+    aoi = _read_aoi(aoi_path, max_km2)
+    _connect()
+    t0 = time.perf_counter()
+    scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
+                        progress=progress_bar("composite"))
+    ref = fetch_reference(aoi, grid=scene.grid, progress=progress_bar("reference")) \
+        if reference else None
+    write_image(output, scene)
+    if ref is not None:
+        write_reference(reference, ref, scene)
+    for note in scene.notes:
+        typer.echo(f"Note: {note}", err=True)
+    typer.echo(f"{scene.shape[0]} x {scene.shape[1]} px ({scene.crs}) fetched in "
+               f"{time.perf_counter() - t0:.1f} s; written to {output}"
+               + (f" and {reference}" if reference else "") + ".")
+
+
+@app.command("gee-export")
+def gee_export(
+    aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon."),
+    name: Optional[str] = typer.Option(None, help="Export name (default: the file name)."),
+    out_folder: str = typer.Option("urbanseg", "--out-folder", help="Drive folder, or "
+                                   "object prefix with --bucket."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="Export to this Cloud "
+                                         "Storage bucket instead of Google Drive."),
+    start: str = typer.Option("2018-01-01"), end: str = typer.Option("2019-01-01"),
+    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold"),
+    reducer: str = typer.Option("median"),
+    max_km2: float = typer.Option(50_000.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+) -> None:
+    """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
+    from .gee.export import export_composite
+
+    aoi = _read_aoi(aoi_path, max_km2)
+    _connect()
+    task = export_composite(aoi, name or aoi_path.stem, "gcs" if bucket else "drive",
+                            out_folder, bucket, start, end, cloud_threshold, reducer)
+    typer.echo(f"Started export {task.description} (task {task.id}) to {task.location}. "
+               f"Check it with: urbanseg gee-status {task.id}")
+
+
+@app.command("gee-export-pairs")
+def gee_export_pairs(
+    aois_path: Path = typer.Argument(..., help="GeoJSON FeatureCollection: one polygon per "
+                                     "AOI, named by its 'name' property."),
+    out_folder: str = typer.Option(..., "--out-folder", help="Drive folder, object prefix "
+                                   "with --bucket, or a local folder with --local."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="Export to this Cloud "
+                                         "Storage bucket instead of Google Drive."),
+    local: bool = typer.Option(False, "--local", help="Fetch in process and write the pairs "
+                               "to the local folder --out-folder (AOIs up to --max-km2)."),
+    start: str = typer.Option("2018-01-01"), end: str = typer.Option("2019-01-01"),
+    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold"),
+    reducer: str = typer.Option("median"),
+    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+) -> None:
+    """Export composite + GHSL training pairs (<name>_image.tif, <name>_mask.tif) for AOIs."""
+    from .aoi import parse_collection, validate
+    from .errors import UrbansegError
+    from .gee.download import fetch_reference, fetch_scene
+    from .gee.export import export_pair, write_pair
+
+    if not aois_path.is_file():
+        fail(f"AOI file not found: {aois_path}.")
+    if local and bucket:
+        fail("Give either --local or --bucket, not both.")
+    aois = [validate(a, max_km2=max_km2) for a in
+            parse_collection(aois_path.read_text(encoding="utf-8"))]
+    if local:
+        folder = Path(out_folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"Cannot create {folder}: {exc.strerror}.")
+    _connect()
+    failures = 0
+    for aoi in aois:
+        try:
+            if local:
+                scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
+                                    progress=progress_bar(aoi.name))
+                ref = fetch_reference(aoi, grid=scene.grid)
+                img, msk = write_pair(out_folder, aoi.name, scene, ref)
+                typer.echo(f"{aoi.name}: wrote {img} and {msk}")
+            else:
+                t_img, t_msk = export_pair(aoi, aoi.name, "gcs" if bucket else "drive",
+                                           out_folder, bucket, start, end, cloud_threshold,
+                                           reducer)
+                typer.echo(f"{aoi.name}: started tasks {t_img.id} ({t_img.description}) and "
+                           f"{t_msk.id} ({t_msk.description}) to {t_img.location}")
+        except UrbansegError as exc:
+            failures += 1
+            typer.echo(f"{aoi.name}: Error: {exc}", err=True)
+    if not local:
+        typer.echo("Follow the tasks with `urbanseg gee-status`; when they have finished, "
+                   "download the folder and train on it.")
+    if failures:
+        fail(f"{failures} of {len(aois)} AOIs failed (see above).")

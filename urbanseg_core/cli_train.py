@@ -1,0 +1,102 @@
+"""``urbanseg train`` and ``urbanseg evaluate`` (registered on :data:`urbanseg_core.cli.app`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli import app, fail, progress_bar
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", help="Training config YAML (see "
+                                "models/urbanseg-unet.yaml)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write weights and "
+                                              "card here instead of the config's output_dir."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Train the UNet from a YAML config; writes weights and a model card."""
+    from .training.config import load_config
+    from .training.loop import train as run_training
+
+    cfg = load_config(config)
+    if output_dir is not None:
+        cfg.output_dir = str(output_dir.resolve())
+    card_path, card = run_training(cfg, log=lambda m: typer.echo(m, err=True),
+                                   progress=not no_progress)
+    typer.echo(f"Model written: {card_path} (weights {card_path.parent / card.weights})")
+
+
+def _table(m: dict) -> str:
+    def f(v):
+        return "   n/a" if v is None or v != v else f"{v:6.3f}"
+
+    lines = [f"{'class':<18}{'dice':>8}{'iou':>8}{'prec.':>8}{'recall':>8}{'ref px':>12}"]
+    for name, c in m["per_class"].items():
+        lines.append(f"{name:<18}{f(c['dice']):>8}{f(c['iou']):>8}{f(c['precision']):>8}"
+                     f"{f(c['recall']):>8}{c['support_px']:>12,}")
+    lines += [
+        f"weighted Dice: {f(m['dice_weighted']).strip()}   macro built-up Dice: "
+        f"{f(m['dice_macro_builtup']).strip()}   binary built-up Dice: "
+        f"{f(m['dice_binary_builtup']).strip()}",
+        f"built-up share: predicted {100 * m['built_up_share_pred']:.2f}%, reference "
+        f"{100 * m['built_up_share_ref']:.2f}% of {m['valid_px']:,} px valid in both",
+        "confusion matrix (rows = reference, columns = prediction):",
+    ]
+    lines += ["  " + " ".join(f"{v:>10,}" for v in row) for row in m["confusion_matrix"]]
+    return "\n".join(lines)
+
+
+@app.command()
+def evaluate(
+    image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment."),
+    reference: Path = typer.Argument(..., help="Reference mask GeoTIFF (any CRS; "
+                                     "reprojected onto the image grid, nearest)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or "
+                                         "weights; default: the bundled model."),
+    reference_codes: str = typer.Option("auto", "--reference-codes",
+                                        help="auto, index, esm, ghsl or corine."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG with image, "
+                                        "reference, prediction and confusion matrix."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the image, "
+                                        "comma-separated."),
+    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
+                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+) -> None:
+    """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
+    from .bands import read_scene
+    from .loading import load_model
+    from .metrics import evaluate_maps, json_safe
+    from .pipeline import segment_scene
+    from .references import CODE_NAMES, read_reference
+
+    if reference_codes not in CODE_NAMES:
+        fail(f"--reference-codes must be one of {', '.join(CODE_NAMES)}, not {reference_codes!r}.")
+    if plot:
+        from .cli import check_writable
+
+        check_writable(plot)
+    scene = read_scene(image, band_order=bands.split(",") if bands else None,
+                       dn_offset=dn_offset)
+    ref = read_reference(reference, scene, reference_codes)
+    loaded = load_model(model)
+    seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
+    metrics = evaluate_maps(seg.classes, ref, loaded.card.class_names)
+    if plot:
+        from .eval_plot import evaluation_figure
+
+        evaluation_figure(scene, ref, seg.classes, metrics, loaded.card, plot)
+    if as_json:
+        payload = {"image": str(image), "reference": str(reference),
+                   "model": seg.model_name, "model_sha256": seg.model_sha256, **metrics}
+        typer.echo(json.dumps(json_safe(payload), allow_nan=False))
+    else:
+        typer.echo(f"Model {seg.model_name} on {image.name} vs {reference.name}")
+        typer.echo(_table(metrics))
+        if plot:
+            typer.echo(f"Plot written to {plot}")

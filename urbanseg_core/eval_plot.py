@@ -1,0 +1,71 @@
+"""Figures for evaluation: image, reference, prediction and confusion matrix (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .bands import MODEL_BANDS
+
+
+def true_colour(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float RGB (B4, B3, B2) stretched to the 2-98th percentiles of valid pixels."""
+    rgb = np.stack([reflectance[MODEL_BANDS.index(b)] for b in ("B4", "B3", "B2")], axis=-1)
+    vals = rgb[valid] if valid.any() else rgb.reshape(-1, 3)
+    lo, hi = np.percentile(vals, 2, axis=0), np.percentile(vals, 98, axis=0)
+    out = np.clip((rgb - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
+    out[~valid] = 1.0
+    return out
+
+
+def _classes_rgb(classes: np.ndarray, colours) -> np.ndarray:
+    table = np.ones((256, 3))
+    for i, c in enumerate(colours):
+        table[i] = [int(c[j:j + 2], 16) / 255 for j in (1, 3, 5)]
+    table[255] = [0.6, 0.6, 0.6]
+    return table[classes]
+
+
+def evaluation_figure(scene, ref: np.ndarray, pred: np.ndarray, metrics: dict, card,
+                      path: str | Path) -> Path:
+    """Write a 4-panel PNG: true colour, reference, prediction (nodata grey), confusion matrix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    names, colours = card.class_names, card.class_colours
+    fig, axes = plt.subplots(1, 4, figsize=(18, 5))
+    axes[0].imshow(true_colour(scene.reflectance, scene.valid))
+    axes[0].set_title("image (B4, B3, B2)")
+    axes[1].imshow(_classes_rgb(ref, colours), interpolation="nearest")
+    axes[1].set_title("reference")
+    axes[2].imshow(_classes_rgb(pred, colours), interpolation="nearest")
+    axes[2].set_title("prediction")
+    for ax in axes[:3]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[2].legend(handles=[Patch(facecolor=c, edgecolor="k", label=n)
+                            for n, c in zip(names, colours)] +
+                   [Patch(facecolor="#999999", label="no data")],
+                   loc="lower right", fontsize=8)
+    cm = np.asarray(metrics["confusion_matrix"], dtype=float)
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    axes[3].imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            axes[3].text(j, i, f"{int(cm[i, j]):,}\n{100 * rows[i, j]:.0f}%", ha="center",
+                         va="center", fontsize=8,
+                         color="white" if rows[i, j] > 0.5 else "black")
+    axes[3].set_xticks(range(len(names)), names, rotation=20)
+    axes[3].set_yticks(range(len(names)), names)
+    axes[3].set_xlabel("prediction")
+    axes[3].set_ylabel("reference")
+    dw, mb = metrics["dice_weighted"], metrics["dice_macro_builtup"]
+    axes[3].set_title(f"weighted Dice {dw:.3f}, macro built-up {mb:.3f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,83 @@
+"""Putting scenes on the model's grid (10 m, metric CRS) and class maps back on the input grid.
+
+The model learned from 10 m pixels. A scene in a geographic CRS (EPSG:4326: pixels in
+degrees) or with pixels far from 10 m is warped to a 10 m UTM grid (the zone of the scene
+centre) with :func:`rasterio.warp.reproject`, predicted there, and the class map is warped back
+onto the input grid with nearest-neighbour resampling, so outputs always match the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyproj import CRS as ProjCRS
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.transform import array_bounds, from_origin
+from rasterio.warp import reproject, transform_bounds
+
+from .bands import Scene
+from .geo import utm_crs_for
+from .predict import NODATA
+
+#: Pixel sizes within this relative tolerance of the target are used as they are.
+RESOLUTION_TOLERANCE = 0.25
+
+
+def regrid_reason(crs: CRS | None, transform, resolution: float = 10.0) -> str | None:
+    """Why a grid must be warped for the model, or ``None`` when it can be used as it is."""
+    if crs is None:
+        return None  # nothing to warp to; the caller warns that areas assume 10 m pixels
+    pcrs = ProjCRS.from_user_input(crs.to_wkt())
+    if pcrs.is_geographic:
+        return "its CRS is geographic (degrees)"
+    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
+    size = abs(transform.a) * unit
+    if abs(size - resolution) > RESOLUTION_TOLERANCE * resolution:
+        return f"its pixels are {size:g} m, not {resolution:g} m"
+    return None
+
+
+def to_model_grid(scene: Scene, resolution: float = 10.0) -> Scene:
+    """Warp a scene onto a north-up UTM grid of ``resolution`` metres.
+
+    Reflectance is resampled bilinearly, the valid mask with nearest neighbour (a pixel is
+    valid only where the source had data).
+
+    Returns:
+        A new :class:`Scene` on the UTM grid (same band order).
+    """
+    h, w = scene.shape
+    west, south, east, north = transform_bounds(scene.crs, "EPSG:4326",
+                                                *array_bounds(h, w, scene.transform))
+    dst_crs = CRS.from_user_input(utm_crs_for((west + east) / 2, (south + north) / 2).to_wkt())
+    left, bottom, right, top = transform_bounds(scene.crs, dst_crs,
+                                                *array_bounds(h, w, scene.transform))
+    left = np.floor(left / resolution) * resolution
+    top = np.ceil(top / resolution) * resolution
+    width = max(1, int(np.ceil((right - left) / resolution)))
+    height = max(1, int(np.ceil((top - bottom) / resolution)))
+    transform = from_origin(left, top, resolution, resolution)
+    refl = np.zeros((scene.reflectance.shape[0], height, width), dtype="float32")
+    reproject(scene.reflectance, refl, src_transform=scene.transform, src_crs=scene.crs,
+              dst_transform=transform, dst_crs=dst_crs, resampling=Resampling.bilinear)
+    valid = np.zeros((height, width), dtype="uint8")
+    reproject(scene.valid.astype("uint8"), valid, src_transform=scene.transform,
+              src_crs=scene.crs, dst_transform=transform, dst_crs=dst_crs,
+              resampling=Resampling.nearest, dst_nodata=0)
+    valid = valid.astype(bool)
+    refl[:, ~valid] = 0.0
+    return Scene(refl, valid, dst_crs, transform, scene.source, scene.band_names,
+                 list(scene.notes))
+
+
+def classes_to_grid(classes: np.ndarray, src: Scene, dst: Scene) -> np.ndarray:
+    """Warp a ``(H', W')`` uint8 class map from ``src``'s grid onto ``dst``'s grid (nearest).
+
+    Pixels that are invalid in ``dst`` or fall outside ``src`` become :data:`NODATA`.
+    """
+    out = np.full(dst.shape, NODATA, dtype="uint8")
+    reproject(classes, out, src_transform=src.transform, src_crs=src.crs,
+              dst_transform=dst.transform, dst_crs=dst.crs, resampling=Resampling.nearest,
+              src_nodata=NODATA, dst_nodata=NODATA)
+    out[~dst.valid] = NODATA
+    return out

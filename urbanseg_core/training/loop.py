@@ -1,0 +1,293 @@
+"""The training loop behind ``urbanseg train``: data, normalisation, AdamW, checkpoint choice
+on held-out per-class Dice, final evaluation and the model card.
+
+Checkpoints are chosen on ``selection_metric`` (default: macro built-up Dice) of the
+*validation* half of the Islamabad held-out block; the *test* half, the EuroSAT held-out
+patches and the Bercy Urban Atlas scene are only scored at the end, for the card.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..indices import add_indices
+from ..loading import build_model
+from ..metrics import json_safe
+from ..modelcard import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card
+from ..normalise import channel_statistics
+from ..references import read_reference
+from . import evaluation as ev
+from .augment import Prepare
+from .config import TrainConfig
+from .datasets import (
+    EurosatMosaicSource, MixtureDataset, PoolSource, SceneSource, holdout_rect, load_band_folder,
+    load_eurosat, load_islamabad, pair_sources, split_eurosat,
+)
+from .losses import SegLoss
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainData:
+    """Sources, their weights, held-out data and provenance for the card."""
+
+    sources: list = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    provenance: list[dict] = field(default_factory=list)
+    val: tuple | None = None           # (scene, ref) used for checkpoint choice
+    test: tuple | None = None          # (scene, ref) scored at the end only
+    eurosat_held: list = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_data(cfg: TrainConfig, log: Log = print) -> TrainData:
+    """Load every source in the config (see :class:`~.config.SourceConfig`)."""
+    root = cfg.data_root_path
+    data = TrainData()
+    for src in cfg.sources:
+        if src.type == "islamabad":
+            isb = load_islamabad(root)
+            H, W = isb.label.shape
+            excl = holdout_rect(src.holdout, (H, W), buffer=True)
+            r0, r1, c0, c1 = holdout_rect(src.holdout, (H, W), buffer=False)
+            split = min(max(src.holdout.split_col, c0), c1)
+            data.sources.append(SceneSource(
+                isb.dn, isb.label, isb.dn_offset, 10000.0, excl, src.positive_fraction,
+                src.non_residential_fraction, has_b8=False, name="islamabad"))
+            data.weights.append(src.weight)
+            rows = slice(r0, r1)
+            data.val = (isb.scene(rows, slice(split, c1)), isb.label[rows, split:c1])
+            data.test = (isb.scene(rows, slice(c0, split)), isb.label[rows, c0:split])
+            data.provenance.append({
+                "name": "Islamabad/Rawalpindi Sentinel-2 L2A T43SCT 2018-12-27 with GHSL "
+                        "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
+                "use": f"training outside rows {excl[0]}-{excl[1]}, cols {excl[2]}-{excl[3]} "
+                       f"(held-out block rows {r0}-{r1}, cols {c0}-{c1}, with a "
+                       f"{src.holdout.buffer} px buffer strip); validation = held-out cols "
+                       f"{split}-{c1}, test = cols {c0}-{split}",
+                "reflectance": "(DN - 1000) / 10000",
+                "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
+            })
+            data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
+                                    "is absent); B8 is replaced by B8A at random in training.")
+            log(f"islamabad: {H} x {W} px, held-out block rows {r0}-{r1} cols {c0}-{c1}")
+        elif src.type == "eurosat":
+            patches = load_eurosat(root)
+            train, held = split_eurosat(patches, src.holdout_fraction, cfg.seed)
+            data.sources.append(EurosatMosaicSource(train, src.mosaic, src.class_probabilities))
+            data.weights.append(src.weight)
+            data.eurosat_held = held
+            data.provenance.append({
+                "name": "EuroSAT-MS (Helber et al. 2019, MIT), Sentinel-2 L1C 64 x 64 patches",
+                "use": f"{len(train)} patches for training as {src.mosaic} x {src.mosaic} "
+                       f"mosaics (patch label = pixel label), {len(held)} held out "
+                       f"(stratified, seed {cfg.seed}) for patch accuracy",
+                "reflectance": "DN / 10000",
+            })
+            log(f"eurosat: {len(train)} training patches, {len(held)} held out")
+        elif src.type == "pairs":
+            folder = cfg.resolve(src.path)
+            pool = pair_sources(folder, src.codes, src.dn_offset, src.positive_fraction,
+                                src.non_residential_fraction, src.max_pixels)
+            data.sources.append(PoolSource(pool, name=f"pairs:{folder}"))
+            data.weights.append(src.weight)
+            data.provenance.append({"name": f"image/mask pairs in {folder}",
+                                    "use": f"training, {len(pool)} pairs, codes {src.codes}"})
+            log(f"pairs: {len(pool)} pairs from {folder}")
+    return data
+
+
+def compute_normalisation(data: TrainData, cfg: TrainConfig) -> Normalisation:
+    """Per-channel mean/std of the 15 channels over ``stats_samples`` unaugmented crops."""
+    rng = np.random.default_rng([cfg.seed, 999])
+    w = np.asarray(data.weights, dtype="float64")
+    feats, valids = [], []
+    for _ in range(cfg.stats_samples):
+        src = data.sources[rng.choice(len(data.sources), p=w / w.sum())]
+        s = src.sample(rng, cfg.crop_size)
+        feats.append(add_indices(s.reflectance)[:, ::2, ::2])
+        valids.append(s.valid[::2, ::2])
+    mean, std = channel_statistics(np.stack(feats), np.stack(valids))
+    return Normalisation(method="standardize", mean=[round(m, 6) for m in mean],
+                         std=[round(max(s, 1e-4), 6) for s in std])
+
+
+def _fmt(m: dict) -> str:
+    pc = m["per_class"]
+    return (f"dice_w {m['dice_weighted']:.3f} macro {m['dice_macro_builtup']:.3f} "
+            f"bin {m['dice_binary_builtup']:.3f} nonres {pc['non-residential']['dice']:.3f} "
+            f"res {pc['residential']['dice']:.3f}")
+
+
+def _score(m: dict | None, metric: str) -> float:
+    if m is None:
+        return -math.inf
+    v = m[metric]
+    return -math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Path, ModelCard]:
+    """Train a UNet as the config says and write ``<name>.pt`` + ``<name>.json``.
+
+    Returns:
+        ``(card_path, card)``.
+
+    Raises:
+        InputError: data or config problems (plain-language message).
+    """
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    out_dir = cfg.output_path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = build_data(cfg, log)
+    norm = compute_normalisation(data, cfg)
+    arch = Architecture(base_width=cfg.model.base_width, bilinear=cfg.model.bilinear,
+                        align_corners=cfg.model.align_corners)
+    card = ModelCard(
+        name=cfg.name, version=cfg.version, description=cfg.description,
+        weights=f"{cfg.name}.pt", architecture=arch, normalisation=norm,
+        classes=DEFAULT_CLASSES, tile_size=256, overlap=64,
+        training_data=data.provenance,
+        limitations=list(data.limitations),
+    )
+    seed_everything(cfg.seed)
+    model = build_model(arch)
+    model.train()
+    dataset = MixtureDataset(data.sources, data.weights, cfg.steps_per_epoch * cfg.batch_size,
+                             cfg.crop_size, Prepare(norm, cfg.augment), cfg.seed)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    loss_fn = SegLoss(cfg.loss.ce_weight, cfg.loss.dice_weight, cfg.loss.focal_gamma,
+                      cfg.loss.class_weights)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr,
+                                                total_steps=cfg.epochs * cfg.steps_per_epoch,
+                                                pct_start=0.15)
+    history: list[dict] = []
+    best_state, best_score, best_epoch = None, -math.inf, -1
+    stopped_early = False
+    for epoch in range(cfg.epochs):
+        dataset.set_epoch(epoch)
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for x, y in bar:
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.close()
+        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                 "minutes": round((time.perf_counter() - start) / 60, 2)}
+        val = None
+        if data.val is not None:
+            val = ev.evaluate_block(model, card, *data.val)
+            entry["val"] = {k: val[k] for k in ("dice_weighted", "dice_macro_builtup",
+                                                 "dice_binary_builtup")}
+            entry["val"]["per_class_dice"] = {k: v["dice"] for k, v in val["per_class"].items()}
+        score = _score(val, cfg.selection_metric) if val is not None else float(epoch)
+        improved = score > best_score
+        if improved:
+            best_score, best_epoch = score, epoch + 1
+            best_state = copy.deepcopy(model.state_dict())
+        history.append(json_safe(entry))
+        log(f"epoch {epoch + 1}: loss {entry['loss']:.4f}"
+            + (f"; val {_fmt(val)}" if val is not None else "")
+            + (" *" if improved else "") + f" ({entry['minutes']:.1f} min)")
+        if improved:
+            _save(model_state=best_state, card=card, out_dir=out_dir,
+                  training=_training_block(cfg, history, best_epoch, start, partial=True))
+        if cfg.time_limit_min and (time.perf_counter() - start) / 60 > cfg.time_limit_min:
+            log(f"time limit of {cfg.time_limit_min} min reached after epoch {epoch + 1}")
+            stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    card.metrics = json_safe(final_metrics(model, card, data, cfg, log))
+    training = _training_block(cfg, history, best_epoch, start, partial=False)
+    training["stopped_early_by_time_limit"] = stopped_early
+    card_path = _save(best_state, card, out_dir, training)
+    log(f"wrote {card_path} ({(time.perf_counter() - start) / 60:.1f} min)")
+    return card_path, card
+
+
+def _training_block(cfg: TrainConfig, history, best_epoch, start, partial: bool) -> dict:
+    return {
+        "command": "urbanseg train --config <this config>",
+        "config": cfg.model_dump(exclude={"config_dir"}),
+        "threads": cfg.threads,
+        "minutes": round((time.perf_counter() - start) / 60, 1),
+        "best_epoch": best_epoch,
+        "selection": f"{cfg.selection_metric} of the validation half of the held-out block",
+        "history": history,
+        "partial": partial,
+    }
+
+
+def _save(model_state, card: ModelCard, out_dir: Path, training: dict) -> Path:
+    weights = out_dir / card.weights
+    torch.save(model_state, weights)
+    card.sha256 = sha256_file(weights)
+    card.training = json_safe(training)
+    card_path = out_dir / f"{card.name}.json"
+    write_card(card, card_path)
+    return card_path
+
+
+def final_metrics(model, card: ModelCard, data: TrainData, cfg: TrainConfig, log: Log) -> dict:
+    """Score the chosen checkpoint on every held-out set, with baselines."""
+    names = card.class_names
+    metrics: dict = {"note": "Dice of a class absent from both maps is null (undefined). "
+                             "Baselines: all 'other'; NDVI < 0.3 and MNDWI < 0 -> residential."}
+    for label, block in (("islamabad_holdout_test", data.test),
+                         ("islamabad_holdout_val", data.val)):
+        if block is None:
+            continue
+        scene, ref = block
+        m = ev.evaluate_block(model, card, scene, ref)
+        metrics[label] = {"model": m, **ev.baselines(scene, ref, names)}
+        log(f"{label}: model {_fmt(m)}")
+        for b in ("all_other", "ndvi_mndwi_threshold"):
+            log(f"{label}: {b} {_fmt(metrics[label][b])}")
+    if data.eurosat_held:
+        acc = ev.eurosat_patch_accuracy(model, card, data.eurosat_held)
+        metrics["eurosat_heldout_patches"] = acc
+        log(f"eurosat held-out patch accuracy {acc['accuracy']:.3f} (n={acc['n']}) "
+            f"{acc['per_class']}")
+    if cfg.validate_bercy:
+        bercy = cfg.data_root_path / "bercy_urban_atlas"
+        if bercy.is_dir():
+            out = {}
+            for folder in ("imgs_1", "imgs_2"):
+                scene = load_band_folder(bercy / folder)
+                ref = read_reference(bercy / "bercy_reference_10m.tif", scene, "index")
+                m = ev.evaluate_block(model, card, scene, ref)
+                out[folder] = {"model": m, **ev.baselines(scene, ref, names)}
+                log(f"bercy {folder}: model {_fmt(m)}")
+                log(f"bercy {folder}: ndvi baseline {_fmt(out[folder]['ndvi_mndwi_threshold'])}")
+            out["use"] = "validation only (never trained on); Sentinel-2 L1C, Urban Atlas labels"
+            metrics["bercy_urban_atlas"] = out
+    return metrics
