@@ -8,15 +8,15 @@ import streamlit as st
 
 from urbanseg_core.app import state
 
-st.set_page_config(page_title="urbanseg: built-up areas from Sentinel-2", page_icon="🏘️",
+st.set_page_config(page_title="urbanseg: built-up areas from Sentinel-2", page_icon=":material/location_city:",
                    layout="wide")
 state.init()
 
 pages = [
-    st.Page("pages/1_Map_and_run.py", title="Map & run", icon="🗺️", default=True),
-    st.Page("pages/2_Results.py", title="Results", icon="📊"),
-    st.Page("pages/3_Model.py", title="Model", icon="🧠"),
-    st.Page("pages/4_About.py", title="About & help", icon="❓"),
+    st.Page("pages/1_Map_and_run.py", title="Map & run", icon=":material/map:", default=True),
+    st.Page("pages/2_Results.py", title="Results", icon=":material/bar_chart:"),
+    st.Page("pages/3_Model.py", title="Model", icon=":material/neurology:"),
+    st.Page("pages/4_About.py", title="About & help", icon=":material/help:"),
 ]
 nav = st.navigation(pages)
 

@@ -212,10 +212,15 @@ with left:
     legend_html = None
     if loaded is not None:
         legend_html = mapview.legend_html(loaded.card.class_names, loaded.card.class_colours)
+    # Earth Engine: open where the user last worked (result, else the sample scene)
+    view_bounds = None
+    if source == "earthengine" and state.get(state.AOI) is None:
+        last = result.true_colour if result is not None and result.true_colour else None
+        view_bounds = (last or resources.sample_view().true_colour).bounds
     fmap = mapview.build_map(true_colour=tc, outline=outline, overlays=overlays,
                              opacity=state.get(state.OPACITY), legend=legend_html,
                              aoi=state.get(state.AOI) if source == "earthengine" else None,
-                             draw=draw, height=480)
+                             draw=draw, height=480, bounds=view_bounds)
     out = render_map(fmap, key=f"map_run_{source}", height=480,
                      returned_objects=["all_drawings"] if draw else [])
     if draw and out and out.get("all_drawings"):

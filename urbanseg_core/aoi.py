@@ -16,11 +16,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
 import shapely
 import shapely.affinity
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
-from shapely.ops import transform as shapely_transform
 from shapely.validation import explain_validity
 
 from .errors import InputError
@@ -322,7 +322,7 @@ def _reproject_if_needed(geom, crs_member: Any):
                              "longitude/latitude (EPSG:4326).") from None
         if not src.equals(CRS.from_epsg(4326), ignore_axis_order=True) and "CRS84" not in name:
             tr = Transformer.from_crs(src, "EPSG:4326", always_xy=True)
-            geom = shapely_transform(tr.transform, geom)
+            geom = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
     west, south, east, north = geom.bounds
     if south < -90 or north > 90 or west < -540 or east > 540:
         raise InputError("The GeoJSON coordinates are not longitude/latitude degrees. Save it "

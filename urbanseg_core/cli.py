@@ -15,6 +15,10 @@ import typer
 
 from .errors import UrbansegError
 
+#: Largest raster ``predict`` accepts by default (pixels): 15000 x 10000 px, a 150 MB uint8
+#: class map in memory; larger areas belong to ``urbanseg batch``.
+DEFAULT_MAX_PIXELS = 150_000_000
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Map residential and non-residential built-up areas in Sentinel-2 imagery.",
@@ -94,6 +98,8 @@ def predict(
     tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
                                             "(default: the model card's)."),
     overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", envvar="URBANSEG_MAX_PIXELS",
+                                   help="Refuse larger rasters before reading them."),
 ) -> None:
     """Segment a Sentinel-2 scene into other / non-residential / residential."""
     from .loading import load_model
@@ -110,6 +116,7 @@ def predict(
     loaded = load_model(model)
     seg = segment_file(source, loaded, band_order=bands.split(",") if bands else None,
                        dn_offset=dn_offset, progress=progress_bar("predict"),
+                       max_pixels=max_pixels,
                        tile_size=tile_size, overlap=overlap)
     seg.write(output, codes=codes)  # type: ignore[arg-type]
     for note in seg.notes:

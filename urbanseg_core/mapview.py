@@ -231,6 +231,7 @@ def build_map(
     draw: bool = False,
     height: int = 520,
     layer_control: bool = True,
+    bounds: list[list[float]] | None = None,
 ):
     """Assemble a folium map.
 
@@ -244,6 +245,7 @@ def build_map(
         draw: add rectangle/polygon drawing tools (Leaflet.draw).
         height: map height in pixels.
         layer_control: add a layer switcher.
+        bounds: ``[[south, west], [north, east]]`` to show when there is no image or AOI.
 
     Returns:
         A :class:`folium.Map`.
@@ -251,7 +253,7 @@ def build_map(
     import folium
     from folium.plugins import Draw
 
-    bounds = true_colour.bounds if true_colour else None
+    bounds = true_colour.bounds if true_colour else bounds
     if bounds is None and overlays:
         bounds = overlays[0][1].bounds
     if bounds is None and aoi is not None:

@@ -101,26 +101,29 @@ def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
 
     Args:
         aoi_path: GeoJSON polygon(s) in EPSG:4326.
-        fetch: ``fetch(bounds, crs, resolution, **options) -> Scene``; ``None`` =
-            ``urbanseg_core.gee.download``. Inject a fake here to run without a network.
-        options: keyword arguments for ``fetch`` (dates, cloud threshold ...).
+        fetch: ``fetch(bounds, crs, resolution, aoi=..., **options) -> Scene``; ``None`` =
+            :func:`~.sources.gee_fetch` (Earth Engine). Inject a fake to run offline.
+        options: more keyword arguments for ``fetch`` (``start``, ``end``,
+            ``cloud_threshold``, ``reducer``).
         resolution: pixel size in metres of the UTM grid.
         name: label (default: the file's stem).
 
     Raises:
-        InputError: the AOI cannot be read.
+        InputError: the AOI cannot be read or is not a valid polygon.
     """
-    geom = read_aoi(aoi_path)
-    grid = grid_from_aoi(geom, resolution)
+    aoi = read_aoi(aoi_path)
+    grid = grid_from_aoi(aoi, resolution)
     options = dict(options or {})
+    options["aoi"] = aoi.to_geojson()
     spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
-    fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee.download"
-    fingerprint = _digest({"aoi": geom.wkt, "options": options, "resolution": resolution,
-                           "fetch": fetch_name})
+    fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee"
+    fingerprint = _digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
+                           "resolution": resolution, "fetch": fetch_name})
     return BatchInput(_safe_name(name or Path(aoi_path).stem), grid, spec, fingerprint,
-                      {"kind": "earth-engine", "aoi": str(aoi_path), "options": options,
-                       "resolution_m": resolution, "fetch": fetch_name,
-                       "area_km2_bbox": round(grid.height * grid.width * resolution ** 2 / 1e6, 3)})
+                      {"kind": "earth-engine", "aoi": str(aoi_path),
+                       "aoi_area_km2": round(aoi.area_km2, 3),
+                       "options": {k: v for k, v in options.items() if k != "aoi"},
+                       "resolution_m": resolution, "fetch": fetch_name})
 
 
 @dataclass
@@ -211,6 +214,7 @@ def run_batch(
     retries: int = 1,
     progress: bool = True,
     on_tile_done: Callable[[dict[str, Any]], None] | None = None,
+    torch_threads: int | None = None,
 ) -> BatchResult:
     """Segment whole regions tile by tile on dask.distributed (see module docstring).
 
@@ -231,6 +235,8 @@ def run_batch(
         retries: times a failing task is retried before the tile is reported failed.
         progress: show a tqdm progress bar on stderr.
         on_tile_done: called on the client with each new sidecar record (tests, UIs).
+        torch_threads: torch intra-op threads per task; default 1 on the LocalCluster made
+            here (one thread per worker), unchanged on a given ``client`` or ``scheduler``.
 
     Returns:
         A :class:`BatchResult`.
@@ -261,12 +267,9 @@ def run_batch(
 
     own_client = client is None
     cluster = None
-    torch_threads = None
     records: dict[str, dict[str, dict[str, Any]]] = {}
     pending: list[TileJob] = []
     pending_names: list[str] = []
-    if own_client:
-        torch_threads = 1 if not scheduler else None
 
     for inp, name, tiles, folder in plans:
         done, jobs = _plan_jobs(inp, tiles, folder, model_path, loaded.sha256, card.tile_size,
@@ -281,14 +284,17 @@ def run_batch(
     computed_km2 = 0.0
     if pending:
         if own_client:
-            client, cluster, torch_threads = _client(workers, scheduler)
-            pending = [dataclasses.replace(j, torch_threads=torch_threads) for j in pending]
+            client, cluster, local_threads = _client(workers, scheduler)
+            if torch_threads is None and local_threads:
+                pending = [dataclasses.replace(j, torch_threads=local_threads) for j in pending]
         try:
             pending = _with_semaphore(client, pending, gee_concurrency)
             compute_start = time.perf_counter()
             computed_km2, failures = _compute(client, pending, pending_names, records, n_tiles,
                                               skipped, retries, progress, on_tile_done)
             compute_seconds = time.perf_counter() - compute_start
+            for _, _, _, folder in plans:  # temporary files of workers killed mid-write
+                clean_stale_tmp(folder)
         finally:
             if own_client:
                 client.close()

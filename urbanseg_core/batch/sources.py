@@ -7,14 +7,14 @@ a tile source (``shape`` + ``read(row, col, height, width)``, the protocol of
 - :class:`FileSpec`: windowed reads of a local or shared GeoTIFF/COG/VRT through
   :class:`urbanseg_core.bands.BandFile` (bounded memory: model tile by model tile).
 - :class:`GeeSpec`: each task fetches its own read window's composite with ``fetch(bounds,
-  crs, resolution, **options) -> Scene``; the default fetch is
-  ``urbanseg_core.gee.download`` (imported lazily, only on workers that need it). A
+  crs, resolution, **options) -> Scene``; the default :func:`gee_fetch` builds the AOI's
+  composite with :mod:`urbanseg_core.gee` (imported lazily, only on workers that need it)
+  and fetches the window's pixels. A
   ``distributed.Semaphore`` bounds the number of concurrent requests across the cluster.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +22,10 @@ from typing import Any, Callable
 
 import numpy as np
 import rasterio
-from pyproj import Transformer
 from rasterio.crs import CRS
-from rasterio.transform import from_origin
 
 from ..bands import BandFile, Scene
 from ..errors import EarthEngineError, InputError
-from ..geo import utm_crs_for
 from ..predict import ArraySource
 from .plan import BatchTile, Grid
 
@@ -75,20 +72,70 @@ class GeeSpec:
     semaphore: Any = None
 
 
-def gee_fetch(bounds, crs, resolution: float = 10.0, **options) -> Scene:
-    """Default fetch: the composite of ``bounds`` from ``urbanseg_core.gee.download``.
+_EE_READY = False
+
+
+def _ensure_connected() -> None:
+    """Initialise Earth Engine once per worker process (service account or user credentials
+    from the worker's environment, see :func:`urbanseg_core.gee.auth.connect`)."""
+    global _EE_READY
+    if _EE_READY:
+        return
+    from ..gee.auth import connect
+
+    conn = connect()
+    if not conn.connected:
+        raise EarthEngineError(f"A batch worker is not connected to Earth Engine. {conn.message}")
+    _EE_READY = True
+
+
+def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | None = None,
+              end: str | None = None, cloud_threshold: float | None = None,
+              reducer: str = "median") -> Scene:
+    """Default fetch: the Sentinel-2 composite of one tile window from Earth Engine.
+
+    Builds the AOI's composite (:func:`urbanseg_core.gee.composite.composite`, clipped to the
+    AOI polygon) and fetches only the window's pixels with
+    :func:`urbanseg_core.gee.download.fetch_image` (one request at a time: the batch's
+    semaphore counts requests).
+
+    Args:
+        bounds: ``(left, bottom, right, top)`` of the window in ``crs`` units (metres).
+        crs: the UTM CRS of the batch grid.
+        resolution: pixel size, metres.
+        aoi: the AOI as a GeoJSON geometry dict (EPSG:4326).
+        start, end, cloud_threshold, reducer: composite parameters (defaults: those of
+            :mod:`urbanseg_core.gee.composite`).
+
+    Returns:
+        A :class:`~urbanseg_core.bands.Scene` on the window's grid; pixels without a clear
+        observation or outside the AOI are invalid.
 
     Raises:
-        EarthEngineError: the Earth Engine module is not installed in this package version.
+        EarthEngineError: not connected, bad parameters, or a request that failed for good.
     """
-    try:
-        from .. import gee
-    except ModuleNotFoundError as exc:
-        raise EarthEngineError(
-            "The Earth Engine module (urbanseg_core.gee) is not available on this worker. "
-            "Install urbanseg with its 'gee' extra on every worker, or use input files."
-        ) from exc
-    return gee.download(bounds=bounds, crs=crs, scale=resolution, **options)
+    from ..aoi import parse_geojson
+    from ..bands import MODEL_BANDS
+    from ..gee import composite as comp
+    from ..gee.download import fetch_image
+    from ..gee.grid import Grid as EeGrid
+
+    _ensure_connected()
+    left, bottom, right, top = bounds
+    width = int(round((right - left) / resolution))
+    height = int(round((top - bottom) / resolution))
+    grid = EeGrid(f"EPSG:{CRS.from_user_input(crs).to_epsg()}", left, top, resolution, width, height)
+    image = comp.composite(comp.ee_geometry(parse_geojson(aoi)),
+                           start or comp.DEFAULT_START, end or comp.DEFAULT_END,
+                           comp.DEFAULT_CLOUD_THRESHOLD if cloud_threshold is None else cloud_threshold,
+                           reducer)
+    bands = fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, what="a batch tile")
+    count = bands.pop(comp.COUNT_BAND)
+    reflectance = np.stack([bands[b] for b in MODEL_BANDS]).astype("float32", copy=False)
+    valid = (count > 0) & np.isfinite(reflectance).all(axis=0)
+    reflectance[:, ~valid] = 0.0
+    return Scene(reflectance, valid, CRS.from_string(grid.crs_code), grid.transform,
+                 "Earth Engine S2_SR_HARMONIZED composite", MODEL_BANDS)
 
 
 class WindowSource:
@@ -171,60 +218,34 @@ def grid_from_file(spec: FileSpec) -> Grid:
 
 
 def read_aoi(path: str | Path):
-    """Read an AOI GeoJSON (geometry, Feature or FeatureCollection in EPSG:4326).
+    """Read and check an AOI GeoJSON file (see :func:`urbanseg_core.aoi.parse_geojson`).
+
+    The interactive area limit does not apply to batches; validity (a polygon with an area,
+    no antimeridian crossing, inside UTM's latitudes) does.
 
     Returns:
-        A shapely geometry (the union of all features) in longitude/latitude degrees.
+        An :class:`urbanseg_core.aoi.AOI` (EPSG:4326).
 
     Raises:
-        InputError: the file is missing, not GeoJSON, empty or not a polygon area.
+        InputError: the file is missing or holds no valid polygon.
     """
-    from shapely.geometry import shape
-    from shapely.ops import unary_union
+    from ..aoi import parse_geojson, validate
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError(f"AOI file not found: {path}. Check the path.") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path.name} is not valid GeoJSON ({exc}). Export the AOI again.") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{path.name} is not a GeoJSON object.")
-    if data.get("type") == "FeatureCollection":
-        geoms = [f.get("geometry") for f in data.get("features", []) if f.get("geometry")]
-    elif data.get("type") == "Feature":
-        geoms = [data.get("geometry")] if data.get("geometry") else []
-    else:
-        geoms = [data]
-    try:
-        geom = unary_union([shape(g) for g in geoms]) if geoms else None
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InputError(f"{path.name} holds an invalid geometry ({exc}).") from exc
-    if geom is None or geom.is_empty or geom.area == 0:
-        raise InputError(f"{path.name} holds no polygon: draw or export an area, not points or lines.")
-    west, south, east, north = geom.bounds
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
-        raise InputError(f"{path.name} is not in longitude/latitude degrees (EPSG:4326).")
-    return geom
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path.name} cannot be read as GeoJSON text ({exc}).") from exc
+    return validate(parse_geojson(text, name=path.stem), max_km2=math.inf)
 
 
-def grid_from_aoi(geom, resolution: float = 10.0) -> Grid:
-    """A north-up grid in the UTM zone of the AOI's centroid, aligned to whole multiples of
-    ``resolution`` metres, covering the AOI's bounding box.
+def grid_from_aoi(aoi, resolution: float = 10.0) -> Grid:
+    """The batch grid of an AOI: the Earth Engine download grid of
+    :func:`urbanseg_core.gee.grid.grid_for_aoi` (UTM zone of the centroid, edges on whole
+    multiples of ``resolution`` metres, covering the AOI's bounding box)."""
+    from ..gee.grid import grid_for_aoi
 
-    Args:
-        geom: shapely geometry in EPSG:4326 degrees.
-        resolution: pixel size in metres.
-    """
-    centroid = geom.centroid
-    utm = utm_crs_for(centroid.x, centroid.y)
-    to_utm = Transformer.from_crs("EPSG:4326", utm, always_xy=True)
-    left, bottom, right, top = to_utm.transform_bounds(*geom.bounds, densify_pts=21)
-    left = math.floor(left / resolution) * resolution
-    top = math.ceil(top / resolution) * resolution
-    right = math.ceil(right / resolution) * resolution
-    bottom = math.floor(bottom / resolution) * resolution
-    width = int(round((right - left) / resolution))
-    height = int(round((top - bottom) / resolution))
-    return Grid(height, width, CRS.from_epsg(utm.to_epsg()), from_origin(left, top, resolution, resolution))
+    g = grid_for_aoi(aoi, resolution)
+    return Grid(g.height, g.width, CRS.from_string(g.crs_code), g.transform)

@@ -1,0 +1,134 @@
+"""Fixtures for the browser tests (``pytest -m e2e``): a Streamlit server, Debian's chromium
+driven by Playwright, and offline answers to folium's CDN requests (see :mod:`cdn`).
+
+The tests skip cleanly when ``/usr/bin/chromium``, the npm copies in ``tests/e2e/node_modules``
+or the ``playwright`` package are missing; ``.ci/setup_e2e.sh`` installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from . import cdn
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return "/usr/bin/chromium is not installed (run .ci/setup_e2e.sh)"
+    if not cdn.available():
+        return "tests/e2e/node_modules is missing (run .ci/setup_e2e.sh)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    model_env = os.environ.get("URBANSEG_MODEL")
+    if not model_env and not (ROOT / "models" / "urbanseg-unet.json").exists():
+        return "the bundled model models/urbanseg-unet.json is missing"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def e2e_ready() -> None:
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def app_url(e2e_ready, artifacts, request) -> str:
+    """A fresh ``streamlit run app.py`` per test module (its own caches); yields its URL."""
+    port = _free_port()
+    log_path = artifacts / f"streamlit_{request.module.__name__.rsplit('.', 1)[-1]}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail(f"streamlit did not start; see {log_path}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(e2e_ready):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                               headless=True)
+        yield b
+        b.close()
+
+
+def new_context(browser, app_url: str):
+    """A browser context whose external requests are answered offline (see :mod:`cdn`)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                  accept_downloads=True)
+    context.served, context.missed = [], []
+    local = app_url.rstrip("/")
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(local) or url.startswith("data:") or url.startswith("blob:"):
+            r.continue_()
+        else:
+            cdn.handle(r, context.served, context.missed)
+
+    context.route("**/*", route)
+    return context
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = new_context(browser, app_url)
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()

@@ -1,0 +1,48 @@
+"""Page helpers shared by the browser tests."""
+
+from __future__ import annotations
+
+import time
+
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def open_app(page, url: str, path: str = "") -> None:
+    """Open the app and wait until Streamlit has rendered the page."""
+    page.goto(url + path)
+    page.get_by_role("heading", level=1).first.wait_for()
+
+
+def map_frame(page):
+    """The folium map's iframe (FrameLocator)."""
+    return page.frame_locator(MAP_FRAME).first
+
+
+def loaded_image_layers(page) -> int:
+    """Number of Leaflet image overlays in the map whose image has loaded."""
+    frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    if frame is None:
+        return 0
+    return frame.evaluate(
+        "() => Array.from(document.querySelectorAll('img.leaflet-image-layer'))"
+        ".filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def wait_for_layers(page, n: int, timeout_s: float = 60) -> float:
+    """Wait until at least ``n`` loaded image overlays show; returns when (perf_counter)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        try:
+            if loaded_image_layers(page) >= n:
+                return time.perf_counter()
+        except Exception:  # noqa: BLE001 - the iframe is being replaced
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} image overlays on the map after {timeout_s} s")
+
+
+def wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit is not running the script (no 'Running...' status widget)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms)

@@ -1,0 +1,103 @@
+"""Browser flows for the other inputs: an uploaded city GeoTIFF, a drawn Earth Engine area."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from urbanseg_core.bands import canonical_band_name, read_scene
+from urbanseg_core.stacking import stack_bands, write_stack
+
+from .conftest import ROOT
+from .helpers import MAP_FRAME, open_app, wait_for_layers
+
+pytestmark = pytest.mark.e2e
+
+CITY = "milano"
+
+
+def _shared_data() -> Path:
+    import os
+
+    return Path(os.environ.get("URBANSEG_SHARED_DATA", ROOT / ".." / "shared" / "data"))
+
+
+@pytest.fixture(scope="module")
+def city_tif(tmp_path_factory) -> Path:
+    folder = _shared_data() / "oscd_cities" / CITY / "imgs_1"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    bands = {}
+    for f in folder.glob("*.tif"):
+        name = canonical_band_name(f.stem.rsplit("_", 1)[-1])
+        if name:
+            bands[name] = f
+    data, crs, transform = stack_bands(bands)
+    return write_stack(tmp_path_factory.mktemp("upload") / f"{CITY}_stack.tif", data, crs,
+                       transform)
+
+
+def test_upload_city_geotiff_shows_statistics(page, app_url, artifacts, city_tif):
+    open_app(page, app_url)
+    page.get_by_text("Upload a Sentinel-2 GeoTIFF").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        str(city_tif))
+    page.get_by_text(f"Image: {city_tif.name}").wait_for()
+    page.get_by_text("The file names its bands; no mapping needed.").wait_for()
+    run = page.get_by_role("button", name="Run", exact=True)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some("
+        "b => b.innerText.trim() === 'Run' && !b.disabled)")
+    run.click()
+    page.get_by_text("Built-up share").first.wait_for(timeout=120_000)
+    wait_for_layers(page, 2)
+    page.screenshot(path=str(artifacts / "upload_1_result.png"))
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Results").click()
+    page.get_by_role("heading", name="Area per class").wait_for()
+    table = page.get_by_test_id("stDataFrame").first
+    table.wait_for()
+    page.screenshot(path=str(artifacts / "upload_2_results.png"))
+    # the area with data matches the file: valid pixels x 100 m² (planar UTM grid)
+    expected_km2 = read_scene(city_tif).valid.sum() * 100 / 1e6
+    shown = page.get_by_test_id("stMetric").filter(has_text="Area with data")
+    value = float(re.sub(r"[^\d.]", "", shown.get_by_test_id("stMetricValue").inner_text()))
+    assert value == pytest.approx(expected_km2, abs=0.006)
+    assert page.get_by_text(CITY + "_stack.tif").first.is_visible()
+
+
+def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, artifacts):
+    open_app(page, app_url)
+    page.get_by_text("Area from Earth Engine").click()
+    page.get_by_text("Not connected").first.wait_for()
+    frame = page.frame_locator(MAP_FRAME).first
+    tool = frame.locator("a.leaflet-draw-draw-rectangle")
+    tool.wait_for()
+    tool.click()
+    box = page.locator(MAP_FRAME).first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 60, y0 + 40, steps=5)
+    page.mouse.move(x0 + 140, y0 + 100, steps=10)
+    page.mouse.up()
+    area = page.get_by_test_id("stMetric").filter(has_text="Area")
+    area.first.wait_for(timeout=60_000)
+    text = area.first.get_by_test_id("stMetricValue").inner_text()
+    km2 = float(re.sub(r"[^\d.]", "", text))
+    assert 0.1 < km2 < 500, text
+    assert "km²" in text
+    est = page.get_by_test_id("stMetric").filter(has_text="Estimated time")
+    assert re.search(r"\d", est.get_by_test_id("stMetricValue").inner_text())
+    assert page.get_by_text("Not connected").first.is_visible()
+    assert page.get_by_role("button", name="Run", exact=True).is_disabled()
+    page.screenshot(path=str(artifacts / "draw_1_area.png"))
+    # the area survives a rerun (another widget changes)
+    page.get_by_text("Sample scene").first.click()
+    wait_for_layers(page, 1)
+    page.get_by_text("Area from Earth Engine").click()
+    page.get_by_test_id("stMetric").filter(has_text="Area").first.wait_for()
+    assert page.get_by_test_id("stMetric").filter(has_text="Area").first.get_by_test_id(
+        "stMetricValue").inner_text() == text

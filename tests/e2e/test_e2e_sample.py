@@ -1,0 +1,86 @@
+"""Browser flows on the bundled sample: Run -> overlay -> GeoTIFF download; page switching."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+import rasterio
+
+from urbanseg_core.pipeline import SAMPLE_SCENE
+
+from .conftest import ROOT
+from .helpers import open_app, wait_for_layers
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sample_run_shows_overlay_and_downloads_geotiff(page, app_url, artifacts, tmp_path):
+    open_app(page, app_url)
+    # on open: the sample's true-colour image (one image overlay) and its footprint
+    wait_for_layers(page, 1)
+    page.screenshot(path=str(artifacts / "sample_1_open.png"))
+
+    run = page.get_by_role("button", name="Run", exact=True)
+    clicked = time.perf_counter()
+    run.click()
+    shown = wait_for_layers(page, 2)  # true colour + prediction
+    seconds = shown - clicked
+    print(f"\nRun -> overlay on the sample: {seconds:.2f} s")
+    (artifacts / "timing_sample_run.json").write_text(
+        json.dumps({"run_to_overlay_s": round(seconds, 3)}) + "\n")
+    page.get_by_text("Built-up share").first.wait_for()
+    page.screenshot(path=str(artifacts / "sample_2_result.png"))
+    if os.environ.get("URBANSEG_README_SCREENSHOT"):
+        (ROOT / ".github").mkdir(exist_ok=True)
+        shutil.copy(artifacts / "sample_2_result.png", ROOT / ".github" / "screenshot.png")
+
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="5. Download the mask (GeoTIFF)").click()
+    target = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(target)
+    assert target.suffix == ".tif"
+    with rasterio.open(target) as mask, rasterio.open(SAMPLE_SCENE) as scene:
+        assert mask.crs == scene.crs
+        assert mask.transform == scene.transform
+        assert (mask.width, mask.height) == (scene.width, scene.height)
+        assert mask.dtypes[0] == "uint8" and mask.nodata == 255
+        data = mask.read(1)
+        assert set(np.unique(data)) <= {0, 1, 2, 255}
+        assert (data != 255).any()
+        assert mask.tags()["CODES"] == "index"
+        assert set(json.loads(mask.tags()["CLASSES"])) == {"0", "1", "2"}
+
+
+def test_results_survive_page_switches(page, app_url, artifacts):
+    open_app(page, app_url)
+    wait_for_layers(page, 1)
+    page.get_by_role("button", name="Run", exact=True).click()
+    wait_for_layers(page, 2)
+    share = page.get_by_test_id("stMetricValue").first.inner_text()
+
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Results").click()
+    page.get_by_role("heading", name="Area per class").wait_for()
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == share
+    wait_for_layers(page, 2)
+    page.screenshot(path=str(artifacts / "results_1.png"))
+
+    nav.get_by_role("link", name="Model").click()
+    page.get_by_role("heading", name="Load other weights").wait_for()
+    page.screenshot(path=str(artifacts / "model_page.png"))
+    nav.get_by_role("link", name="About & help").click()
+    page.get_by_role("heading", name="How to use it, in five steps").wait_for()
+
+    nav.get_by_role("link", name="Results").click()
+    page.get_by_role("heading", name="Area per class").wait_for()
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == share
+    assert page.get_by_role("button", name="Run manifest (JSON)").is_visible()
+    page.screenshot(path=str(artifacts / "results_2_after_switching.png"))
+    # and back on the map page the result is still on the map
+    nav.get_by_role("link", name="Map & run").click()
+    wait_for_layers(page, 2)

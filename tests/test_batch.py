@@ -1,0 +1,354 @@
+"""`urbanseg batch` on a real dask LocalCluster (2 worker processes, 1 thread each).
+
+One cluster serves the whole module (process start-up is the slow part). The model is a tiny
+random UNet whose output layer is scaled up so that its class map is spatially busy (all
+three classes, thousands of class edges): a mosaic that mishandled tile margins, offsets or
+seams would disagree with the single-process prediction in many pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.windows import from_bounds
+from typer.testing import CliRunner
+
+from urbanseg_core.bands import BandFile, read_scene
+from urbanseg_core.batch import aoi_input, file_input, run_batch
+from urbanseg_core.indices import add_indices
+from urbanseg_core.loading import load_model
+from urbanseg_core.model import UNet
+from urbanseg_core.modelcard import (
+    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
+)
+from urbanseg_core.normalise import channel_statistics
+from urbanseg_core.pipeline import SAMPLE_SCENE, segment_file
+from urbanseg_core.stats import class_areas
+
+distributed = pytest.importorskip("distributed")
+
+SHARED = Path(os.environ.get("URBANSEG_SHARED_DATA",
+                             Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+SAMPLE_TILE_KM = 2.0  # 1 model stride (1.92 km): 3 x 5 = 15 batch tiles on the sample
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A random UNet(15, 3, base_width=4) card, normalised with the sample's statistics."""
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    net = UNet(15, 3, base_width=4, align_corners=False)
+    state = net.state_dict()
+    state["outc.conv.weight"] *= 1000.0  # random features -> busy, three-class maps
+    state["outc.conv.bias"].zero_()
+    torch.save(state, folder / "tiny.pt")
+    scene = read_scene(SAMPLE_SCENE)
+    mean, std = channel_statistics(add_indices(scene.reflectance[None, :, ::8, ::8]),
+                                   scene.valid[None, ::8, ::8])
+    card = ModelCard(name="tiny-random", weights="tiny.pt", sha256=sha256_file(folder / "tiny.pt"),
+                     architecture=Architecture(base_width=4, align_corners=False),
+                     normalisation=Normalisation(method="standardize", mean=mean, std=std),
+                     classes=DEFAULT_CLASSES)
+    write_card(card, folder / "tiny.json")
+    return folder / "tiny.json"
+
+
+@pytest.fixture(scope="module")
+def client():
+    """LocalCluster with 2 worker processes x 1 thread (what `urbanseg batch` starts)."""
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    cl = distributed.Client(cluster)
+    yield cl
+    cl.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Single-process references with 1 torch thread, like each batch worker."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _predict_reference(path: Path, model: Path) -> np.ndarray:
+    """What `urbanseg predict` computes for the file (single process)."""
+    return segment_file(path, load_model(model)).classes
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def _tile_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(folder.glob("*.tif"))}
+
+
+def _agreement(mosaic: np.ndarray, reference: np.ndarray) -> float:
+    assert mosaic.shape == reference.shape
+    return float((mosaic == reference).mean())
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, tiny_model, client, one_thread):
+    """One complete batch of the sample scene, and the single-process reference."""
+    out = tmp_path_factory.mktemp("sample_batch")
+    result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
+                       client=client, torch_threads=1, progress=False)
+    reference = _predict_reference(SAMPLE_SCENE, tiny_model)
+    return out, result, reference
+
+
+def test_sample_mosaic_matches_single_process_predict(sample_run, tiny_model):
+    out, result, reference = sample_run
+    counts = np.bincount(reference.ravel(), minlength=256)
+    assert (counts[:3] > 0.05 * reference.size).all(), "reference map is not busy enough"
+    assert result.tiles == 15 and result.computed == 15 and result.skipped == 0
+    mosaic_path = result.mosaics["sample_t33uuu_2017-02-16"]
+    mosaic = _read(mosaic_path)
+    agreement = _agreement(mosaic, reference)
+    print(f"sample: batch mosaic agrees with single-process predict on {100 * agreement:.4f}% "
+          f"of {reference.size} px")
+    assert agreement >= 0.995
+    with rasterio.open(mosaic_path) as src:  # a georeferenced COG with colour table
+        assert src.crs.to_epsg() == 32633 and src.transform.c == 330000
+        assert src.overviews(1) and src.colormap(1)[2][:3] == (0xE6, 0x9F, 0x00)
+        assert src.nodata == 255 and src.profile["tiled"]
+        mosaic_crs, mosaic_transform = src.crs, src.transform
+    with rasterio.open(SAMPLE_SCENE) as src:
+        assert (src.transform, src.shape) == (mosaic_transform, mosaic.shape)
+    # statistics table: totals equal the areas of the mosaic computed in one go
+    stats = class_areas(mosaic, mosaic_crs, mosaic_transform)
+    lines = (out / "stats.csv").read_text().splitlines()
+    assert len(lines) == 1 + 15 + 1  # header, tiles, TOTAL
+    total = dict(zip(lines[0].split(","), lines[-1].split(",")))
+    assert total["tile"] == "TOTAL"
+    for c in stats.classes:
+        assert float(total[f"{c.name}_km2"]) == pytest.approx(c.area_km2, abs=1e-5)
+        assert float(total[f"{c.name}_share"]) == pytest.approx(c.share_of_valid, abs=1e-5)
+    manifest = json.loads((out / "batch.json").read_text())
+    assert manifest["results"]["computed"] == 15 and manifest["parameters"]["margin_px"] == 32
+
+
+def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_model, client,
+                                                          tmp_path):
+    src_out, _, _ = sample_run
+    out = tmp_path / "resume"
+    shutil.copytree(src_out, out)
+    tiles = out / "sample_t33uuu_2017-02-16" / "tiles"
+    before = _tile_hashes(tiles)
+    mosaic_before = _read(out / "sample_t33uuu_2017-02-16" / "mosaic.tif")
+    stats_before = (out / "stats.csv").read_bytes()
+    names = sorted(p.stem for p in tiles.glob("*.tif"))
+    truncated, no_sidecar, bad_sidecar, other_model = names[1], names[4], names[7], names[12]
+    data = (tiles / f"{truncated}.tif").read_bytes()
+    (tiles / f"{truncated}.tif").write_bytes(data[: len(data) // 2])  # partial write
+    (tiles / f"{no_sidecar}.json").unlink()  # killed between tile and sidecar
+    (tiles / f"{bad_sidecar}.json").write_text('{"format": ')  # half-written sidecar
+    rec = json.loads((tiles / f"{other_model}.json").read_text())
+    rec["model_sha256"] = "0" * 64  # made by another model
+    (tiles / f"{other_model}.json").write_text(json.dumps(rec))
+    (tiles / f".{names[0]}.tif.999.dead.tmp").write_bytes(b"left by a killed worker")
+    (out / "sample_t33uuu_2017-02-16" / "mosaic.tif").unlink()
+    redone: list[str] = []
+    result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
+                       tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False,
+                       on_tile_done=lambda r: redone.append(r["tile"]))
+    assert sorted(redone) == sorted([truncated, no_sidecar, bad_sidecar, other_model])
+    assert (result.computed, result.skipped) == (4, 11)
+    assert _tile_hashes(tiles) == before  # identical tiles, no stray temporary files
+    assert not list(tiles.glob(".*.tmp"))
+    np.testing.assert_array_equal(_read(out / "sample_t33uuu_2017-02-16" / "mosaic.tif"),
+                                  mosaic_before)
+    assert (out / "stats.csv").read_bytes() == stats_before
+
+
+def test_interrupted_run_resumes_to_identical_output(sample_run, tiny_model, client, tmp_path):
+    src_out, _, _ = sample_run
+    out = tmp_path / "interrupted"
+    seen: list[str] = []
+
+    def crash_after_three(record):
+        seen.append(record["tile"])
+        if len(seen) == 3:
+            raise SimulatedCrash  # the user pressed Ctrl-C / the client machine died
+
+    with pytest.raises(SimulatedCrash):
+        run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
+                  client=client, torch_threads=1, progress=False, on_tile_done=crash_after_three)
+    _wait_idle(client)
+    tiles = out / "sample_t33uuu_2017-02-16" / "tiles"
+    finished = {p.stem for p in tiles.glob("*.json")}
+    assert len(finished) >= 3 and not (out / "stats.csv").exists()
+    result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
+                       tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False)
+    # tiles finished by abandoned tasks after the listing above are reused too
+    assert result.skipped >= len(finished) and result.computed + result.skipped == 15
+    assert result.computed >= 1
+    assert _tile_hashes(tiles) == _tile_hashes(src_out / "sample_t33uuu_2017-02-16" / "tiles")
+    np.testing.assert_array_equal(_read(result.mosaics["sample_t33uuu_2017-02-16"]),
+                                  _read(src_out / "sample_t33uuu_2017-02-16" / "mosaic.tif"))
+    assert (out / "stats.csv").read_bytes() == (src_out / "stats.csv").read_bytes()
+
+
+class SimulatedCrash(Exception):
+    """Raised from a progress callback to abort a run midway."""
+
+
+def _wait_idle(client, timeout: float = 60.0) -> None:
+    """Wait until no task is processing on the cluster (abandoned tasks finish or go)."""
+    def busy(dask_scheduler):
+        return sum(len(ws.processing) for ws in dask_scheduler.workers.values())
+
+    deadline = time.monotonic() + timeout
+    while client.run_on_scheduler(busy) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@pytest.mark.realdata
+def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, client, one_thread):
+    from urbanseg_core.bands import MODEL_BANDS, canonical_band_name
+    from urbanseg_core.stacking import stack_bands, write_stack
+
+    city = SHARED / "oscd_cities" / "montpellier" / "imgs_1"
+    if not city.is_dir():
+        pytest.skip(f"OSCD data not found at {city}")
+    paths = {canonical_band_name(p.stem.split("_")[-1]): p for p in city.glob("*.tif")}
+    data, crs, transform = stack_bands({b: paths[b] for b in MODEL_BANDS})
+    stack = write_stack(tmp_path / "montpellier.tif", data, crs, transform)
+    result = run_batch([file_input(stack)], tmp_path / "out", model=tiny_model, tile_km=2.0,
+                       client=client, torch_threads=1, progress=False)
+    reference = _predict_reference(stack, tiny_model)
+    mosaic = _read(result.mosaics["montpellier"])
+    agreement = _agreement(mosaic, reference)
+    print(f"OSCD montpellier {reference.shape}: {result.tiles} tiles, agreement "
+          f"{100 * agreement:.4f}%")
+    assert result.tiles >= 4
+    assert (np.bincount(reference.ravel(), minlength=256)[:3] > 0).all()
+    assert agreement >= 0.995
+
+
+def fake_fetch(bounds, crs, resolution, *, aoi, log_dir, delay=0.3):
+    """Stands in for Earth Engine: the sample scene's pixels for the requested window, and a
+    log line (start, end) per call so the test can check the rate limit."""
+    started = time.time()
+    with rasterio.open(SAMPLE_SCENE) as src:
+        assert src.crs == crs and src.res == (resolution, resolution)
+        win = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+    scene = read_scene(SAMPLE_SCENE, window=win)
+    time.sleep(delay)
+    with open(Path(log_dir) / f"{os.getpid()}-{started:.6f}.log", "w") as fh:
+        fh.write(f"{started} {time.time()}\n")
+    return scene
+
+
+def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, client, one_thread):
+    """--aoi --gee with an injected fetch: each task fetches its own window; at most one
+    fetch at a time (gee_concurrency=1) although 2 workers run; the mosaic equals a
+    single-process prediction of the same window."""
+    from pyproj import Transformer
+
+    # an AOI inside the sample scene, as a lon/lat polygon
+    to_ll = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = 332000, 5815500, 338000, 5820000
+    ring = [list(to_ll.transform(x, y)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+    aoi = tmp_path / "aoi.geojson"
+    aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    logs = tmp_path / "fetch-log"
+    logs.mkdir()
+    inp = aoi_input(aoi, fetch=fake_fetch, options={"log_dir": str(logs)})
+    result = run_batch([inp], tmp_path / "out", model=tiny_model, tile_km=2.0, client=client,
+                       torch_threads=1, gee_concurrency=1, progress=False)
+    calls = sorted(tuple(map(float, p.read_text().split())) for p in logs.iterdir())
+    assert len(calls) == result.tiles >= 4  # one fetch per tile
+    overlaps = sum(b[0] < a[1] - 1e-3 for a, b in zip(calls, calls[1:]))
+    assert overlaps == 0, "two fetches ran at once despite gee_concurrency=1"
+    grid = inp.grid
+    with rasterio.open(SAMPLE_SCENE) as src:
+        win = from_bounds(*grid.bounds, transform=src.transform).round_offsets().round_lengths()
+        # the AOI grid lies on the sample's pixel grid
+        assert abs(win.col_off - round(win.col_off)) < 1e-9 and win.width == grid.width
+    window_file = tmp_path / "window.tif"
+    with rasterio.open(SAMPLE_SCENE) as src:
+        profile = src.profile | {"height": grid.height, "width": grid.width,
+                                 "transform": grid.transform}
+        with rasterio.open(window_file, "w", **profile) as dst:
+            dst.write(src.read(window=win))
+            dst.descriptions = src.descriptions
+    reference = _predict_reference(window_file, tiny_model)
+    agreement = _agreement(_read(result.mosaics["aoi"]), reference)
+    print(f"--gee (fake fetch): {result.tiles} tiles, agreement {100 * agreement:.4f}%")
+    assert agreement >= 0.995
+
+
+def test_cli_batch_on_a_running_scheduler_then_resume(tmp_path, tiny_model, client):
+    import urbanseg_core.cli_batch  # noqa: F401  (registers the command)
+    from urbanseg_core.cli import app
+
+    runner = CliRunner()
+    args = ["batch", "--sample", "-o", str(tmp_path / "cli"), "--tile-km", "5",
+            "--scheduler", client.scheduler.address, "--model", str(tiny_model)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "computed" in first.output and "mosaic.tif" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "0 computed" in second.output and "reused (verified)" in second.output
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "exactly one source"),
+    (["--sample", "--aoi", "a.geojson", "--gee"], "exactly one source"),
+    (["--aoi", "a.geojson"], "go together"),
+    (["--sample", "--workers", "2", "--scheduler", "tcp://x:8786"], "not both"),
+    (["--sample", "--workers", "0"], "at least 1"),
+])
+def test_cli_batch_refuses_bad_arguments_in_one_line(tmp_path, args, message):
+    import urbanseg_core.cli_batch  # noqa: F401
+    from urbanseg_core.cli import app
+
+    result = CliRunner().invoke(app, ["batch", *args, "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_model, client,
+                                                           tmp_path):
+    """SIGKILL one worker process after the first finished tile: the scheduler reruns its
+    tasks elsewhere (the nanny restarts the worker) and the outputs equal a clean run's."""
+    src_out, _, _ = sample_run
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed: list[int] = []
+
+    def kill_once(record):
+        if not killed:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    out = tmp_path / "killed"
+    result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
+                       client=client, torch_threads=1, progress=False, on_tile_done=kill_once)
+    assert killed and result.computed == 15
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()  # the worker really died
+    tiles = out / "sample_t33uuu_2017-02-16" / "tiles"
+    assert _tile_hashes(tiles) == _tile_hashes(src_out / "sample_t33uuu_2017-02-16" / "tiles")
+    assert not list(tiles.glob(".*.tmp"))
+    np.testing.assert_array_equal(_read(result.mosaics["sample_t33uuu_2017-02-16"]),
+                                  _read(src_out / "sample_t33uuu_2017-02-16" / "mosaic.tif"))
+    assert (out / "stats.csv").read_bytes() == (src_out / "stats.csv").read_bytes()

@@ -1,0 +1,263 @@
+"""Training path on tiny synthetic data: pairs, sources, augmentation, losses, a few-step run,
+and ``urbanseg evaluate``. Never a full training."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+from typer.testing import CliRunner
+
+from urbanseg_core.bands import MODEL_BANDS
+from urbanseg_core.errors import InputError
+from urbanseg_core.modelcard import Normalisation
+from urbanseg_core.training.augment import Prepare, geometric, radiometric_jitter
+from urbanseg_core.training.config import AugmentConfig, HoldoutBlock, load_config
+from urbanseg_core.training.datasets import (
+    EurosatMosaicSource, EurosatPatch, MixtureDataset, SceneSource, find_pairs, holdout_rect,
+    load_pair, split_eurosat,
+)
+from urbanseg_core.training.losses import SegLoss, soft_dice
+
+UTM = "EPSG:32633"
+
+
+def write_image(path, size=96, seed=0):
+    """An 11-band uint16 GeoTIFF with band descriptions: bright 'built' square in the middle."""
+    rng = np.random.default_rng(seed)
+    dn = rng.integers(300, 900, size=(11, size, size)).astype("uint16")
+    dn[6:8] += 2500  # vegetation-like NIR
+    q = size // 4
+    dn[:, q:3 * q, q:3 * q] = 1800 + rng.integers(0, 200, size=(11, 2 * q, 2 * q)).astype("uint16")
+    with rasterio.open(path, "w", driver="GTiff", height=size, width=size, count=11,
+                       dtype="uint16", crs=UTM, transform=from_origin(500000, 4000000, 10, 10),
+                       nodata=0) as dst:
+        dst.write(dn)
+        for i, b in enumerate(MODEL_BANDS, 1):
+            dst.set_band_description(i, b)
+    return path
+
+
+def write_esm_mask(path, size=96):
+    """ESM codes at 20 m (half the image's resolution): 1 other, 255 residential in the middle
+    square, 250 non-residential in its top-left quarter."""
+    n = size // 2
+    m = np.ones((n, n), "uint8")
+    q = n // 4
+    m[q:3 * q, q:3 * q] = 255
+    m[q:2 * q, q:2 * q] = 250
+    with rasterio.open(path, "w", driver="GTiff", height=n, width=n, count=1, dtype="uint8",
+                       crs=UTM, transform=from_origin(500000, 4000000, 20, 20)) as dst:
+        dst.write(m, 1)
+    return path
+
+
+@pytest.fixture
+def pairs_dir(tmp_path):
+    d = tmp_path / "pairs"
+    d.mkdir()
+    for k in range(2):
+        write_image(d / f"tile{k}_image.tif", seed=k)
+        write_esm_mask(d / f"tile{k}_mask.tif")
+    return d
+
+
+def test_find_pairs_both_layouts(tmp_path, pairs_dir):
+    assert [p[0].name for p in find_pairs(pairs_dir)] == ["tile0_image.tif", "tile1_image.tif"]
+    orig = tmp_path / "orig"
+    (orig / "images").mkdir(parents=True)
+    (orig / "masks").mkdir()
+    write_image(orig / "images" / "a.tif")
+    write_esm_mask(orig / "masks" / "a.tif")
+    assert [(i.name, m.parent.name) for i, m in find_pairs(orig)] == [("a.tif", "masks")]
+    with pytest.raises(InputError):
+        find_pairs(tmp_path / "nothing")
+
+
+def test_load_pair_reprojects_esm_mask_to_image_grid(pairs_dir):
+    scene, label = load_pair(pairs_dir / "tile0_image.tif", pairs_dir / "tile0_mask.tif")
+    assert label.shape == scene.shape == (96, 96)
+    # ESM 20 m pixel (12, 12) = non-residential -> 10 m pixels (24..25, 24..25)
+    assert (label[24:26, 24:26] == 1).all()
+    assert label[0, 0] == 0 and label[60, 60] == 2
+    assert set(np.unique(label)) == {0, 1, 2}
+
+
+def test_scene_source_never_crops_into_holdout():
+    H = W = 200
+    dn = np.full((11, H, W), 1000, "uint16")
+    block = HoldoutBlock(row0=120, col0=120, buffer=10, split_col=160)
+    r0, r1, c0, c1 = holdout_rect(block, (H, W))
+    dn[:, r0:r1, c0:c1] = 5000  # marker
+    label = np.zeros((H, W), "uint8")
+    label[100:140, 100:140] = 1  # positives straddle the buffer
+    src = SceneSource(dn, label, 0.0, 10000.0, (r0, r1, c0, c1), positive_fraction=1.0)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        s = src.sample(rng, 32)
+        assert s.reflectance.shape == (11, 32, 32)
+        assert not np.isclose(s.reflectance, 0.5).any()
+    assert (r0, r1, c0, c1) == (110, 200, 110, 200)
+
+
+def _patches():
+    rng = np.random.default_rng(0)
+    out = []
+    for cls in ("Residential", "Industrial", "Forest", "River"):
+        for k in range(5):
+            out.append(EurosatPatch(rng.uniform(0.01, 0.3, (11, 64, 64)).astype("float32"),
+                                    cls, f"{cls}_{k}.tif"))
+    return out
+
+
+def test_eurosat_split_and_mosaic_labels():
+    patches = _patches()
+    train, held = split_eurosat(patches, 0.2, seed=3)
+    assert len(held) == 4 and len(train) == 16
+    assert {p.class_name for p in held} == {"Residential", "Industrial", "Forest", "River"}
+    src = EurosatMosaicSource(train, mosaic=2, class_probabilities={"Industrial": 1.0})
+    s = src.sample(np.random.default_rng(1), 96)
+    assert s.label.shape == (96, 96) and (s.label == 1).all()
+    src = EurosatMosaicSource(train, mosaic=3)
+    s = src.sample(np.random.default_rng(2), 128)
+    assert set(np.unique(s.label)) <= {0, 1, 2}
+
+
+def test_augmentation_keeps_image_and_label_aligned():
+    rng = np.random.default_rng(0)
+    y = np.arange(16 * 16, dtype="int64").reshape(16, 16) % 3
+    x = np.stack([y.astype("float32")] * 2)
+    for _ in range(10):
+        xa, ya = geometric(x, y, rng, AugmentConfig())
+        assert (xa[0] == ya).all() and (xa[1] == ya).all()
+    refl = np.full((11, 8, 8), 0.2, "float32")
+    valid = np.ones((8, 8), bool)
+    valid[0, 0] = False
+    out = radiometric_jitter(refl, valid, rng, AugmentConfig())
+    assert out.shape == refl.shape and (out >= 0).all() and out[:, 0, 0].sum() == 0
+    assert not np.allclose(out[:, 1, 1], 0.2)
+
+
+def test_prepare_outputs_15_channels():
+    norm = Normalisation(method="standardize", mean=[0.0] * 15, std=[1.0] * 15)
+    s = SceneSource(np.full((11, 40, 40), 1500, "uint16"), np.zeros((40, 40), "uint8"))
+    x, y = Prepare(norm, AugmentConfig())(s.sample(np.random.default_rng(0), 32),
+                                          np.random.default_rng(1))
+    assert x.shape == (15, 32, 32) and y.shape == (32, 32) and x.dtype == np.float32
+
+
+def test_losses():
+    target = torch.tensor([[[0, 1], [2, 255]]])
+    good = torch.nn.functional.one_hot(target.clamp(max=2), 3).permute(0, 3, 1, 2).float() * 20
+    bad = torch.roll(good, 1, dims=1)
+    loss = SegLoss(1.0, 1.0, 2.0, [1.0, 3.0, 1.5])
+    assert loss(good, target) < 0.01 < loss(bad, target)
+    assert soft_dice(good, torch.full_like(target, 255)) == 0
+
+
+def test_config_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [{type: nonsense}]\n")
+    with pytest.raises(InputError, match="invalid settings"):
+        load_config(bad)
+    bad.write_text("sources: []\nepochz: 3\n")
+    with pytest.raises(InputError, match="epochz"):
+        load_config(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_mixture_is_deterministic(pairs_dir):
+    from urbanseg_core.training.datasets import pair_sources
+
+    srcs = pair_sources(pairs_dir)
+    norm = Normalisation(method="standardize", mean=[0.0] * 15, std=[1.0] * 15)
+    ds = MixtureDataset(srcs, [1, 1], 4, 32, Prepare(norm, AugmentConfig()), seed=5)
+    a = ds[2]
+    b = ds[2]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[2][0], a[0])
+
+
+@pytest.fixture
+def trained(tmp_path, pairs_dir):
+    """A tiny model trained for a few steps through the CLI (seconds)."""
+    from urbanseg_core.cli import app
+    import urbanseg_core.cli_train  # noqa: F401  (registers the commands)
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        "name: tiny\nseed: 3\noutput_dir: out\nmodel: {base_width: 4}\ncrop_size: 32\n"
+        "batch_size: 2\nepochs: 2\nsteps_per_epoch: 2\nstats_samples: 4\n"
+        "validate_bercy: false\n"
+        f"sources:\n  - {{type: pairs, path: {pairs_dir}, codes: auto}}\n"
+    )
+    res = CliRunner().invoke(app, ["train", "--config", str(cfg), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    return tmp_path / "out" / "tiny.json"
+
+
+def test_train_writes_loadable_model_and_card(trained, pairs_dir):
+    from urbanseg_core.loading import load_model
+    from urbanseg_core.pipeline import segment_file
+
+    card = json.loads(trained.read_text())
+    assert card["weights"] == "tiny.pt"
+    assert card["normalisation"]["method"] == "standardize"
+    assert len(card["normalisation"]["mean"]) == 15
+    assert card["architecture"]["align_corners"] is False
+    assert len(card["training"]["history"]) == 2
+    assert "loss" in card["training"]["history"][0]
+    loaded = load_model(trained)  # verifies sha256
+    seg = segment_file(pairs_dir / "tile0_image.tif", loaded)
+    assert seg.classes.shape == (96, 96)
+
+
+def test_train_is_reproducible(trained, tmp_path, pairs_dir):
+    from urbanseg_core.cli import app
+
+    cfg = tmp_path / "tiny.yaml"
+    res = CliRunner().invoke(app, ["train", "--config", str(cfg), "--no-progress",
+                                   "--output-dir", str(tmp_path / "again")])
+    assert res.exit_code == 0, res.output
+    a = torch.load(tmp_path / "out" / "tiny.pt", weights_only=True)
+    b = torch.load(tmp_path / "again" / "tiny.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_evaluate_cli_json_table_and_plot(trained, pairs_dir, tmp_path):
+    from urbanseg_core.cli import app
+
+    runner = CliRunner()
+    image, mask = pairs_dir / "tile0_image.tif", pairs_dir / "tile0_mask.tif"
+    res = runner.invoke(app, ["evaluate", str(image), str(mask), "--model", str(trained),
+                              "--json", "--reference-codes", "esm"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["valid_px"] == 96 * 96
+    assert set(out["per_class"]) == {"other", "non-residential", "residential"}
+    assert out["built_up_share_ref"] == pytest.approx((48 * 48) / (96 * 96))
+    assert sum(map(sum, out["confusion_matrix"])) == 96 * 96
+    png = tmp_path / "eval.png"
+    res = runner.invoke(app, ["evaluate", str(image), str(mask), "--model", str(trained),
+                              "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    assert "weighted Dice" in res.stdout and png.stat().st_size > 10_000
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_cli_plain_errors(trained, pairs_dir, tmp_path):
+    import subprocess
+    import sys
+
+    image = pairs_dir / "tile0_image.tif"
+    code = ("import sys; from urbanseg_core.cli import main; sys.argv=['urbanseg', 'evaluate', "
+            f"{str(image)!r}, {str(tmp_path / 'missing.tif')!r}, '--model', {str(trained)!r}]; "
+            "main()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.startswith("Error: Reference file not found") and "Traceback" not in res.stderr

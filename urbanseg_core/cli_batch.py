@@ -1,0 +1,97 @@
+"""``urbanseg batch``: segment whole regions tile by tile on dask.distributed, resumably.
+
+Registers itself on :data:`urbanseg_core.cli.app` when imported (``cli.main`` imports it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .cli import app, fail
+
+
+@app.command()
+def batch(
+    inputs: Optional[List[Path]] = typer.Argument(None, help="Sentinel-2 GeoTIFF(s), each "
+                                                  "tiled on its own grid."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder (created; rerun "
+                                "with the same folder to resume)."),
+    sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
+    aoi: Optional[Path] = typer.Option(None, "--aoi", help="AOI GeoJSON (EPSG:4326), with "
+                                       "--gee."),
+    gee: bool = typer.Option(False, "--gee", help="Fetch each tile's Sentinel-2 composite "
+                             "from Earth Engine (needs --aoi and a connected account)."),
+    start: Optional[str] = typer.Option(None, "--start", help="With --gee: first date of the "
+                                        "composite, YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--end", help="With --gee: last date of the "
+                                      "composite, YYYY-MM-DD."),
+    gee_concurrency: int = typer.Option(4, "--gee-concurrency", help="With --gee: at most "
+                                        "this many Earth Engine requests at once."),
+    tile_km: float = typer.Option(5.0, "--tile-km", help="Batch tile side in km (rounded to "
+                                  "whole model tiles)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes "
+                                          "(default: the CPU count)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running dask "
+                                            "scheduler, e.g. tcp://HOST:8786."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or weights; "
+                                         "default: the bundled model."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the files, "
+                                        "comma-separated, e.g. B2,B3,B4,..."),
+    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
+                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+) -> None:
+    """Segment whole regions: tiles on dask, tile GeoTIFFs, a COG mosaic and a stats table."""
+    from .batch import aoi_input, file_input, run_batch
+    from .pipeline import SAMPLE_SCENE
+
+    sources = sum([bool(inputs), sample, aoi is not None or gee])
+    if sources != 1:
+        fail("Give exactly one source: INPUT files, --sample, or --aoi AOI.geojson --gee.")
+    if (aoi is None) != (not gee):
+        fail("--aoi and --gee go together: --aoi AOI.geojson --gee fetches the AOI's "
+             "composite from Earth Engine tile by tile.")
+    if workers is not None and scheduler:
+        fail("Give either --workers (a local cluster) or --scheduler (a running one), not both.")
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, not {workers}.")
+    if gee_concurrency < 1:
+        fail(f"--gee-concurrency must be at least 1, not {gee_concurrency}.")
+    if output.exists() and not output.is_dir():
+        fail(f"{output} is a file; give a folder for the batch outputs.")
+    parent = output.resolve().parent
+    if not parent.is_dir():
+        fail(f"The folder {parent} does not exist. Create it first.")
+
+    band_order = [b.strip() for b in bands.split(",")] if bands else None
+    if gee:
+        options = {k: v for k, v in (("start", start), ("end", end)) if v}
+        batch_inputs = [aoi_input(aoi, options=options)]
+    else:
+        paths = [SAMPLE_SCENE] if sample else list(inputs or [])
+        batch_inputs = [file_input(p, band_order=band_order, dn_offset=dn_offset) for p in paths]
+
+    result = run_batch(batch_inputs, output, model=model, tile_km=tile_km, workers=workers,
+                       scheduler=scheduler, gee_concurrency=gee_concurrency)
+    rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"
+            if result.compute_seconds else "")
+    typer.echo(f"{result.tiles} tiles: {result.computed} computed, {result.skipped} reused "
+               f"(verified) in {result.seconds:.1f} s{rate}.")
+    for name, path in result.mosaics.items():
+        typer.echo(f"Mosaic of {name}: {path}")
+    typer.echo(f"Statistics: {result.stats_csv}; run manifest: {result.manifest}")
+    _print_totals(result.rows)
+
+
+def _print_totals(rows) -> None:
+    """The TOTAL rows of the statistics table as a small text table."""
+    totals = [r for r in rows if r["tile"] == "TOTAL"]
+    if not totals:
+        return
+    classes = [k[:-4] for k in totals[0] if k.endswith("_km2") and k not in ("valid_km2", "nodata_km2")]
+    typer.echo(f"{'input':<28}{'valid km²':>12}" + "".join(f"{c + ' %':>20}" for c in classes))
+    for r in totals:
+        shares = "".join(f"{100 * float(r[c + '_share'] or 'nan'):>20.2f}" for c in classes)
+        typer.echo(f"{r['input'][:27]:<28}{float(r['valid_km2']):>12.3f}{shares}")
