@@ -7,7 +7,9 @@ import streamlit as st
 
 from urbanseg_core import mapview
 from urbanseg_core.app import earthengine, resources, state
-from urbanseg_core.app.controller import current_model, run_request
+from urbanseg_core.app.controller import (
+    current_model, prefetch_sample, run_request, sample_request,
+)
 from urbanseg_core.app.runner import RunRequest
 from urbanseg_core.app.sources import BAND_CHOICES, check_band_order, inspect_raster, save_upload
 from urbanseg_core.app.widgets import render_map, show_error
@@ -42,8 +44,7 @@ problem = None       # why Run is disabled, as a sentence
 if source == "sample":
     view = resources.sample_view()
     map_view = (view.true_colour, view.outline)
-    request = RunRequest(kind="sample", name="sample_t33uuu_2017-02-16",
-                         path=str(resources.sample_path()), sha256="bundled-sample")
+    request = sample_request()
     st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
                "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
 
@@ -246,3 +247,6 @@ with right:
                            file_name=f"{result.stem}_mask.tif", mime="image/tiff",
                            key="w_dl_tif_run", width="stretch")
         st.page_link("pages/2_Results.py", label="All results and downloads →")
+
+if source == "sample" and not current:
+    prefetch_sample()  # the sample's answer is fixed: have it ready before Run is pressed

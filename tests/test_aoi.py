@@ -148,10 +148,8 @@ def test_chunk_plan_stays_under_limit_and_covers_once(size):
             assert c.height <= max_side and c.width <= max_side
         # exact cover: row bands and column bands each tile their axis without gap/overlap,
         # and every (row band, column band) pair is one chunk
-        for offs, sizes, total in (
-            ({c.row: c.height for c in chunks}, None, height),
-            ({c.col: c.width for c in chunks}, None, width),
-        ):
+        for offs, total in (({c.row: c.height for c in chunks}, height),
+                            ({c.col: c.width for c in chunks}, width)):
             edges = sorted(offs)
             assert edges[0] == 0
             for a, b in zip(edges, edges[1:] + [total]):

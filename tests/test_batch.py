@@ -224,20 +224,20 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     from urbanseg_core.bands import MODEL_BANDS, canonical_band_name
     from urbanseg_core.stacking import stack_bands, write_stack
 
-    city = SHARED / "oscd_cities" / "montpellier" / "imgs_1"
+    city = SHARED / "oscd_cities" / "milano" / "imgs_1"
     if not city.is_dir():
         pytest.skip(f"OSCD data not found at {city}")
     paths = {canonical_band_name(p.stem.split("_")[-1]): p for p in city.glob("*.tif")}
     data, crs, transform = stack_bands({b: paths[b] for b in MODEL_BANDS})
-    stack = write_stack(tmp_path / "montpellier.tif", data, crs, transform)
+    stack = write_stack(tmp_path / "milano.tif", data, crs, transform)
     result = run_batch([file_input(stack)], tmp_path / "out", model=tiny_model, tile_km=2.0,
                        client=client, torch_threads=1, progress=False)
     reference = _predict_reference(stack, tiny_model)
-    mosaic = _read(result.mosaics["montpellier"])
+    mosaic = _read(result.mosaics["milano"])
     agreement = _agreement(mosaic, reference)
-    print(f"OSCD montpellier {reference.shape}: {result.tiles} tiles, agreement "
+    print(f"OSCD milano {reference.shape}: {result.tiles} tiles, agreement "
           f"{100 * agreement:.4f}%")
-    assert result.tiles >= 4
+    assert result.tiles == 6  # 3 x 2 batch tiles of 1.92 km
     assert (np.bincount(reference.ravel(), minlength=256)[:3] > 0).all()
     assert agreement >= 0.995
 
@@ -256,18 +256,59 @@ def fake_fetch(bounds, crs, resolution, *, aoi, log_dir, delay=0.3):
     return scene
 
 
+def _sample_aoi(folder: Path) -> Path:
+    """A GeoJSON AOI (lon/lat) inside the sample scene's footprint."""
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = 332000, 5815500, 338000, 5820000
+    ring = [list(to_ll.transform(x, y)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+    aoi = folder / "aoi.geojson"
+    aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    return aoi
+
+
+def flaky_fetch(bounds, crs, resolution, *, aoi, marker):
+    """Like :func:`fake_fetch`, but tiles east of x = 333000 fail while ``marker`` exists
+    (Earth Engine quota exhausted midway through a run)."""
+    from urbanseg_core.errors import EarthEngineError
+
+    if Path(marker).exists() and bounds[0] > 333000:
+        raise EarthEngineError("Earth Engine quota exceeded (simulated). Try again later.")
+    with rasterio.open(SAMPLE_SCENE) as src:
+        win = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+    return read_scene(SAMPLE_SCENE, window=win)
+
+
+def test_failed_tiles_are_reported_and_a_rerun_completes(tmp_path, tiny_model, client, one_thread):
+    from urbanseg_core.batch import BatchError
+
+    marker = tmp_path / "quota-exhausted"
+    marker.touch()
+    inp = aoi_input(_sample_aoi(tmp_path), fetch=flaky_fetch, options={"marker": str(marker)})
+    out = tmp_path / "out"
+    with pytest.raises(BatchError, match="Rerun the same command") as err:
+        run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, torch_threads=1,
+                  retries=0, progress=False)
+    assert "quota exceeded" in str(err.value)
+    tiles = out / "aoi" / "tiles"
+    kept = {p.stem for p in tiles.glob("*.json")}
+    assert kept and not (out / "aoi" / "mosaic.tif").exists() and not (out / "stats.csv").exists()
+    assert json.loads((out / "batch.json").read_text())["results"]["failed"]
+    marker.unlink()  # quota back
+    redone: list[str] = []
+    result = run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, torch_threads=1,
+                       progress=False, on_tile_done=lambda r: redone.append(r["tile"]))
+    assert result.skipped == len(kept) and set(redone).isdisjoint(kept)
+    assert result.computed == result.tiles - len(kept) >= 1
+    assert (out / "aoi" / "mosaic.tif").exists() and (out / "stats.csv").exists()
+
+
 def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, client, one_thread):
     """--aoi --gee with an injected fetch: each task fetches its own window; at most one
     fetch at a time (gee_concurrency=1) although 2 workers run; the mosaic equals a
     single-process prediction of the same window."""
-    from pyproj import Transformer
-
-    # an AOI inside the sample scene, as a lon/lat polygon
-    to_ll = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
-    x0, y0, x1, y1 = 332000, 5815500, 338000, 5820000
-    ring = [list(to_ll.transform(x, y)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
-    aoi = tmp_path / "aoi.geojson"
-    aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    aoi = _sample_aoi(tmp_path)
     logs = tmp_path / "fetch-log"
     logs.mkdir()
     inp = aoi_input(aoi, fetch=fake_fetch, options={"log_dir": str(logs)})

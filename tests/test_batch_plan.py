@@ -179,3 +179,27 @@ def test_stats_rows_total_is_the_sum_of_tiles():
     assert float(total["residential_km2"]) == pytest.approx(0.008)
     assert float(total["built_up_share"]) == pytest.approx(0.009 / 0.017, abs=1e-6)
     assert float(rows[0]["other_share"]) == pytest.approx(0.6)
+
+
+def test_file_input_refuses_grids_that_need_warping_with_the_command(tmp_path):
+    from urbanseg_core.batch import file_input
+
+    path = tmp_path / "geo.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=20, width=20, count=11, dtype="uint16",
+                       crs="EPSG:4326", transform=from_origin(9.1, 45.5, 1e-4, 1e-4)) as dst:
+        dst.write(np.full((11, 20, 20), 1000, "uint16"))
+    with pytest.raises(InputError, match="gdalwarp -t_srs EPSG:32632 -tr 10 10"):
+        file_input(path)
+
+
+def test_default_gee_fetch_without_credentials_is_a_plain_error(monkeypatch, tmp_path):
+    pytest.importorskip("ee")
+    from urbanseg_core.batch import sources
+
+    for var in ("EE_SERVICE_ACCOUNT_KEY", "EE_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sources, "_EE_READY", False)
+    with pytest.raises(EarthEngineError, match="not connected"):
+        sources.gee_fetch((0, 0, 100, 100), UTM, 10.0, aoi={"type": "Polygon", "coordinates": []})

@@ -242,6 +242,10 @@ def test_gee_fetch_scene_grid_chunks_and_exact_stitching(ee_api):
     assert tuple(scene.transform)[:6] == (10, 0, grid.x0, 0, -10, grid.y0)
     assert scene.reflectance.dtype == np.float32 and scene.band_names == MODEL_BANDS
     assert any("no clear observation" in n for n in scene.notes)
+    # the reference for this scene comes on the very same grid
+    ref = reference.fetch_reference(scene, max_chunk_side=37, retry=NO_WAIT)
+    assert ref.shape == scene.shape
+    assert server.requests[-1]["bandIds"] == ["reference"]
 
 
 def test_gee_fetched_scene_segments_directly(ee_api, tmp_path):
@@ -293,6 +297,37 @@ def test_gee_retries_on_429_and_503_then_succeeds(ee_api):
     assert len(waits) == 3
     assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0 and 2.0 <= waits[2] <= 4.0
     assert out["clear_count"].shape == (grid.height, grid.width)
+
+
+def test_gee_real_client_http_429_then_npy(ee_api):
+    """The real ee.data.computePixels and googleapiclient build the HTTP request; only the
+    transport answers (a 429 JSON error, then NPY bytes)."""
+    from googleapiclient.http import HttpMockSequence
+
+    small = from_bounds(13.30, 52.50, 13.301, 52.501)
+    grid = grid_for_aoi(small)
+    rec = np.zeros((grid.height, grid.width),
+                   dtype=[(b, np.dtype(d)) for b, d in comp.BAND_DTYPES.items()])
+    rec["B4"], rec["clear_count"] = 0.05, 3
+    buf = io.BytesIO()
+    np.save(buf, rec)
+    http = HttpMockSequence([
+        ({"status": "429"}, json.dumps({"error": {
+            "code": 429, "message": "Too many concurrent aggregations.",
+            "status": "RESOURCE_EXHAUSTED"}}).encode()),
+        ({"status": "200"}, buf.getvalue()),
+    ])
+    with apitestcase.UsingCloudApi(mock_http=http):
+        ee.data.setMaxRetries(0)  # leave the retry to urbanseg
+        out = download.fetch_image(comp.composite(comp.ee_geometry(small)), grid,
+                                   comp.BAND_DTYPES, retry=NO_WAIT)
+    sent = http.request_sequence  # (uri, method, body, headers) of each HTTP request
+    assert len(sent) == 2 and all(uri.endswith("image:computePixels?") for uri, *_ in sent)
+    body = json.loads(sent[-1][2])
+    assert body["fileFormat"] == "NPY" and body["bandIds"] == list(comp.BAND_DTYPES)
+    assert body["grid"] == grid.to_ee() and body["grid"]["crsCode"] == "EPSG:32633"
+    assert out["B4"].shape == (grid.height, grid.width) and (out["B4"] == np.float32(0.05)).all()
+    assert (out["clear_count"] == 3).all() and out["clear_count"].dtype == np.uint16
 
 
 def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api):
@@ -449,6 +484,18 @@ def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, mon
         assert src.dtypes[0] == "uint8" and src.nodata == 255 and src.crs.to_epsg() == 32633
         rows, cols = np.mgrid[0:grid.height, 0:grid.width]
         assert np.array_equal(src.read(1), (rows + cols) % 3)
+    # gee-fetch: the composite and reference of one AOI as GeoTIFFs on the same grid
+    one = tmp_path / "berlin.geojson"
+    one.write_text(json.dumps(aois["features"][0]))
+    res = CliRunner().invoke(app, ["gee-fetch", str(one), "-o", str(tmp_path / "s.tif"),
+                                   "--reference", str(tmp_path / "r.tif"), "--reducer", "mean"])
+    assert res.exit_code == 0, res.output
+    fetched = read_scene(tmp_path / "s.tif")
+    assert np.array_equal(fetched.reflectance, scene.reflectance)
+    assert fetched.transform == scene.transform
+    res = CliRunner().invoke(app, ["gee-fetch", str(one), "-o", str(tmp_path / "t.tif"),
+                                   "--reducer", "max"])
+    assert res.exit_code != 0 and "'median' or 'mean'" in str(res.exception or res.output)
     # missing bucket / conflicting options are one plain line, exit 2
     res = CliRunner().invoke(app, ["gee-export-pairs", str(path), "--out-folder", "x",
                                    "--local", "--bucket", "b"])

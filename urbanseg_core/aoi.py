@@ -254,8 +254,9 @@ def estimate(aoi: AOI, resolution_m: float = 10.0, bands: int = 11,
       ``request_latency_s`` of server computation plus its transfer at ``fetch_mb_per_s``
       (defaults are assumptions, not measurements: Earth Engine's speed varies with load and
       with how many images the composite reduces).
-    * ``inference_seconds`` is ``pixels / inference_px_per_s``; pass a throughput measured
-      on your machine (e.g. from a previous run: pixels / seconds) for a better figure.
+    * ``inference_seconds`` is ``pixels / inference_px_per_s``. The default is a placeholder,
+      not a measurement: pass the throughput of a previous run on the same machine
+      (``pixels / Segmentation.seconds``) for a figure worth showing.
 
     Returns:
         ``{"area_km2", "width", "height", "pixels", "megabytes", "requests",

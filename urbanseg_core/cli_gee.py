@@ -85,8 +85,7 @@ def gee_fetch(
     t0 = time.perf_counter()
     scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
                         progress=progress_bar("composite"))
-    ref = fetch_reference(aoi, grid=scene.grid, progress=progress_bar("reference")) \
-        if reference else None
+    ref = fetch_reference(scene, progress=progress_bar("reference")) if reference else None
     write_image(output, scene)
     if ref is not None:
         write_reference(reference, ref, scene)
@@ -161,7 +160,7 @@ def gee_export_pairs(
             if local:
                 scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
                                     progress=progress_bar(aoi.name))
-                ref = fetch_reference(aoi, grid=scene.grid)
+                ref = fetch_reference(scene)
                 img, msk = write_pair(out_folder, aoi.name, scene, ref)
                 typer.echo(f"{aoi.name}: wrote {img} and {msk}")
             else:

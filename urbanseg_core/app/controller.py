@@ -54,3 +54,54 @@ def run_request(request: RunRequest) -> RunResult | None:
     state.put(state.RESULT, result)
     state.put(state.TIMING, {"seconds": took, "cached": cached})
     return result
+
+
+def sample_request() -> RunRequest:
+    """The request for the bundled sample scene (the same in every session)."""
+    return RunRequest(kind="sample", name="sample_t33uuu_2017-02-16",
+                      path=str(resources.sample_path()), sha256="bundled-sample")
+
+
+def prefetch_sample() -> None:
+    """Start computing the sample's result in the background, once per process and model.
+
+    The sample is a fixed input, so its answer can be ready before the user presses Run;
+    pressing Run then shows it at once (or waits for the computation already under way).
+    Set ``URBANSEG_PREFETCH=0`` to turn this off (e.g. to time cold runs).
+    """
+    import os
+
+    if os.environ.get("URBANSEG_PREFETCH", "1") == "0":
+        return
+    try:
+        loaded = current_model()
+    except Exception:  # noqa: BLE001 - the page shows model errors itself
+        return
+    _prefetch_once(loaded.sha256, loaded)
+
+
+@st.cache_resource(show_spinner=False)
+def _prefetch_once(model_sha256: str, _loaded) -> bool:  # noqa: ARG001 - cache key
+    import threading
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    from .runner import _cached_compute
+
+    request = sample_request()
+    sample = resources.sample_scene()
+    tv = resources.sample_view().true_colour
+
+    def work() -> None:
+        try:
+            _cached_compute(request.key(_loaded.sha256), request, _loaded,
+                            lambda _s, _f: None, sample, tv)
+        except Exception:  # noqa: BLE001 - a real Run reports errors
+            pass
+
+    thread = threading.Thread(target=work, name="urbanseg-prefetch", daemon=True)
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        add_script_run_ctx(thread, ctx)
+    thread.start()
+    return True

@@ -1,6 +1,6 @@
 """Uploaded files: store them once by content, inspect their bands, propose a band order.
 
-Uploads are written to ``<tmp>/urbanseg_uploads/<sha256[:16]>_<name>`` so that the same file
+Uploads are written to ``<tmp>/urbanseg_uploads/<sha256[:16]>/<name>`` so that the same file
 uploaded again (or by another session) is the same path and the same cache key.
 """
 
@@ -37,8 +37,9 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
     """
     digest = hashlib.sha256(data).hexdigest()
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[-80:]
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = UPLOAD_DIR / f"{digest[:16]}_{safe or 'upload.tif'}"
+    folder = UPLOAD_DIR / digest[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (safe or "upload.tif")
     if not path.exists() or path.stat().st_size != len(data):
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
@@ -83,7 +84,7 @@ def inspect_raster(path: str | Path) -> RasterInfo:
         src = rasterio.open(path)
     except RasterioIOError as exc:
         raise InputError(
-            f"{path.name.split('_', 1)[-1]} could not be read as a raster. Upload a "
+            f"{path.name} could not be read as a raster. Upload a "
             "Sentinel-2 GeoTIFF (.tif) with the bands B2, B3, B4, B5, B6, B7, B8, B8A, B9, "
             "B11, B12."
         ) from exc

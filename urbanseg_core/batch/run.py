@@ -29,9 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import UrbansegError
+from rasterio.warp import transform_bounds
+
+from ..errors import InputError, UrbansegError
+from ..geo import utm_crs_for
 from ..loading import default_model_path, load_model
 from ..modelcard import sha256_file
+from ..regrid import regrid_reason
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
 from .plan import BatchTile, Grid, plan_batch
 from .sources import FileSpec, GeeSpec, grid_from_aoi, grid_from_file, read_aoi
@@ -77,15 +81,34 @@ def _safe_name(text: str) -> str:
 
 
 def file_input(path: str | Path, band_order: Sequence[str] | None = None,
-               dn_offset: float = 0.0, name: str | None = None) -> BatchInput:
+               dn_offset: float = 0.0, name: str | None = None,
+               resolution: float = 10.0) -> BatchInput:
     """A raster file as a batch input (reads its header and hashes its bytes once).
 
+    Args:
+        path: GeoTIFF/COG/VRT readable by every worker.
+        band_order, dn_offset: as for :class:`~urbanseg_core.bands.BandFile`.
+        name: label (default: the file's stem).
+        resolution: the model's pixel size, metres (card ``pixel_size_m``).
+
     Raises:
-        InputError, BandOrderError: the file cannot be used.
+        InputError: the file cannot be used, or its grid is geographic or far from
+            ``resolution`` (the message says how to warp it).
+        BandOrderError: the model's bands cannot be found in the file.
     """
     path = Path(path).resolve()
     spec = FileSpec(str(path), tuple(band_order) if band_order else None, float(dn_offset))
     grid = grid_from_file(spec)
+    reason = regrid_reason(grid.crs, grid.transform, resolution)
+    if reason:
+        west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
+        utm = utm_crs_for((west + east) / 2, (south + north) / 2).to_epsg()
+        raise InputError(
+            f"{path.name} cannot be tiled as it is: {reason}. The batch reads windows of a "
+            f"{resolution:g} m metric grid; warp the file first, e.g. `gdalwarp -t_srs "
+            f"EPSG:{utm} -tr {resolution:g} {resolution:g} -r bilinear {path.name} "
+            f"{path.stem}_utm.tif`, or segment it with `urbanseg predict`, which warps it."
+        )
     file_sha = sha256_file(path)
     fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
                            "dn_offset": spec.dn_offset})
@@ -376,18 +399,26 @@ def _compute(client, jobs: list[TileJob], names: list[str], records, total: int,
     try:
         for fut in as_completed(futures):
             name, job = by_key[fut.key]
-            if fut.status == "error":
-                exc = fut.exception()
-                msg = str(exc) if isinstance(exc, UrbansegError) else f"{type(exc).__name__}: {exc}"
-                failures.append(f"tile {job.tile.name} of {name}: {msg}")
-                log.warning("tile %s of %s failed: %s", job.tile.name, name, msg)
-            else:
+            if fut.status == "finished":
                 record = fut.result()
                 records[name][job.tile.name] = record
                 km2 += record["valid_km2"] + record["nodata_km2"]
                 if on_tile_done:
                     on_tile_done(record)
+            else:  # "error" (the task raised, or KilledWorker) or "cancelled"
+                exc = fut.exception() if fut.status == "error" else None
+                if isinstance(exc, UrbansegError):
+                    msg = str(exc)
+                elif exc is not None:
+                    msg = f"{type(exc).__name__}: {exc}"
+                else:
+                    msg = f"the task was {fut.status} by the scheduler"
+                failures.append(f"tile {job.tile.name} of {name}: {msg}")
+                log.warning("tile %s of %s failed: %s", job.tile.name, name, msg)
             bar.update(1)
+    except BaseException:
+        client.cancel(futures)  # interrupted: drop queued tiles; a rerun resumes
+        raise
     finally:
         bar.close()
     return km2, failures

@@ -127,14 +127,21 @@ def composite(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
     check_params(start, end, cloud_threshold, reducer)
     clear = clear_collection(geometry, start, end, cloud_threshold)
     ee_reducer = ee.Reducer.median() if reducer == "median" else ee.Reducer.mean()
+    # Cast after unmask: unmask may widen a band's type, and the request size (and the
+    # dtypes in BAND_DTYPES) must be exactly float32 x 11 + uint16.
     reflectance = (clear.reduce(ee_reducer)
                    .rename(list(MODEL_BANDS))
                    .divide(10000)
+                   .clip(geometry)
+                   .unmask(0, False)
                    .toFloat())
-    count = clear.select(MODEL_BANDS[0]).reduce(ee.Reducer.count()).rename(COUNT_BAND).toUint16()
-    return (reflectance.addBands(count)
-            .clip(geometry)
-            .unmask(0, False))
+    count = (clear.select(MODEL_BANDS[0])
+             .reduce(ee.Reducer.count())
+             .rename(COUNT_BAND)
+             .clip(geometry)
+             .unmask(0, False)
+             .toUint16())
+    return reflectance.addBands(count)
 
 
 def true_colour(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,

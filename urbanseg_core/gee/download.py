@@ -60,10 +60,12 @@ class GeeScene(Scene):
     Attributes (besides the Scene's):
         clear_count: ``(H, W)`` uint16, clear observations per pixel (0 = nodata).
         grid: the download :class:`~urbanseg_core.gee.grid.Grid`.
+        aoi: the AOI it was fetched for (so the reference can be fetched on the same grid).
     """
 
     clear_count: np.ndarray | None = None
     grid: Grid | None = None
+    aoi: AOI | None = None
 
     def image_profile(self, dtype: str = "float32") -> dict:
         """A rasterio profile for writing the 11 bands (reflectance float32 or DN uint16)."""
@@ -279,25 +281,33 @@ def fetch_scene(aoi: AOI, start: str = DEFAULT_START, end: str = DEFAULT_END,
         reflectance=reflectance, valid=valid, crs=CRS.from_string(grid.crs_code),
         transform=grid.transform,
         source=f"Earth Engine S2_SR_HARMONIZED {start}..{end} {reducer}",
-        band_names=MODEL_BANDS, notes=notes, clear_count=count, grid=grid)
+        band_names=MODEL_BANDS, notes=notes, clear_count=count, grid=grid, aoi=aoi)
 
 
-def fetch_reference(aoi: AOI, resolution: float = 10.0, grid: Grid | None = None,
+def fetch_reference(aoi: AOI | GeeScene, resolution: float = 10.0, grid: Grid | None = None,
                     max_workers: int = 4, progress: ProgressCallback | None = None,
                     retry: RetryPolicy = RetryPolicy(), max_chunk_side: int = 1024) -> np.ndarray:
     """Fetch the GHSL reference (see :mod:`urbanseg_core.gee.reference`) on the AOI's grid.
 
     Args:
-        aoi: the AOI.
-        resolution: metres (ignored when ``grid`` is given).
-        grid: the grid of a fetched scene (``scene.grid``) to match it exactly.
+        aoi: the AOI, or a :class:`GeeScene` from :func:`fetch_scene` (its AOI and grid are
+            used, so the reference matches the scene pixel for pixel).
+        resolution: metres (ignored when a grid is known).
+        grid: the grid to fetch on (default: the scene's, else :func:`grid_for_aoi`).
 
     Returns:
         ``(H, W)`` uint8: 0 other, 1 non-residential, 2 residential, 255 nodata.
 
     Raises:
-        EarthEngineError: not connected or a request failed for good.
+        EarthEngineError: not connected, a scene without its AOI, or a request that failed
+            for good.
     """
+    if isinstance(aoi, GeeScene):
+        if aoi.aoi is None or aoi.grid is None:
+            raise EarthEngineError("This scene was not fetched from Earth Engine, so there is "
+                                   "no AOI to fetch the GHSL reference for.")
+        grid = grid or aoi.grid
+        aoi = aoi.aoi
     require_initialized()
     grid = grid or grid_for_aoi(aoi, resolution)
     image = ghsl_reference(ee_geometry(aoi))

@@ -61,3 +61,19 @@ def ghsl_to_index(codes: np.ndarray, nodata: int | None = None) -> np.ndarray:
     if nodata is not None:
         out[codes == nodata] = NODATA
     return out
+
+
+def fetch_reference(scene_or_aoi, **kwargs) -> np.ndarray:
+    """Fetch the reference for a fetched scene (same grid) or an AOI.
+
+    A shortcut for :func:`urbanseg_core.gee.download.fetch_reference`; see it for arguments.
+
+    Returns:
+        ``(H, W)`` uint8: 0 other, 1 non-residential, 2 residential, 255 nodata.
+
+    Raises:
+        EarthEngineError: not connected or a request failed for good.
+    """
+    from .download import fetch_reference as _fetch
+
+    return _fetch(scene_or_aoi, **kwargs)

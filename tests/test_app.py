@@ -1,0 +1,201 @@
+"""The dashboard through Streamlit's AppTest: Run on the sample to the download button, the
+Results and Model pages, and plain errors for bad inputs (no exception reaches the page)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.io import MemoryFile
+from rasterio.transform import from_origin
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+if not os.environ.get("URBANSEG_MODEL") and not (ROOT / "models" / "urbanseg-unet.json").exists():
+    pytest.skip("the bundled model models/urbanseg-unet.json is missing", allow_module_level=True)
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from urbanseg_core.app import state  # noqa: E402
+
+TIMEOUT = 300
+
+
+@pytest.fixture(autouse=True)
+def _no_prefetch(monkeypatch):
+    # background prefetch would compete with the test's own Run for the CPU
+    monkeypatch.setenv("URBANSEG_PREFETCH", "0")
+
+
+def _fresh() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def ran() -> AppTest:
+    """The app after pressing Run on the sample (shared by the tests of this module)."""
+    os.environ["URBANSEG_PREFETCH"] = "0"
+    at = _fresh()
+    at.button(key="w_run").click().run()
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def test_sample_run_reaches_the_download_button(ran):
+    assert not ran.exception, [e.value for e in ran.exception]
+    assert not ran.error, [e.value for e in ran.error]
+    result = ran.session_state[state.RESULT]
+    assert result is not None and result.source["kind"] == "sample"
+    assert ran.download_button(key="w_dl_tif_run").label.startswith("5. Download")
+    assert _metric(ran, "Built-up share") == f"{100 * result.stats.built_up_share:.1f} %"
+    # the bytes behind the button: a georeferenced index-coded mask of the sample
+    with MemoryFile(result.geotiff("index")) as mem, mem.open() as src:
+        assert src.crs.to_epsg() == 32633
+        data = src.read(1)
+    assert data.shape == (768, 1024)
+    assert set(np.unique(data)) <= {0, 1, 2, 255}
+    np.testing.assert_array_equal(data, result.classes)
+
+
+def test_same_inputs_rerun_from_the_cache(ran):
+    before = ran.session_state[state.RESULT]
+    ran.button(key="w_run").click().run()
+    assert not ran.exception
+    assert ran.session_state[state.TIMING]["cached"] is True
+    assert ran.session_state[state.RESULT].run_id == before.run_id
+
+
+def test_results_page_shows_statistics_and_downloads(ran):
+    ran.switch_page("pages/2_Results.py").run()
+    assert not ran.exception, [e.value for e in ran.exception]
+    result = ran.session_state[state.RESULT]
+    table = ran.dataframe[0].value
+    assert list(table["Class"]) == result.class_names
+    assert table["Area (km²)"].sum() == pytest.approx(result.stats.valid_km2, abs=0.01)
+    assert table["Share of valid area (%)"].sum() == pytest.approx(100, abs=0.05)
+    # 1024 x 768 px of 10 m with data everywhere in the sample = 78.64 km²
+    assert _metric(ran, "Area with data") == f"{result.stats.valid_km2:,.2f} km²"
+    for key in ("w_dl_tif", "w_dl_geojson", "w_dl_png", "w_dl_csv", "w_dl_manifest"):
+        assert ran.download_button(key=key) is not None
+    manifest = json.loads(result.manifest_json())
+    assert manifest["model"]["sha256"] == result.model["sha256"]
+    assert manifest["source"]["kind"] == "sample"
+    # switching away and back keeps the result
+    ran.switch_page("pages/3_Model.py").run()
+    ran.switch_page("pages/2_Results.py").run()
+    assert ran.session_state[state.RESULT].run_id == result.run_id
+    assert ran.dataframe[0].value.equals(table)
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.radio(key="w_source").set_value("upload").run()
+    at.file_uploader(key="w_upload").set_value((name, data, "image/tiff")).run()
+    return at
+
+
+def test_bad_upload_gives_a_plain_error_not_an_exception():
+    at = _upload(_fresh(), "holiday_photo.tif", b"this is not a GeoTIFF at all")
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "could not be read as a raster" in errors
+    assert "Traceback" not in errors
+    assert at.button(key="w_run").disabled
+
+
+def _raster_bytes(count: int, descriptions: list[str] | None = None) -> bytes:
+    data = np.full((count, 32, 32), 1200, dtype="uint16")
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=32, height=32, count=count, dtype="uint16",
+                      crs="EPSG:32633", transform=from_origin(330000, 5822040, 10, 10)) as dst:
+            dst.write(data)
+            for i, d in enumerate(descriptions or [], start=1):
+                dst.set_band_description(i, d)
+        return mem.read()
+
+
+def test_upload_without_band_names_asks_for_the_band_mapping():
+    at = _upload(_fresh(), "five_bands.tif", _raster_bytes(5))
+    assert not at.exception, [e.value for e in at.exception]
+    band_boxes = [s for s in at.selectbox if s.key and s.key.startswith("w_band_")]
+    assert len(band_boxes) == 5
+    assert any("band mapping is incomplete" in e.value for e in at.error)
+    assert at.button(key="w_run").disabled
+
+
+def test_upload_with_band_names_runs_and_keeps_inputs_on_error():
+    names = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    at = _upload(_fresh(), "tiny.tif", _raster_bytes(11, names))
+    assert not at.exception
+    assert not at.button(key="w_run").disabled
+    at.button(key="w_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    result = at.session_state[state.RESULT]
+    assert result.source["name"] == "tiny.tif" and result.classes.shape == (32, 32)
+    # a reference that does not fit: plain error, the upload stays selected
+    at.file_uploader(key="w_reference").set_value(("ref.tif", b"garbage", "image/tiff")).run()
+    at.button(key="w_run").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("ref.tif could not be read as a raster") for e in at.error), \
+        [e.value for e in at.error]
+    assert at.radio(key="w_source").value == "upload"
+    assert at.session_state["urbanseg_upload"]["name"] == "tiny.tif"
+
+
+def test_earth_engine_without_connection_says_not_connected():
+    at = _fresh()
+    at.radio(key="w_source").set_value("earthengine").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Not connected" in w.value for w in at.warning)
+    assert at.button(key="w_run").disabled
+    # an uploaded GeoJSON area gets its size and time estimate
+    square = {"type": "Polygon", "coordinates": [[[12.50, 52.46], [12.55, 52.46],
+                                                   [12.55, 52.49], [12.50, 52.49],
+                                                   [12.50, 52.46]]]}
+    at.file_uploader(key="w_aoi_upload").set_value(
+        ("aoi.geojson", json.dumps(square).encode(), "application/geo+json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    area = float(_metric(at, "Area").split()[0])
+    assert area == pytest.approx(3.39 * 3.34, rel=0.05)  # 0.05° lon x 0.03° lat at 52.5° N
+    assert at.button(key="w_run").disabled  # still not connected
+
+
+def test_model_page_renders_and_refuses_bad_weights():
+    at = _fresh()
+    at.switch_page("pages/3_Model.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    from urbanseg_core.loading import load_model
+
+    card = load_model().card
+    assert any(card.name in s.value for s in at.subheader)
+    at.file_uploader(key="w_weights").set_value(("final_model.pth", b"not weights",
+                                                 "application/octet-stream"))
+    submit = [b for b in at.button if "Check and use" in b.label][0]
+    submit.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("final_model.pth" in e.value for e in at.error)
+    assert at.session_state[state.MODEL_PATH] is None
+
+
+def test_about_page_gives_steps_and_attributions():
+    at = _fresh()
+    at.switch_page("pages/4_About.py").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for needle in ("five steps", "Copernicus Sentinel", "MIT", "CC BY 4.0", "ESM",
+                   "earthengine authenticate"):
+        assert needle in text, needle
