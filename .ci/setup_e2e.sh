@@ -16,7 +16,11 @@ fi
 if [ ! -f tests/e2e/node_modules/leaflet/dist/leaflet.js ] || \
    [ ! -f tests/e2e/node_modules/leaflet-draw/dist/leaflet.draw.js ]; then
   echo "setup_e2e: installing the npm copies of folium's CDN assets into tests/e2e/node_modules"
-  (cd tests/e2e && npm install --no-audit --no-fund --silent --ignore-scripts)
+  if [ -f tests/e2e/package-lock.json ]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund --silent --ignore-scripts)
+  else
+    (cd tests/e2e && npm install --no-audit --no-fund --silent --ignore-scripts)
+  fi
 fi
 
 python -c "import playwright" 2>/dev/null || pip install -q "playwright>=1.45"

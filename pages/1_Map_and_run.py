@@ -11,7 +11,9 @@ from urbanseg_core.app.controller import (
     current_model, prefetch_sample, run_request, sample_request,
 )
 from urbanseg_core.app.runner import RunRequest
-from urbanseg_core.app.sources import BAND_CHOICES, check_band_order, inspect_raster, save_upload
+from urbanseg_core.app.sources import (
+    BAND_CHOICES, MAX_PIXELS, check_band_order, inspect_raster, save_upload,
+)
 from urbanseg_core.app.widgets import render_map, show_error
 from urbanseg_core.errors import UrbansegError
 from urbanseg_core.references import CODE_NAMES
@@ -55,23 +57,29 @@ elif source == "upload":
                               key="w_upload",
                               help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
                                    "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
-        if up is not None:
+        kept = st.session_state.get(UPLOAD) or {}
+        if up is not None and kept.get("file_id") != up.file_id:  # hash each upload once
             path, sha = save_upload(up.getvalue(), up.name)
-            st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name}
+            st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name,
+                                        "file_id": up.file_id}
     with col_ref:
         ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
                                type=["tif", "tiff"], key="w_reference",
                                help="Land-use classes in index (0/1/2), ESM, GHSL or CORINE "
                                     "codes; it is reprojected to the image's grid.")
-        if ref is not None:
+        kept_ref = st.session_state.get(REFERENCE) or {}
+        removed = st.session_state.get("urbanseg_reference_removed")
+        if ref is not None and ref.file_id not in (kept_ref.get("file_id"), removed):
             rpath, rsha = save_upload(ref.getvalue(), ref.name)
-            st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha, "name": ref.name}
+            st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha,
+                                           "name": ref.name, "file_id": ref.file_id}
         kept_ref = st.session_state.get(REFERENCE)
         if kept_ref:
             st.caption(f"Reference: **{kept_ref['name']}**")
-            codes = st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
-                                 help="auto: detected from the values in the file.")
+            st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
+                         help="auto: detected from the values in the file.")
             if st.button("Remove the reference", key="w_ref_remove"):
+                st.session_state["urbanseg_reference_removed"] = kept_ref.get("file_id")
                 st.session_state.pop(REFERENCE, None)
                 st.rerun()
     kept = st.session_state.get(UPLOAD)
@@ -88,6 +96,13 @@ elif source == "upload":
         if info is not None:
             st.caption(f"{info.count} bands, {info.width} × {info.height} px, {info.dtype}, "
                        f"CRS {info.crs}. {info.how}")
+            if info.footprint is not None:
+                map_view = (None, info.footprint)
+            if info.width * info.height > MAX_PIXELS:
+                st.error(f"This image has {info.width * info.height:,} pixels, more than the "
+                         f"{MAX_PIXELS:,} the app handles at once. Crop it to a smaller area, "
+                         "or use the `urbanseg batch` command for whole regions.")
+                problem = "The image is too large for the app."
             order = None
             if not info.named:
                 orders = st.session_state.setdefault(BANDS, {})
@@ -97,12 +112,13 @@ elif source == "upload":
                     cols = st.columns(min(6, info.count))
                     for i in range(info.count):
                         with cols[i % len(cols)]:
-                            current = chosen[i] if chosen[i] in BAND_CHOICES else ""
+                            key = f"w_band_{kept['sha256'][:8]}_{i}"
+                            if key not in st.session_state:
+                                st.session_state[key] = (
+                                    chosen[i] if chosen[i] in BAND_CHOICES else "")
                             chosen[i] = st.selectbox(
                                 f"Band {i + 1}", BAND_CHOICES,
-                                index=BAND_CHOICES.index(current),
-                                format_func=lambda b: b or "(not used)",
-                                key=f"w_band_{kept['sha256'][:8]}_{i}")
+                                format_func=lambda b: b or "(not used)", key=key)
                 orders[kept["sha256"]] = tuple(chosen)
                 try:
                     order = check_band_order(tuple(chosen))
@@ -137,11 +153,20 @@ else:  # Earth Engine
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
         today = date.today()
-        dates = st.date_input("Date range of the composite",
-                              value=(date(today.year - 1, 4, 1), date(today.year - 1, 9, 30)),
-                              max_value=today, key="w_dates")
+        if "w_dates" not in st.session_state:
+            st.session_state["w_dates"] = (date(today.year - 1, 1, 1),
+                                           date(today.year - 1, 12, 31))
+        dates = st.date_input("Date range of the composite (a whole year is safest)",
+                              min_value=date(2017, 3, 28), max_value=today, key="w_dates",
+                              help="Sentinel-2 surface reflectance exists from March 2017; "
+                                   "the median of the clear observations is used.")
     with c2:
-        cloud = st.slider("Leave out scenes cloudier than (%)", 0, 100, 20, key="w_cloud")
+        st.session_state.setdefault("w_cloud", 0.6)
+        cloud = st.slider("Cloud masking: keep pixels at least this likely to be clear",
+                          0.0, 1.0, step=0.05, key="w_cloud",
+                          help="Cloud Score+ clear probability (cs_cdf). Higher removes more "
+                               "clouds and haze but leaves fewer observations; 0.6 suits "
+                               "most places.")
     with c3:
         gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
                               key="w_aoi_upload")
@@ -170,8 +195,9 @@ else:  # Earth Engine
         else:
             request = RunRequest(kind="earthengine", name="earthengine_aoi",
                                  aoi=json.dumps(aoi, sort_keys=True),
-                                 start=dates[0].isoformat(), end=dates[1].isoformat(),
-                                 max_cloud=int(cloud))
+                                 start=dates[0].isoformat(),
+                                 end=(dates[1] + timedelta(days=1)).isoformat(),
+                                 cloud_threshold=float(cloud))
     if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
         state.put(state.AOI, None)
         st.rerun()
@@ -206,10 +232,10 @@ current = (result is not None and request is not None and loaded is not None
 with left:
     overlays = []
     tc, outline = map_view if map_view else (None, None)
-    if current:
+    if current and source != "sample":  # the sample's image is on the map already
         tc, outline = result.true_colour or tc, result.outline or outline
-        if result.prediction_layer is not None:
-            overlays.append(("Prediction", result.prediction_layer, True))
+    if current and result.prediction_layer is not None:
+        overlays.append(("Prediction", result.prediction_layer, True))
     legend_html = None
     if loaded is not None:
         legend_html = mapview.legend_html(loaded.card.class_names, loaded.card.class_colours)
@@ -218,12 +244,14 @@ with left:
     if source == "earthengine" and state.get(state.AOI) is None:
         last = result.true_colour if result is not None and result.true_colour else None
         view_bounds = (last or resources.sample_view().true_colour).bounds
-    fmap = mapview.build_map(true_colour=tc, outline=outline, overlays=overlays,
-                             opacity=state.get(state.OPACITY), legend=legend_html,
-                             aoi=state.get(state.AOI) if source == "earthengine" else None,
-                             draw=draw, height=480, bounds=view_bounds)
+    # the prediction is a feature group swapped in place: Run does not reload the map
+    fmap, groups, control = mapview.build_dynamic_map(
+        true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
+        legend=legend_html, aoi=state.get(state.AOI) if source == "earthengine" else None,
+        draw=draw, height=480, bounds=view_bounds)
     out = render_map(fmap, key=f"map_run_{source}", height=480,
-                     returned_objects=["all_drawings"] if draw else [])
+                     returned_objects=["all_drawings"] if draw else [], groups=groups,
+                     layer_control=control)
     if draw and out and out.get("all_drawings"):
         try:
             drawn = earthengine.parse_drawing(out["all_drawings"])

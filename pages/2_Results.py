@@ -51,14 +51,16 @@ with col_map:
         st.warning("The input has no CRS, so it cannot be placed on a map; the class maps are "
                    "shown below.")
     else:
-        overlays = [("Prediction", result.prediction_layer, True)]
-        if result.reference_layer is not None:
-            overlays.append(("Reference", result.reference_layer, False))
-        fmap = mapview.build_map(
+        overlays = []
+        if result.reference_layer is not None:  # under the prediction; untick to compare
+            overlays.append(("Reference", result.reference_layer, True))
+        overlays.append(("Prediction", result.prediction_layer, True))
+        # overlays are feature groups updated in place: a new opacity keeps zoom and position
+        fmap, groups, control = mapview.build_dynamic_map(
             true_colour=result.true_colour, outline=result.outline, overlays=overlays,
             opacity=state.get(state.OPACITY),
             legend=mapview.legend_html(result.class_names, result.colours), height=460)
-        render_map(fmap, key="map_results", height=460)
+        render_map(fmap, key="map_results", height=460, groups=groups, layer_control=control)
 
 # ---------------------------------------------------------------- side by side
 st.subheader("Prediction and reference side by side")

@@ -6,7 +6,7 @@ import streamlit as st
 from urbanseg_core.app import resources, state
 from urbanseg_core.app.controller import current_model
 from urbanseg_core.app.models import stage_weights
-from urbanseg_core.app.widgets import show_error
+from urbanseg_core.app.widgets import card_metrics_frame, show_error
 from urbanseg_core.errors import UrbansegError
 
 state.init()
@@ -50,7 +50,14 @@ if loaded is not None:
             st.caption("Not recorded in the card.")
         st.markdown("**Measured metrics**")
         if card.metrics:
-            st.json(card.metrics, expanded=False)
+            table = card_metrics_frame(card.metrics)
+            if len(table):
+                st.dataframe(table, hide_index=True, width="stretch")
+            for key, value in card.metrics.items():
+                if isinstance(value, str):
+                    st.caption(f"{key}: {value}")
+            with st.expander("All metrics (JSON)"):
+                st.json(card.metrics)
         else:
             st.caption("Not recorded in the card.")
         st.markdown("**Known limitations**")

@@ -43,6 +43,6 @@ Your key stays on your computer: the app never shows it and never writes it into
 
 ### Privacy and limits
 Uploads are processed on the server running this app and kept only in its temporary folder.
-Interactive runs are limited to about 25 million pixels (50 × 50 km); use the `urbanseg`
+Interactive runs are limited to 12 million pixels (about 35 × 35 km at 10 m); use the `urbanseg`
 command line for larger areas.
 """)

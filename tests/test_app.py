@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
@@ -41,12 +40,13 @@ def _fresh() -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def ran() -> AppTest:
+def ran():
     """The app after pressing Run on the sample (shared by the tests of this module)."""
-    os.environ["URBANSEG_PREFETCH"] = "0"
-    at = _fresh()
-    at.button(key="w_run").click().run()
-    return at
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("URBANSEG_PREFETCH", "0")
+        at = _fresh()
+        at.button(key="w_run").click().run()
+        yield at
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -155,6 +155,37 @@ def test_upload_with_band_names_runs_and_keeps_inputs_on_error():
     assert at.radio(key="w_source").value == "upload"
     assert at.session_state["urbanseg_upload"]["name"] == "tiny.tif"
 
+    # a reference in ESM codes on the same grid: scores against the prediction
+    pred = result.classes
+    esm = np.array([1, 250, 255], dtype="uint8")[pred]       # reference == prediction ...
+    esm[:, :16] = 1                                           # ... except the left half: other
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=32, height=32, count=1, dtype="uint8",
+                      crs="EPSG:32633", transform=from_origin(330000, 5822040, 10, 10),
+                      nodata=0) as dst:
+            dst.write(esm, 1)
+        ref_bytes = mem.read()
+    at.file_uploader(key="w_reference").set_value(("esm.tif", ref_bytes, "image/tiff")).run()
+    at.button(key="w_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = at.session_state[state.RESULT].metrics
+    want = np.where(np.arange(32)[None, :] < 16, 0, pred)
+    cm = np.zeros((3, 3), int)
+    np.add.at(cm, (want.ravel(), pred.ravel()), 1)
+    assert metrics["confusion_matrix"] == cm.tolist()
+    at.switch_page("pages/2_Results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Agreement with the reference" in [s.value for s in at.subheader]
+    assert list(at.dataframe[1].value["Class"]) == result.class_names
+
+    # removing the reference: the next run has none, the image stays
+    at.switch_page("pages/1_Map_and_run.py").run()
+    at.button(key="w_ref_remove").click().run()
+    at.button(key="w_run").click().run()
+    assert not at.exception
+    assert at.session_state[state.RESULT].metrics is None
+    assert at.session_state[state.RESULT].source["name"] == "tiny.tif"
+
 
 def test_earth_engine_without_connection_says_not_connected():
     at = _fresh()
@@ -182,6 +213,8 @@ def test_model_page_renders_and_refuses_bad_weights():
 
     card = load_model().card
     assert any(card.name in s.value for s in at.subheader)
+    if card.metrics:  # the card's scores as a table beside the classes
+        assert len(at.dataframe) == 2
     at.file_uploader(key="w_weights").set_value(("final_model.pth", b"not weights",
                                                  "application/octet-stream"))
     submit = [b for b in at.button if "Check and use" in b.label][0]
@@ -199,3 +232,71 @@ def test_about_page_gives_steps_and_attributions():
     for needle in ("five steps", "Copernicus Sentinel", "MIT", "CC BY 4.0", "ESM",
                    "earthengine authenticate"):
         assert needle in text, needle
+
+
+def test_missing_model_is_a_plain_error_and_run_is_disabled(monkeypatch, tmp_path):
+    monkeypatch.setenv("URBANSEG_MODEL", str(tmp_path / "no-such-model.json"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no-such-model.json" in e.value for e in at.error)
+    assert at.button(key="w_run").disabled
+
+
+def _submit_weights(at: AppTest, weights: tuple, card: tuple | None) -> AppTest:
+    at.file_uploader(key="w_weights").set_value(weights)
+    if card is not None:
+        at.file_uploader(key="w_card").set_value(card)
+    [b for b in at.button if "Check and use" in b.label][0].click().run()
+    return at
+
+
+def test_model_page_loads_fitting_weights_and_explains_misfits():
+    import torch
+
+    from urbanseg_core.loading import default_model_path, load_model
+    from urbanseg_core.model import UNet
+
+    card_path = default_model_path()
+    card = json.loads(card_path.read_text())
+    weights_bytes = (card_path.parent / card["weights"]).read_bytes()
+    at = _fresh()
+    at.switch_page("pages/3_Model.py").run()
+
+    # weights of another width, with a card that does not pin a checksum: listed misfits
+    loose = dict(card)
+    loose.pop("sha256", None)
+    buf = io.BytesIO()
+    torch.save(UNet(15, 3, base_width=8).state_dict(), buf)
+    _submit_weights(at, ("narrow.pt", buf.getvalue(), "application/octet-stream"),
+                    ("narrow.json", json.dumps({**loose, "weights": "narrow.pt"}).encode(),
+                     "application/json"))
+    assert not at.exception, [e.value for e in at.exception]
+    message = " ".join(e.value for e in at.error)
+    assert "do not fit" in message and "mis-shaped" in message
+    assert at.session_state[state.MODEL_PATH] is None
+
+    # the bundled weights with their card: accepted, and this session now uses them
+    _submit_weights(at, (card["weights"], weights_bytes, "application/octet-stream"),
+                    (card_path.name, card_path.read_bytes(), "application/json"))
+    assert not at.exception, [e.value for e in at.exception]
+    chosen = at.session_state[state.MODEL_PATH]
+    assert chosen is not None and load_model(chosen).sha256 == load_model().sha256
+
+
+def test_settings_survive_switching_pages():
+    names = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    at = _upload(_fresh(), "tiny.tif", _raster_bytes(11, names))
+    at.checkbox(key="w_offset").check().run()
+    at.switch_page("pages/4_About.py").run()
+    at.switch_page("pages/1_Map_and_run.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="w_source").value == "upload"
+    assert at.checkbox(key="w_offset").value is True
+    assert not at.button(key="w_run").disabled   # the upload is still there
+    at.radio(key="w_source").set_value("earthengine").run()
+    at.slider(key="w_cloud").set_value(0.8).run()
+    at.switch_page("pages/3_Model.py").run()
+    at.switch_page("pages/1_Map_and_run.py").run()
+    assert at.slider(key="w_cloud").value == pytest.approx(0.8)
+    assert not at.warning or all("Session State" not in w.value for w in at.warning)

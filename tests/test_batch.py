@@ -22,7 +22,7 @@ import torch
 from rasterio.windows import from_bounds
 from typer.testing import CliRunner
 
-from urbanseg_core.bands import BandFile, read_scene
+from urbanseg_core.bands import read_scene
 from urbanseg_core.batch import aoi_input, file_input, run_batch
 from urbanseg_core.indices import add_indices
 from urbanseg_core.loading import load_model
@@ -65,10 +65,9 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client():
     """LocalCluster with 2 worker processes x 1 thread (what `urbanseg batch` starts)."""
-    import logging
+    from urbanseg_core.batch import local_cluster
 
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = local_cluster(2)
     cl = distributed.Client(cluster)
     yield cl
     cl.close()
@@ -220,7 +219,8 @@ def _wait_idle(client, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.realdata
-def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, client, one_thread):
+def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, client, one_thread,
+                                                         sample_run):
     from urbanseg_core.bands import MODEL_BANDS, canonical_band_name
     from urbanseg_core.stacking import stack_bands, write_stack
 
@@ -230,14 +230,22 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     paths = {canonical_band_name(p.stem.split("_")[-1]): p for p in city.glob("*.tif")}
     data, crs, transform = stack_bands({b: paths[b] for b in MODEL_BANDS})
     stack = write_stack(tmp_path / "milano.tif", data, crs, transform)
-    result = run_batch([file_input(stack)], tmp_path / "out", model=tiny_model, tile_km=2.0,
-                       client=client, torch_threads=1, progress=False)
+    # two inputs in one run (two grids, one statistics table); the sample's tiles are reused
+    src_out, sample_result, _ = sample_run
+    out = tmp_path / "out"
+    shutil.copytree(src_out / "sample_t33uuu_2017-02-16", out / "sample_t33uuu_2017-02-16")
+    result = run_batch([file_input(stack), file_input(SAMPLE_SCENE)], out, model=tiny_model,
+                       tile_km=2.0, client=client, torch_threads=1, progress=False)
     reference = _predict_reference(stack, tiny_model)
     mosaic = _read(result.mosaics["milano"])
     agreement = _agreement(mosaic, reference)
-    print(f"OSCD milano {reference.shape}: {result.tiles} tiles, agreement "
-          f"{100 * agreement:.4f}%")
-    assert result.tiles == 6  # 3 x 2 batch tiles of 1.92 km
+    print(f"OSCD milano {reference.shape}: 6 tiles, agreement {100 * agreement:.4f}%")
+    assert (result.tiles, result.computed, result.skipped) == (6 + 15, 6, 15)  # 3 x 2 on milano
+    assert set(result.mosaics) == {"milano", "sample_t33uuu_2017-02-16"}
+    totals = {r["input"]: r for r in result.rows if r["tile"] == "TOTAL"}
+    assert set(totals) == {"milano", "sample_t33uuu_2017-02-16", "ALL"}
+    assert float(totals["ALL"]["valid_km2"]) == pytest.approx(
+        float(totals["milano"]["valid_km2"]) + float(totals["sample_t33uuu_2017-02-16"]["valid_km2"]))
     assert (np.bincount(reference.ravel(), minlength=256)[:3] > 0).all()
     assert agreement >= 0.995
 
@@ -393,3 +401,16 @@ def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_mode
     np.testing.assert_array_equal(_read(result.mosaics["sample_t33uuu_2017-02-16"]),
                                   _read(src_out / "sample_t33uuu_2017-02-16" / "mosaic.tif"))
     assert (out / "stats.csv").read_bytes() == (src_out / "stats.csv").read_bytes()
+
+
+def test_unreachable_scheduler_is_one_plain_line(tmp_path, tiny_model, monkeypatch):
+    import urbanseg_core.cli_batch  # noqa: F401
+    from urbanseg_core.batch import cluster as batch_cluster
+    from urbanseg_core.cli import app
+
+    monkeypatch.setattr(batch_cluster, "SCHEDULER_TIMEOUT", "1s")
+    result = CliRunner().invoke(app, ["batch", "--sample", "-o", str(tmp_path / "o"),
+                                      "--scheduler", "tcp://127.0.0.1:9", "--model", str(tiny_model)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, batch_cluster.BatchError)
+    assert "Cannot reach the dask scheduler at tcp://127.0.0.1:9" in str(result.exception)

@@ -201,5 +201,5 @@ def test_default_gee_fetch_without_credentials_is_a_plain_error(monkeypatch, tmp
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(sources, "_EE_READY", False)
-    with pytest.raises(EarthEngineError, match="not connected"):
+    with pytest.raises(EarthEngineError, match="not connected to Earth Engine"):
         sources.gee_fetch((0, 0, 100, 100), UTM, 10.0, aoi={"type": "Polygon", "coordinates": []})

@@ -261,3 +261,25 @@ def test_evaluate_cli_plain_errors(trained, pairs_dir, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.startswith("Error: Reference file not found") and "Traceback" not in res.stderr
+
+
+def test_load_pair_with_mask_in_another_crs(tmp_path):
+    """An ESM mask in EPSG:3035 (as ESM is distributed) is reprojected onto the UTM image."""
+    from rasterio.warp import calculate_default_transform, reproject, Resampling
+
+    image = write_image(tmp_path / "x_image.tif")
+    utm_mask = write_esm_mask(tmp_path / "utm_mask.tif")
+    with rasterio.open(utm_mask) as src:
+        transform, w, h = calculate_default_transform(src.crs, "EPSG:3035", src.width,
+                                                      src.height, *src.bounds, resolution=5)
+        data = np.zeros((h, w), "uint8")  # 0 = ESM nodata outside the footprint
+        reproject(src.read(1), data, src_transform=src.transform, src_crs=src.crs,
+                  dst_transform=transform, dst_crs="EPSG:3035", resampling=Resampling.nearest)
+    with rasterio.open(tmp_path / "x_mask.tif", "w", driver="GTiff", height=h, width=w,
+                       count=1, dtype="uint8", crs="EPSG:3035", transform=transform) as dst:
+        dst.write(data, 1)
+    _, label = load_pair(image, tmp_path / "x_mask.tif")
+    _, same_crs = load_pair(image, utm_mask)
+    agree = (label == same_crs)[2:-2, 2:-2].mean()  # edges may fall outside the footprint
+    assert agree > 0.95
+    assert set(np.unique(label[2:-2, 2:-2])) == {0, 1, 2}

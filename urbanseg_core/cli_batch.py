@@ -65,6 +65,10 @@ def batch(
     if not parent.is_dir():
         fail(f"The folder {parent} does not exist. Create it first.")
 
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        fail("`urbanseg batch` needs dask.distributed: pip install 'dask[distributed]'.")
     band_order = [b.strip() for b in bands.split(",")] if bands else None
     if gee:
         options = {k: v for k, v in (("start", start), ("end", end)) if v}

@@ -285,6 +285,8 @@ def build_map(
         bounds = overlays[0][1].bounds
     if bounds is None and aoi is not None:
         bounds = _geom_bounds(aoi)
+    if bounds is None and outline is not None:
+        bounds = _geom_bounds(outline)
     m = base_map(bounds, height)
     if true_colour is not None:
         image_overlay(true_colour, "True colour (B4, B3, B2)").add_to(m)
@@ -314,3 +316,31 @@ def _geom_bounds(geom: dict) -> list[list[float]]:
 
     w, s, e, n = shape(geom).bounds
     return [[s, w], [n, e]]
+
+
+def build_dynamic_map(
+    *,
+    overlays: Sequence[tuple[str, ImageLayer, bool]],
+    opacity: float,
+    **static,
+):
+    """A map whose class overlays can change (opacity, new result) without reloading it.
+
+    For ``streamlit_folium.st_folium(m, feature_group_to_add=groups, layer_control=control)``:
+    the static part (basemap, true colour, footprint, AOI, drawing tools, legend: the
+    keyword arguments of :func:`build_map`) is the map; each class overlay is a
+    :class:`folium.FeatureGroup` that streamlit-folium swaps in place, so a new opacity or a
+    new prediction keeps the user's zoom and position.
+
+    Returns:
+        ``(map, groups, layer_control)``.
+    """
+    import folium
+
+    m = build_map(layer_control=False, **static)
+    groups = []
+    for name, layer, shown in overlays:
+        group = folium.FeatureGroup(name=name, show=shown)
+        image_overlay(layer, name, opacity, True).add_to(group)
+        groups.append(group)
+    return m, groups, folium.LayerControl(collapsed=False)

@@ -18,13 +18,17 @@ NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 #: (URL regex, path template under node_modules); first match wins.
 RULES: list[tuple[re.Pattern, str]] = [
     # jsDelivr npm URLs: /npm/<package>@<version>/<path>
-    (re.compile(r"^https?://cdn\.jsdelivr\.net/npm/(?P<pkg>@?[^@/]+(?:/[^@/]+)?)@[^/]+/(?P<path>[^?#]+)"),
+    (re.compile(r"^https?://cdn\.jsdelivr\.net/npm/"
+                r"(?P<pkg>@?[^@/]+(?:/[^@/]+)?)@[^/]+/(?P<path>[^?#]+)"),
      "{pkg}/{path}"),
-    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/leaflet\.draw/[^/]+/(?P<path>[^?#]+)"),
+    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/leaflet\.draw/[^/]+/"
+                r"(?P<path>[^?#]+)"),
      "leaflet-draw/dist/{path}"),
-    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/Leaflet\.awesome-markers/[^/]+/(?P<name>[^/?#]+\.js)"),
+    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/Leaflet\.awesome-markers/"
+                r"[^/]+/(?P<name>[^/?#]+\.js)"),
      "drmonty-leaflet-awesome-markers/js/{name}"),
-    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/Leaflet\.awesome-markers/[^/]+/(?P<path>[^?#]+)"),
+    (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/Leaflet\.awesome-markers/"
+                r"[^/]+/(?P<path>[^?#]+)"),
      "drmonty-leaflet-awesome-markers/css/{path}"),
     (re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/jquery/[^/]+/(?P<name>[^/?#]+)"),
      "jquery/dist/{name}"),

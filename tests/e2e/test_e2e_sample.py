@@ -15,9 +15,12 @@ import rasterio
 from urbanseg_core.pipeline import SAMPLE_SCENE
 
 from .conftest import ROOT, new_context
-from .helpers import open_app, wait_for_layers
+from .helpers import MAP_FRAME, open_app, wait_for_layers
 
 pytestmark = pytest.mark.e2e
+
+#: the static true-colour layer of the map
+WEBP = "img.leaflet-image-layer[src^='data:image/webp']"
 
 
 def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, artifacts,
@@ -27,12 +30,19 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     wait_for_layers(page, 1)
     page.screenshot(path=str(artifacts / "sample_1_open.png"))
 
+    # mark the true-colour image: if Run reloaded the map, the mark would be gone
+    frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    frame.eval_on_selector(WEBP, "i => { i.dataset.mark = 'before-run'; }")
     run = page.get_by_role("button", name="Run", exact=True)
     clicked = time.perf_counter()
     run.click()
     shown = wait_for_layers(page, 2)  # true colour + prediction
     seconds = shown - clicked
+    frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    assert frame.eval_on_selector(WEBP, "i => i.dataset.mark") == "before-run"
     page.get_by_text("Built-up share").first.wait_for()
+    page.mouse.move(5, 5)  # no tooltip in the screenshot
+    page.wait_for_timeout(500)
     status = page.get_by_text(re.compile(r"^Done in ")).first.inner_text()
     print(f"\nRun -> overlay on the sample: {seconds:.2f} s ({status})")
     page.screenshot(path=str(artifacts / "sample_2_result.png"))
@@ -89,6 +99,26 @@ def test_results_survive_page_switches(page, app_url, artifacts):
     assert page.get_by_test_id("stMetricValue").first.inner_text() == share
     wait_for_layers(page, 2)
     page.screenshot(path=str(artifacts / "results_1.png"))
+
+    # the opacity slider changes the overlay in place: the map is not reloaded
+    frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    frame.eval_on_selector(WEBP, "i => { i.dataset.mark = '42'; }")
+    png = "img.leaflet-image-layer[src^='data:image/png']"
+    assert float(frame.eval_on_selector(png, "i => getComputedStyle(i).opacity")) == \
+        pytest.approx(0.7)
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("Home")  # opacity 0
+    page.wait_for_function(
+        "sel => { const f = document.querySelector(sel); const d = f && f.contentDocument;"
+        " const i = d && d.querySelector(\"img.leaflet-image-layer[src^='data:image/png']\");"
+        " return i && getComputedStyle(i).opacity === '0'; }", arg=MAP_FRAME)
+    frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    assert frame.eval_on_selector(WEBP, "i => i.dataset.mark") == "42"
+    page.keyboard.press("End")  # opacity 1 for the next screenshots
+    page.wait_for_function(
+        "sel => { const f = document.querySelector(sel); const d = f && f.contentDocument;"
+        " const i = d && d.querySelector(\"img.leaflet-image-layer[src^='data:image/png']\");"
+        " return i && getComputedStyle(i).opacity === '1'; }", arg=MAP_FRAME)
 
     nav.get_by_role("link", name="Model").click()
     page.get_by_role("heading", name="Load other weights").wait_for()

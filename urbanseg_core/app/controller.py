@@ -7,6 +7,7 @@ input left as it was.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import streamlit as st
@@ -48,18 +49,26 @@ def run_request(request: RunRequest) -> RunResult | None:
             state.put(state.RUN_ERROR, show_error(exc))
             return None
         took = time.perf_counter() - clicked
-        how = "reused from an identical earlier run" if cached else (
-            f"model time {result.seconds:.1f} s")
-        box.update(label=f"Done in {took:.1f} s ({how})", state="complete", expanded=False)
+        label = f"Done in {took:.1f} s"
+        if cached:
+            label += " (same inputs as an earlier run: result reused)"
+        box.update(label=label, state="complete", expanded=False)
     state.put(state.RESULT, result)
     state.put(state.TIMING, {"seconds": took, "cached": cached})
     return result
 
 
+@functools.lru_cache(maxsize=1)
+def _sample_sha256() -> str:
+    from ..modelcard import sha256_file
+
+    return sha256_file(resources.sample_path())
+
+
 def sample_request() -> RunRequest:
     """The request for the bundled sample scene (the same in every session)."""
     return RunRequest(kind="sample", name="sample_t33uuu_2017-02-16",
-                      path=str(resources.sample_path()), sha256="bundled-sample")
+                      path=str(resources.sample_path()), sha256=_sample_sha256())
 
 
 def prefetch_sample() -> None:
@@ -93,11 +102,17 @@ def _prefetch_once(model_sha256: str, _loaded) -> bool:  # noqa: ARG001 - cache 
     tv = resources.sample_view().true_colour
 
     def work() -> None:
+        import logging
+        import time as _time
+
+        log = logging.getLogger("urbanseg.app")
+        start = _time.perf_counter()
         try:
             _cached_compute(request.key(_loaded.sha256), request, _loaded,
                             lambda _s, _f: None, sample, tv)
-        except Exception:  # noqa: BLE001 - a real Run reports errors
-            pass
+            log.info("prefetch of the sample done in %.1f s", _time.perf_counter() - start)
+        except BaseException as exc:  # noqa: BLE001 - a real Run reports errors
+            log.warning("prefetch of the sample failed: %r", exc)
 
     thread = threading.Thread(target=work, name="urbanseg-prefetch", daemon=True)
     ctx = get_script_run_ctx()

@@ -48,7 +48,8 @@ def status() -> tuple[bool, str]:
     """``(connected, message)`` for the page; the message is a plain sentence."""
     conn = _connect()
     if conn is None:
-        return False, "Not connected to Earth Engine: its support is not available here. " + HOW_TO_CONNECT
+        return False, ("Not connected to Earth Engine: its support is not available here. "
+                       + HOW_TO_CONNECT)
     if conn.connected:
         return True, conn.message
     message = conn.message if conn.message.lower().startswith("not connected") else (
@@ -117,45 +118,32 @@ def parse_upload(data: bytes) -> dict:
     return aoi_mod.parse_geojson(data).to_geojson()
 
 
-def _gee_function(module: str, names: tuple[str, ...]) -> Callable | None:
-    try:
-        mod = importlib.import_module(f"urbanseg_core.gee.{module}")
-    except ImportError:
-        return None
-    for name in names:
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
 def fetch_scene(request, progress: Callable[[float], None]):
-    """Fetch the Sentinel-2 composite of an Earth Engine request as a Scene.
+    """Fetch the Sentinel-2 composite of an Earth Engine request as a Scene (runs in the
+    run controller's worker thread: no Streamlit calls here).
 
     Raises:
         EarthEngineError: not connected or the fetch failed (plain message).
+        InputError: the AOI cannot be used.
     """
-    connected, message = status()
-    if not connected:
-        raise EarthEngineError(message)
     from .. import aoi as aoi_mod
 
-    area = aoi_mod.validate(aoi_mod.parse_geojson(json.loads(request.aoi)))
-    fetch = _gee_function("download", ("fetch_scene", "download_scene", "composite_scene"))
-    if fetch is None:
-        raise EarthEngineError("Fetching from Earth Engine is not available in this version. "
-                               "Use the sample scene or upload a GeoTIFF.")
-    return fetch(area, start=request.start, end=request.end, max_cloud=request.max_cloud,
-                 progress=lambda done, total: progress(done / max(total, 1)))
-
-
-def fetch_reference(request, scene):
-    """The GHSL reference on the scene grid as index classes, or ``None`` when unavailable."""
-    fn = _gee_function("reference", ("fetch_reference", "reference_for_scene",
-                                     "download_reference"))
-    if fn is None:
-        return None
     try:
-        return fn(scene)
-    except Exception:  # noqa: BLE001 - the reference is optional; the run still succeeds
+        download = importlib.import_module("urbanseg_core.gee.download")
+    except ImportError as exc:
+        raise EarthEngineError("Fetching from Earth Engine is not available in this "
+                               "installation. Use the sample scene or upload a GeoTIFF.") from exc
+    area = aoi_mod.validate(aoi_mod.parse_geojson(json.loads(request.aoi)))
+    return download.fetch_scene(area, start=request.start, end=request.end,
+                                cloud_threshold=request.cloud_threshold,
+                                progress=lambda done, total: progress(done / max(total, 1)))
+
+
+def fetch_reference(request, scene):  # noqa: ARG001 - the scene knows its AOI and grid
+    """The GHSL reference on the scene's grid as index classes, or ``None`` when it cannot
+    be fetched (the run still succeeds without it)."""
+    try:
+        download = importlib.import_module("urbanseg_core.gee.download")
+        return download.fetch_reference(scene)
+    except Exception:  # noqa: BLE001 - the reference is optional
         return None

@@ -45,8 +45,9 @@ class RunRequest:
         dn_offset: DN offset (-1000 for non-harmonised Level-2A since 2022-01-25).
         reference_path, reference_sha256, reference_codes: an optional reference mask.
         aoi: GeoJSON geometry (EPSG:4326) for Earth Engine runs.
-        start, end: date range (ISO dates) for Earth Engine composites.
-        max_cloud: cloud threshold, % of a scene.
+        start, end: date range (ISO dates, end excluded) for Earth Engine composites.
+        cloud_threshold: Cloud Score+ ``cs_cdf`` threshold 0-1: pixels at least this
+            likely to be clear are kept.
     """
 
     kind: str
@@ -61,7 +62,7 @@ class RunRequest:
     aoi: str | None = None  # GeoJSON text (hashable)
     start: str | None = None
     end: str | None = None
-    max_cloud: int | None = None
+    cloud_threshold: float | None = None
 
     def key(self, model_sha256: str) -> str:
         """Hex sha256 of the inputs that determine the answer (paths excluded)."""
@@ -152,7 +153,8 @@ def compute(request: RunRequest, loaded: LoadedModel, progress: StageProgress | 
     aoi = dates = None
     if request.kind == "earthengine":
         aoi = {"geometry": json.loads(request.aoi) if request.aoi else None}
-        dates = {"start": request.start, "end": request.end, "max_cloud_pct": request.max_cloud}
+        dates = {"start": request.start, "end_excluded": request.end,
+                 "cloud_score_plus_threshold": request.cloud_threshold}
     result = build_result(seg, run_id=request.key(loaded.sha256), source=source, model=model,
                           parameters=parameters, reference=reference, reference_codes=codes,
                           aoi=aoi, dates=dates, true_colour=true_colour)

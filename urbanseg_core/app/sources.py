@@ -25,8 +25,9 @@ L2A_ORDER: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B
                               "B11", "B12")
 #: Choices offered per band in the band-mapping form ("" = not a model band).
 BAND_CHOICES: tuple[str, ...] = ("",) + L1C_SAFE_ORDER
-#: Largest raster the app segments interactively, pixels (about 50 x 50 km at 10 m).
-MAX_PIXELS = 25_000_000
+#: Largest raster the app segments interactively, pixels (about 35 x 35 km at 10 m; the
+#: reflectance stack alone then takes 0.5 GB). The `urbanseg` CLI handles larger rasters.
+MAX_PIXELS = 12_000_000
 
 
 def save_upload(data: bytes, name: str) -> tuple[Path, str]:
@@ -60,6 +61,7 @@ class RasterInfo:
         named: the descriptions name the model's bands (no form needed).
         default_order: proposed Sentinel-2 name per file band ("" = unused).
         how: a sentence on how the proposal was made.
+        footprint: the raster's outline (GeoJSON geometry, EPSG:4326), ``None`` without CRS.
     """
 
     count: int
@@ -71,6 +73,7 @@ class RasterInfo:
     named: bool
     default_order: tuple[str, ...]
     how: str
+    footprint: dict | None = None
 
 
 def inspect_raster(path: str | Path) -> RasterInfo:
@@ -109,9 +112,12 @@ def inspect_raster(path: str | Path) -> RasterInfo:
             order = tuple("" for _ in range(src.count))
             how = (f"{src.count} band(s) without names: choose which Sentinel-2 band each "
                    "one is.")
+        from ..mapview import footprint
+
         return RasterInfo(src.count, src.width, src.height, str(src.dtypes[0]),
                           src.crs.to_string() if src.crs else "none", descriptions, named,
-                          tuple(order), how)
+                          tuple(order), how,
+                          footprint(src.crs, src.transform, (src.height, src.width)))
 
 
 def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:

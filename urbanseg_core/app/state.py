@@ -52,3 +52,27 @@ def put(key: str, value: Any) -> None:
 def keep(widget_key: str, store_key: str) -> None:
     """``on_change`` callback: copy a widget's value to a persistent key."""
     st.session_state[store_key] = st.session_state[widget_key]
+
+
+#: Widget keys (or key prefixes) whose values must survive page switches. Streamlit drops a
+#: widget's value when its page is not shown, so every run first copies the values of these
+#: widgets to a plain session-state dict and restores the ones that were dropped. Buttons and
+#: file uploaders cannot be assigned; their results are kept under the keys above instead.
+PERSISTENT_WIDGETS: tuple[str, ...] = (
+    "w_source", "w_offset", "w_ref_codes", "w_dates", "w_cloud", "w_opacity", "w_codes",
+    "w_band_",
+)
+_MEMORY = "urbanseg_widget_memory"
+
+
+def persist_widgets() -> None:
+    """Keep the settings widgets' values across pages (call on every run, before pages)."""
+    memory = st.session_state.setdefault(_MEMORY, {})
+    present = {k for k in st.session_state.keys()
+               if isinstance(k, str) and k.startswith(PERSISTENT_WIDGETS)}
+    for key in present:
+        memory[key] = st.session_state[key]
+    open("/tmp/persist.log", "a").write(repr(("persist", {k: st.session_state[k] for k in present if "band" not in k}, {k:v for k,v in memory.items() if "band" not in k})) + "\n")
+    for key, value in memory.items():
+        if key not in present:
+            st.session_state[key] = value

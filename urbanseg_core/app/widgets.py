@@ -59,12 +59,19 @@ def progress_reporter(status) -> Callable[[str, float], None]:
 
 
 def render_map(fmap, key: str, height: int = 520,
-               returned_objects: list[str] | None = None) -> dict | None:
-    """Show a folium map with a stable key; only ``returned_objects`` trigger reruns."""
+               returned_objects: list[str] | None = None, groups=None,
+               layer_control=None) -> dict | None:
+    """Show a folium map with a stable key; only ``returned_objects`` trigger reruns.
+
+    ``groups`` (folium FeatureGroups) and ``layer_control`` are updated in place by
+    streamlit-folium, without reloading the map (see
+    :func:`urbanseg_core.mapview.build_dynamic_map`).
+    """
     from streamlit_folium import st_folium
 
     return st_folium(fmap, key=key, height=height, use_container_width=True,
-                     returned_objects=returned_objects or [])
+                     returned_objects=returned_objects or [], feature_group_to_add=groups,
+                     layer_control=layer_control)
 
 
 def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
@@ -135,3 +142,31 @@ def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa
     if kind == "manifest":
         return _result.manifest_json()
     raise ValueError(kind)
+
+
+def card_metrics_frame(metrics: dict) -> pd.DataFrame:
+    """The model card's scores as a table: one row per evaluation found in ``metrics``.
+
+    Any nested dict holding ``dice_weighted`` is an evaluation; its path (e.g.
+    ``islamabad_holdout_test / model``) names the row.
+    """
+    rows = []
+
+    def walk(node: Any, path: list[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        if "dice_weighted" in node:
+            row = {"Evaluation": " / ".join(path) or "(card)",
+                   "Dice, weighted": node.get("dice_weighted"),
+                   "Dice, built-up mean": node.get("dice_macro_builtup"),
+                   "Dice, built-up vs other": node.get("dice_binary_builtup")}
+            for name, s in (node.get("per_class") or {}).items():
+                if isinstance(s, dict):
+                    row[f"Dice {name}"] = s.get("dice")
+            rows.append(row)
+            return
+        for key, value in node.items():
+            walk(value, path + [str(key)])
+
+    walk(metrics, [])
+    return pd.DataFrame(rows)

@@ -2,10 +2,10 @@
 
 ::
 
-    inputs (files | AOI + Earth Engine) -> grid per input -> batch tiles (plan.py)
+    inputs (files | AOI + Earth Engine, inputs.py) -> grid per input -> batch tiles (plan.py)
       -> verified finished tiles are skipped (store.py sidecars)
       -> one dask task per remaining tile (worker.run_tile: model cached per worker)
-         on a LocalCluster (n processes x 1 thread) or any scheduler address
+         on a LocalCluster (n processes x 1 thread) or any scheduler address (cluster.py)
       -> progress bar over distributed.as_completed
       -> per input: COG mosaic; for all: statistics CSV and a run manifest (mosaic.py)
 
@@ -18,135 +18,23 @@ during a run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import os
-import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rasterio.warp import transform_bounds
-
-from ..errors import InputError, UrbansegError
-from ..geo import utm_crs_for
+from ..errors import UrbansegError
 from ..loading import default_model_path, load_model
-from ..modelcard import sha256_file
-from ..regrid import regrid_reason
+from .cluster import BatchError, connect_client, with_semaphore
+from .inputs import BatchInput
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
-from .plan import BatchTile, Grid, plan_batch
-from .sources import FileSpec, GeeSpec, grid_from_aoi, grid_from_file, read_aoi
+from .plan import BatchTile, plan_batch
 from .store import FORMAT, atomic_write, clean_stale_tmp, verify_tile
 from .worker import TileJob, run_tile
 
 log = logging.getLogger(__name__)
-
-#: Name of the cluster-wide semaphore that rate-limits Earth Engine fetches.
-GEE_SEMAPHORE = "urbanseg-gee-fetch"
-
-
-class BatchError(UrbansegError):
-    """Some tiles of a batch failed or the cluster cannot be reached."""
-
-
-@dataclass
-class BatchInput:
-    """One input of a batch: its grid, where its pixels come from and a fingerprint.
-
-    Attributes:
-        name: label, used for the output folder and the statistics table.
-        grid: the pixel grid to tile.
-        source: :class:`~.sources.FileSpec` or :class:`~.sources.GeeSpec`.
-        fingerprint: hex sha256 identifying the input's content and reading options; tiles
-            of another fingerprint are never reused.
-        description: JSON-ready facts for the run manifest.
-    """
-
-    name: str
-    grid: Grid
-    source: FileSpec | GeeSpec
-    fingerprint: str
-    description: dict[str, Any] = field(default_factory=dict)
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
-
-
-def file_input(path: str | Path, band_order: Sequence[str] | None = None,
-               dn_offset: float = 0.0, name: str | None = None,
-               resolution: float = 10.0) -> BatchInput:
-    """A raster file as a batch input (reads its header and hashes its bytes once).
-
-    Args:
-        path: GeoTIFF/COG/VRT readable by every worker.
-        band_order, dn_offset: as for :class:`~urbanseg_core.bands.BandFile`.
-        name: label (default: the file's stem).
-        resolution: the model's pixel size, metres (card ``pixel_size_m``).
-
-    Raises:
-        InputError: the file cannot be used, or its grid is geographic or far from
-            ``resolution`` (the message says how to warp it).
-        BandOrderError: the model's bands cannot be found in the file.
-    """
-    path = Path(path).resolve()
-    spec = FileSpec(str(path), tuple(band_order) if band_order else None, float(dn_offset))
-    grid = grid_from_file(spec)
-    reason = regrid_reason(grid.crs, grid.transform, resolution)
-    if reason:
-        west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
-        utm = utm_crs_for((west + east) / 2, (south + north) / 2).to_epsg()
-        raise InputError(
-            f"{path.name} cannot be tiled as it is: {reason}. The batch reads windows of a "
-            f"{resolution:g} m metric grid; warp the file first, e.g. `gdalwarp -t_srs "
-            f"EPSG:{utm} -tr {resolution:g} {resolution:g} -r bilinear {path.name} "
-            f"{path.stem}_utm.tif`, or segment it with `urbanseg predict`, which warps it."
-        )
-    file_sha = sha256_file(path)
-    fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
-                           "dn_offset": spec.dn_offset})
-    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint,
-                      {"kind": "file", "path": str(path), "sha256": file_sha,
-                       "band_order": spec.band_order, "dn_offset": spec.dn_offset})
-
-
-def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
-              options: dict[str, Any] | None = None, resolution: float = 10.0,
-              name: str | None = None) -> BatchInput:
-    """An AOI whose composite each task fetches from Earth Engine (or ``fetch``).
-
-    Args:
-        aoi_path: GeoJSON polygon(s) in EPSG:4326.
-        fetch: ``fetch(bounds, crs, resolution, aoi=..., **options) -> Scene``; ``None`` =
-            :func:`~.sources.gee_fetch` (Earth Engine). Inject a fake to run offline.
-        options: more keyword arguments for ``fetch`` (``start``, ``end``,
-            ``cloud_threshold``, ``reducer``).
-        resolution: pixel size in metres of the UTM grid.
-        name: label (default: the file's stem).
-
-    Raises:
-        InputError: the AOI cannot be read or is not a valid polygon.
-    """
-    aoi = read_aoi(aoi_path)
-    grid = grid_from_aoi(aoi, resolution)
-    options = dict(options or {})
-    options["aoi"] = aoi.to_geojson()
-    spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
-    fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee"
-    fingerprint = _digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
-                           "resolution": resolution, "fetch": fetch_name})
-    return BatchInput(_safe_name(name or Path(aoi_path).stem), grid, spec, fingerprint,
-                      {"kind": "earth-engine", "aoi": str(aoi_path),
-                       "aoi_area_km2": round(aoi.area_km2, 3),
-                       "options": {k: v for k, v in options.items() if k != "aoi"},
-                       "resolution_m": resolution, "fetch": fetch_name})
 
 
 @dataclass
@@ -176,26 +64,6 @@ class BatchResult:
     seconds: float
     compute_seconds: float
     computed_km2: float
-
-
-def _client(workers: int | None, scheduler: str | None):
-    """``(client, cluster_or_None, torch_threads)`` for the run."""
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            return Client(scheduler, timeout="30s"), None, None
-        except (OSError, TimeoutError) as exc:
-            raise BatchError(
-                f"Cannot reach the dask scheduler at {scheduler} ({exc}). Check the address "
-                "(tcp://HOST:8786) and that the scheduler is running."
-            ) from exc
-    n = workers or os.cpu_count() or 1
-    if n < 1:
-        raise BatchError(f"--workers must be at least 1, not {workers}.")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
-    return Client(cluster), cluster, 1
 
 
 def _plan_jobs(inp: BatchInput, tiles: list[BatchTile], folder: Path, model_path: str,
@@ -242,7 +110,7 @@ def run_batch(
     """Segment whole regions tile by tile on dask.distributed (see module docstring).
 
     Args:
-        inputs: from :func:`file_input` / :func:`aoi_input`.
+        inputs: from :func:`~.inputs.file_input` / :func:`~.inputs.aoi_input`.
         outdir: output folder (created); layout ``<input>/tiles/<tile>.tif|.json``,
             ``<input>/mosaic.tif``, ``stats.csv``, ``batch.json``.
         model: model card or weights (default: ``$URBANSEG_MODEL`` or the bundled model);
@@ -307,11 +175,11 @@ def run_batch(
     computed_km2 = 0.0
     if pending:
         if own_client:
-            client, cluster, local_threads = _client(workers, scheduler)
+            client, cluster, local_threads = connect_client(workers, scheduler)
             if torch_threads is None and local_threads:
                 pending = [dataclasses.replace(j, torch_threads=local_threads) for j in pending]
         try:
-            pending = _with_semaphore(client, pending, gee_concurrency)
+            pending = with_semaphore(client, pending, gee_concurrency)
             compute_start = time.perf_counter()
             computed_km2, failures = _compute(client, pending, pending_names, records, n_tiles,
                                               skipped, retries, progress, on_tile_done)
@@ -334,11 +202,15 @@ def run_batch(
                                          card.class_names, card.class_colours)
             rows += stats_rows(name, tiles, [recs[t.name] for t in tiles], inp.grid,
                                card.class_names)
+        else:  # incomplete: never leave a mosaic of an earlier run beside newer tiles
+            (outdir / name / "mosaic.tif").unlink(missing_ok=True)
     stats_csv = outdir / "stats.csv"
     if rows and not failures:
         if len(plans) > 1:
             rows.append(total_row(rows, card.class_names))
         write_stats_csv(stats_csv, rows)
+    else:
+        stats_csv.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     manifest = _write_manifest(outdir, plans, names, loaded, tile_km, strides, workers, scheduler,
                                n_tiles, len(pending), skipped, failures, seconds,
@@ -359,22 +231,6 @@ def _unique_names(names: Sequence[str]) -> list[str]:
     for n in names:
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
-    return out
-
-
-def _with_semaphore(client, jobs: list[TileJob], leases: int) -> list[TileJob]:
-    """Give Earth Engine jobs a cluster-wide semaphore (one per run) for their fetches."""
-    if not any(isinstance(j.source, GeeSpec) and j.source.semaphore is None for j in jobs):
-        return jobs
-    from distributed import Semaphore
-
-    sem = Semaphore(max_leases=max(1, leases), name=f"{GEE_SEMAPHORE}-{uuid.uuid4().hex[:8]}",
-                    scheduler_rpc=client.scheduler, loop=client.loop)
-    out = []
-    for j in jobs:
-        if isinstance(j.source, GeeSpec) and j.source.semaphore is None:
-            j = dataclasses.replace(j, source=dataclasses.replace(j.source, semaphore=sem))
-        out.append(j)
     return out
 
 

@@ -9,8 +9,8 @@ a tile source (``shape`` + ``read(row, col, height, width)``, the protocol of
 - :class:`GeeSpec`: each task fetches its own read window's composite with ``fetch(bounds,
   crs, resolution, **options) -> Scene``; the default :func:`gee_fetch` builds the AOI's
   composite with :mod:`urbanseg_core.gee` (imported lazily, only on workers that need it)
-  and fetches the window's pixels. A
-  ``distributed.Semaphore`` bounds the number of concurrent requests across the cluster.
+  and fetches the window's pixels. A ``distributed.Semaphore`` bounds the number of
+  concurrent requests across the cluster.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ class FileSpec:
     """A raster file read in windows.
 
     Attributes:
-        path: absolute path, readable from every worker (shared file system or object store
-            URL that rasterio opens).
+        path: absolute path of the file, the same on every worker (a shared file system).
         band_order: explicit band names, one per file band, or ``None`` (see
             :class:`~urbanseg_core.bands.BandFile`).
         dn_offset: added to DN before /10000 (-1000 for non-harmonised L2A since 2022-01-25).
@@ -61,7 +60,8 @@ class GeeSpec:
         fetch: ``fetch(bounds, crs, resolution, **options) -> Scene`` for ``bounds``
             ``(left, bottom, right, top)`` in ``crs`` units; ``None`` = the default
             :func:`gee_fetch`. Must be picklable (a module-level function).
-        options: keyword arguments for ``fetch`` (dates, cloud threshold ...).
+        options: keyword arguments for ``fetch`` (``aoi`` GeoJSON, ``start``, ``end``,
+            ``cloud_threshold``, ``reducer``).
         resolution: pixel size in metres.
         semaphore: a ``distributed.Semaphore`` limiting concurrent fetches, or ``None``.
     """
@@ -75,9 +75,13 @@ class GeeSpec:
 _EE_READY = False
 
 
-def _ensure_connected() -> None:
-    """Initialise Earth Engine once per worker process (service account or user credentials
-    from the worker's environment, see :func:`urbanseg_core.gee.auth.connect`)."""
+def ensure_connected() -> None:
+    """Initialise Earth Engine once per process (service account or user credentials from
+    the environment, see :func:`urbanseg_core.gee.auth.connect`).
+
+    Raises:
+        EarthEngineError: no credentials, or the connection failed (plain message).
+    """
     global _EE_READY
     if _EE_READY:
         return
@@ -85,7 +89,7 @@ def _ensure_connected() -> None:
 
     conn = connect()
     if not conn.connected:
-        raise EarthEngineError(f"A batch worker is not connected to Earth Engine. {conn.message}")
+        raise EarthEngineError(f"This machine is not connected to Earth Engine. {conn.message}")
     _EE_READY = True
 
 
@@ -120,7 +124,7 @@ def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | 
     from ..gee.download import fetch_image
     from ..gee.grid import Grid as EeGrid
 
-    _ensure_connected()
+    ensure_connected()
     left, bottom, right, top = bounds
     width = int(round((right - left) / resolution))
     height = int(round((top - bottom) / resolution))

@@ -1,8 +1,9 @@
 """One batch task: read a tile (core + margins), predict, keep the core, write it atomically.
 
 Runs inside a dask worker process. The model is loaded once per worker process and cached by
-``(path, sha256)``; open band files are cached the same way, so consecutive tiles on a worker
-only read pixels and run the network.
+``(path, sha256)``, so consecutive tiles on a worker only read pixels, run the network and
+write the result. Pixels are read model tile by model tile (see :mod:`.sources`), so memory
+stays bounded whatever ``--tile-km`` is.
 """
 
 from __future__ import annotations

@@ -133,6 +133,7 @@ class TrainConfig(BaseModel):
     selection_metric: Literal["dice_macro_builtup", "dice_weighted", "dice_binary_builtup"] = (
         "dice_macro_builtup")
     time_limit_min: float | None = None
+    limitations: list[str] = []
     stats_samples: int = 64
     config_dir: str = "."
 

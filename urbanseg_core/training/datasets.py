@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import rasterio
+import rasterio.windows
 import torch
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
@@ -137,7 +138,8 @@ class SceneSource:
                     moves.append((col - (c0 - size), row, c0 - size))
                 if c1 + size <= W:
                     moves.append((c1 - col, row, c1))
-                _, row, col = min(moves)
+                if moves:  # else the held-out pixels are blanked in sample()
+                    _, row, col = min(moves)
         return row, col
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
@@ -190,11 +192,12 @@ class IslamabadScene:
                      ["B8 replaced by B8A (B8 absent from the scene)."])
 
 
-def load_islamabad(root: Path) -> IslamabadScene:
+def load_islamabad(root: Path, rows: slice | None = None,
+                   cols: slice | None = None) -> IslamabadScene:
     """Read the Islamabad scene (see ``../shared/data/README.md``) onto its 10 m label grid.
 
     Reflectance = (DN - 1000) / 10000 (processing baseline 05.00). B8 is absent: B8A is used
-    in its place.
+    in its place. ``rows``/``cols`` (slices of the 10 m grid) read only that block.
 
     Raises:
         InputError: files are missing.
@@ -204,8 +207,12 @@ def load_islamabad(root: Path) -> IslamabadScene:
     if not label_path.exists():
         raise InputError(f"Islamabad labels not found at {label_path}.")
     with rasterio.open(label_path) as src:
-        raw = src.read(1)
-        crs, transform, shape = src.crs, src.transform, src.shape
+        H, W = src.shape
+        r0, r1, _ = (rows or slice(0, H)).indices(H)
+        c0, c1, _ = (cols or slice(0, W)).indices(W)
+        window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+        raw = src.read(1, window=window)
+        crs, transform, shape = src.crs, src.window_transform(window), raw.shape
     files = {}
     for f in glob.glob(str(folder / "R*m" / "*_B*_*m.jp2")):
         band = Path(f).stem.split("_")[-2]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bands import MODEL_BANDS, Scene
+from ..bands import Scene
 from ..indices import add_indices
 from ..loading import LoadedModel
 from ..metrics import evaluate_maps
@@ -15,8 +15,6 @@ from ..modelcard import ModelCard
 from ..normalise import normalise
 from ..predict import predict_scene
 from .datasets import EurosatPatch
-
-B4, B3, B8, B11 = (MODEL_BANDS.index(b) for b in ("B4", "B3", "B8", "B11"))
 
 
 def in_memory_model(model: torch.nn.Module, card: ModelCard) -> LoadedModel:
@@ -43,7 +41,7 @@ def threshold_baseline(scene: Scene, ndvi_max: float = 0.3, mndwi_max: float = 0
     """Spectral baseline: pixels with NDVI < ``ndvi_max`` and MNDWI < ``mndwi_max`` (not
     vegetation, not water) are called residential (the commonest built-up class), the rest
     other. NDVI: Rouse et al. 1974; MNDWI: Xu 2006. Returns ``(H, W)`` uint8, 255 nodata."""
-    feats = add_indices(scene.reflectance)
+    feats = add_indices(scene.reflectance)  # channels 11..14: NDVI, NDTI, NDVIre, MNDWI
     ndvi, mndwi = feats[11], feats[14]
     out = np.where((ndvi < ndvi_max) & (mndwi < mndwi_max), 2, 0).astype("uint8")
     out[~scene.valid] = 255
@@ -96,3 +94,24 @@ def eurosat_patch_accuracy(model: torch.nn.Module, card: ModelCard,
         per_class[name] = float(np.mean([preds[i] == labels[i] for i in idx]))
     return {"accuracy": float(np.mean([a == b for a, b in zip(preds, labels)])),
             "n": len(patches), "per_class": per_class, "confusion_matrix": cm.tolist()}
+
+
+def tile_speed_ms(model: torch.nn.Module, tile: int = 256, repeats: int = 5) -> dict:
+    """Median forward time of one ``(1, 15, tile, tile)`` tile in eval mode, in ms, with the
+    current ``torch.get_num_threads()``; plus the weights' size in MB."""
+    import time
+
+    was_training = model.training
+    model.eval()
+    x = torch.zeros(1, model.n_channels, tile, tile)
+    times = []
+    with torch.inference_mode():
+        model(x)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - t) * 1000)
+    model.train(was_training)
+    n_bytes = sum(p.numel() * p.element_size() for p in model.state_dict().values())
+    return {"ms_per_tile": round(float(np.median(times)), 1), "tile_px": tile,
+            "threads": torch.get_num_threads(), "weights_mb": round(n_bytes / 2**20, 2)}

@@ -1,0 +1,125 @@
+"""Batch inputs: a raster file or an AOI fetched from Earth Engine, each with its grid and a
+fingerprint that ties finished tiles to the exact input they were made from.
+
+A file's fingerprint is the sha256 of its bytes plus the reading options (band order, DN
+offset); an AOI's is its geometry, the composite options, the resolution and the fetch
+function's name. Tiles whose sidecar holds another fingerprint are recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rasterio.warp import transform_bounds
+
+from ..errors import InputError
+from ..geo import utm_crs_for
+from ..modelcard import sha256_file
+from ..regrid import regrid_reason
+from .plan import Grid
+from .sources import FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file, read_aoi
+
+
+@dataclass
+class BatchInput:
+    """One input of a batch: its grid, where its pixels come from and a fingerprint.
+
+    Attributes:
+        name: label, used for the output folder and the statistics table.
+        grid: the pixel grid to tile.
+        source: :class:`~.sources.FileSpec` or :class:`~.sources.GeeSpec`.
+        fingerprint: hex sha256 identifying the input's content and reading options; tiles
+            of another fingerprint are never reused.
+        description: JSON-ready facts for the run manifest.
+    """
+
+    name: str
+    grid: Grid
+    source: FileSpec | GeeSpec
+    fingerprint: str
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
+
+
+def file_input(path: str | Path, band_order: Sequence[str] | None = None,
+               dn_offset: float = 0.0, name: str | None = None,
+               resolution: float = 10.0) -> BatchInput:
+    """A raster file as a batch input (reads its header and hashes its bytes once).
+
+    Args:
+        path: GeoTIFF/COG/VRT readable by every worker.
+        band_order, dn_offset: as for :class:`~urbanseg_core.bands.BandFile`.
+        name: label (default: the file's stem).
+        resolution: the model's pixel size, metres (card ``pixel_size_m``).
+
+    Raises:
+        InputError: the file cannot be used, or its grid is geographic or far from
+            ``resolution`` (the message says how to warp it).
+        BandOrderError: the model's bands cannot be found in the file.
+    """
+    path = Path(path).resolve()
+    spec = FileSpec(str(path), tuple(band_order) if band_order else None, float(dn_offset))
+    grid = grid_from_file(spec)
+    reason = regrid_reason(grid.crs, grid.transform, resolution)
+    if reason:
+        west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
+        utm = utm_crs_for((west + east) / 2, (south + north) / 2).to_epsg()
+        raise InputError(
+            f"{path.name} cannot be tiled as it is: {reason}. The batch reads windows of a "
+            f"{resolution:g} m metric grid; warp the file first, e.g. `gdalwarp -t_srs "
+            f"EPSG:{utm} -tr {resolution:g} {resolution:g} -r bilinear {path.name} "
+            f"{path.stem}_utm.tif`, or segment it with `urbanseg predict`, which warps it."
+        )
+    file_sha = sha256_file(path)
+    fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
+                           "dn_offset": spec.dn_offset})
+    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint,
+                      {"kind": "file", "path": str(path), "sha256": file_sha,
+                       "band_order": spec.band_order, "dn_offset": spec.dn_offset})
+
+
+def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
+              options: dict[str, Any] | None = None, resolution: float = 10.0,
+              name: str | None = None) -> BatchInput:
+    """An AOI whose composite each task fetches from Earth Engine (or ``fetch``).
+
+    Args:
+        aoi_path: GeoJSON polygon(s) in EPSG:4326.
+        fetch: ``fetch(bounds, crs, resolution, aoi=..., **options) -> Scene``; ``None`` =
+            :func:`~.sources.gee_fetch` (Earth Engine). Inject a fake to run offline.
+        options: more keyword arguments for ``fetch`` (``start``, ``end``,
+            ``cloud_threshold``, ``reducer``).
+        resolution: pixel size in metres of the UTM grid.
+        name: label (default: the file's stem).
+
+    Raises:
+        InputError: the AOI cannot be read or is not a valid polygon.
+        EarthEngineError: ``fetch`` is the default and Earth Engine is not connected here.
+    """
+    aoi = read_aoi(aoi_path)
+    grid = grid_from_aoi(aoi, resolution)
+    if fetch is None:
+        ensure_connected()  # fail before any worker starts when this machine cannot connect
+    options = dict(options or {})
+    options["aoi"] = aoi.to_geojson()
+    spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
+    fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee"
+    fingerprint = _digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
+                           "resolution": resolution, "fetch": fetch_name})
+    return BatchInput(_safe_name(name or Path(aoi_path).stem), grid, spec, fingerprint,
+                      {"kind": "earth-engine", "aoi": str(aoi_path),
+                       "aoi_area_km2": round(aoi.area_km2, 3),
+                       "options": {k: v for k, v in options.items() if k != "aoi"},
+                       "resolution_m": resolution, "fetch": fetch_name})
