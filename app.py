@@ -10,9 +10,7 @@ from urbanseg_core.app import state
 
 st.set_page_config(page_title="urbanseg: built-up areas from Sentinel-2",
                    page_icon=":material/location_city:", layout="wide")
-open("/tmp/persist.log", "a").write("app run\n")
-state.init()
-state.persist_widgets()  # settings survive page switches
+state.init()  # shared session keys; settings survive page switches
 
 pages = [
     st.Page("pages/1_Map_and_run.py", title="Map & run", icon=":material/map:", default=True),

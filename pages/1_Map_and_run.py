@@ -8,7 +8,7 @@ import streamlit as st
 from urbanseg_core import mapview
 from urbanseg_core.app import earthengine, resources, state
 from urbanseg_core.app.controller import (
-    current_model, prefetch_sample, run_request, sample_request,
+    current_model, measured_throughput, prefetch_sample, run_request, sample_request,
 )
 from urbanseg_core.app.runner import RunRequest
 from urbanseg_core.app.sources import (
@@ -43,164 +43,171 @@ map_view = None      # (true colour layer, outline) shown before a run
 draw = False
 problem = None       # why Run is disabled, as a sentence
 
-if source == "sample":
-    view = resources.sample_view()
-    map_view = (view.true_colour, view.outline)
-    request = sample_request()
-    st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
-               "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
+# Everything that depends on the source sits in one container, so the map below keeps its
+# place in the page whatever is shown here (a moved map would reload).
+with st.container():
+    if source == "sample":
+        view = resources.sample_view()
+        map_view = (view.true_colour, view.outline)
+        request = sample_request()
+        st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
+                   "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
 
-elif source == "upload":
-    col_img, col_ref = st.columns(2)
-    with col_img:
-        up = st.file_uploader("Sentinel-2 GeoTIFF (up to 200 MB)", type=["tif", "tiff"],
-                              key="w_upload",
-                              help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
-                                   "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
-        kept = st.session_state.get(UPLOAD) or {}
-        if up is not None and kept.get("file_id") != up.file_id:  # hash each upload once
-            path, sha = save_upload(up.getvalue(), up.name)
-            st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name,
-                                        "file_id": up.file_id}
-    with col_ref:
-        ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
-                               type=["tif", "tiff"], key="w_reference",
-                               help="Land-use classes in index (0/1/2), ESM, GHSL or CORINE "
-                                    "codes; it is reprojected to the image's grid.")
-        kept_ref = st.session_state.get(REFERENCE) or {}
-        removed = st.session_state.get("urbanseg_reference_removed")
-        if ref is not None and ref.file_id not in (kept_ref.get("file_id"), removed):
-            rpath, rsha = save_upload(ref.getvalue(), ref.name)
-            st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha,
-                                           "name": ref.name, "file_id": ref.file_id}
-        kept_ref = st.session_state.get(REFERENCE)
-        if kept_ref:
-            st.caption(f"Reference: **{kept_ref['name']}**")
-            st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
-                         help="auto: detected from the values in the file.")
-            if st.button("Remove the reference", key="w_ref_remove"):
-                st.session_state["urbanseg_reference_removed"] = kept_ref.get("file_id")
-                st.session_state.pop(REFERENCE, None)
-                st.rerun()
-    kept = st.session_state.get(UPLOAD)
-    if not kept:
-        problem = "Upload a GeoTIFF first."
-    else:
-        st.caption(f"Image: **{kept['name']}**")
-        try:
-            info = inspect_raster(kept["path"])
-        except UrbansegError as exc:
-            show_error(exc)
-            problem = "This file cannot be used; upload another one."
-            info = None
-        if info is not None:
-            st.caption(f"{info.count} bands, {info.width} × {info.height} px, {info.dtype}, "
-                       f"CRS {info.crs}. {info.how}")
-            if info.footprint is not None:
-                map_view = (None, info.footprint)
-            if info.width * info.height > MAX_PIXELS:
-                st.error(f"This image has {info.width * info.height:,} pixels, more than the "
-                         f"{MAX_PIXELS:,} the app handles at once. Crop it to a smaller area, "
-                         "or use the `urbanseg batch` command for whole regions.")
-                problem = "The image is too large for the app."
-            order = None
-            if not info.named:
-                orders = st.session_state.setdefault(BANDS, {})
-                chosen = list(orders.get(kept["sha256"], info.default_order))
-                with st.expander("Band mapping: which Sentinel-2 band is each band of the "
-                                 "file?", expanded=True):
-                    cols = st.columns(min(6, info.count))
-                    for i in range(info.count):
-                        with cols[i % len(cols)]:
-                            key = f"w_band_{kept['sha256'][:8]}_{i}"
-                            if key not in st.session_state:
-                                st.session_state[key] = (
-                                    chosen[i] if chosen[i] in BAND_CHOICES else "")
-                            chosen[i] = st.selectbox(
-                                f"Band {i + 1}", BAND_CHOICES,
-                                format_func=lambda b: b or "(not used)", key=key)
-                orders[kept["sha256"]] = tuple(chosen)
-                try:
-                    order = check_band_order(tuple(chosen))
-                except UrbansegError as exc:
-                    show_error(exc)
-                    problem = "Complete the band mapping first."
-            offset = st.checkbox(
-                "Level-2A product of 2022 or later (subtract the 1000 DN offset)",
-                key="w_offset",
-                help="Sentinel-2 L2A products of processing baseline 04.00 and later "
-                     "(since 25 January 2022) add 1000 to every value, unless harmonised.")
-            if problem is None:
-                kept_ref = st.session_state.get(REFERENCE)
-                request = RunRequest(
-                    kind="upload", name=kept["name"], path=kept["path"],
-                    sha256=kept["sha256"], band_order=order,
-                    dn_offset=-1000.0 if offset else 0.0,
-                    reference_path=kept_ref["path"] if kept_ref else None,
-                    reference_sha256=kept_ref["sha256"] if kept_ref else None,
-                    reference_codes=st.session_state.get("w_ref_codes", "auto"))
-
-else:  # Earth Engine
-    connected, message = earthengine.status()
-    if connected:
-        st.success(message)
-    else:
-        st.warning(message)
-        if st.button("Check the connection again", key="w_ee_recheck"):
-            earthengine.recheck()
-            st.rerun()
-    draw = True
-    c1, c2, c3 = st.columns([2, 2, 1])
-    with c1:
-        today = date.today()
-        if "w_dates" not in st.session_state:
-            st.session_state["w_dates"] = (date(today.year - 1, 1, 1),
-                                           date(today.year - 1, 12, 31))
-        dates = st.date_input("Date range of the composite (a whole year is safest)",
-                              min_value=date(2017, 3, 28), max_value=today, key="w_dates",
-                              help="Sentinel-2 surface reflectance exists from March 2017; "
-                                   "the median of the clear observations is used.")
-    with c2:
-        st.session_state.setdefault("w_cloud", 0.6)
-        cloud = st.slider("Cloud masking: keep pixels at least this likely to be clear",
-                          0.0, 1.0, step=0.05, key="w_cloud",
-                          help="Cloud Score+ clear probability (cs_cdf). Higher removes more "
-                               "clouds and haze but leaves fewer observations; 0.6 suits "
-                               "most places.")
-    with c3:
-        gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
-                              key="w_aoi_upload")
-        if gj is not None:
+    elif source == "upload":
+        col_img, col_ref = st.columns(2)
+        with col_img:
+            up = st.file_uploader("Sentinel-2 GeoTIFF (up to 200 MB)", type=["tif", "tiff"],
+                                  key="w_upload",
+                                  help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
+                                       "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
+            kept = st.session_state.get(UPLOAD) or {}
+            if up is not None and kept.get("file_id") != up.file_id:  # hash each upload once
+                path, sha = save_upload(up.getvalue(), up.name)
+                st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name,
+                                            "file_id": up.file_id}
+        with col_ref:
+            ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
+                                   type=["tif", "tiff"], key="w_reference",
+                                   help="Land-use classes in index (0/1/2), ESM, GHSL or CORINE "
+                                        "codes; it is reprojected to the image's grid.")
+            kept_ref = st.session_state.get(REFERENCE) or {}
+            removed = st.session_state.get("urbanseg_reference_removed")
+            if ref is not None and ref.file_id not in (kept_ref.get("file_id"), removed):
+                rpath, rsha = save_upload(ref.getvalue(), ref.name)
+                st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha,
+                                               "name": ref.name, "file_id": ref.file_id}
+            kept_ref = st.session_state.get(REFERENCE)
+            if kept_ref:
+                st.caption(f"Reference: **{kept_ref['name']}**")
+                st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
+                             help="auto: detected from the values in the file.")
+                if st.button("Remove the reference", key="w_ref_remove"):
+                    st.session_state["urbanseg_reference_removed"] = kept_ref.get("file_id")
+                    st.session_state.pop(REFERENCE, None)
+                    st.rerun()
+        kept = st.session_state.get(UPLOAD)
+        if not kept:
+            problem = "Upload a GeoTIFF first."
+        else:
+            st.caption(f"Image: **{kept['name']}**")
             try:
-                state.put(state.AOI, earthengine.parse_upload(gj.getvalue()))
+                info = inspect_raster(kept["path"])
             except UrbansegError as exc:
                 show_error(exc)
-    st.caption("Draw a rectangle or polygon with the tools on the left of the map.")
-    aoi = state.get(state.AOI)
-    if aoi is None:
-        problem = "Draw an area on the map or upload a GeoJSON file."
-    else:
-        s = earthengine.aoi_summary(aoi)
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Area", f"{s['area_km2']:,.1f} km²" if s["area_km2"] is not None else "–")
-        m2.metric("Download", f"{s['megabytes']:,.0f} MB" if s["megabytes"] is not None else "–")
-        m3.metric("Estimated time", f"~{s['seconds']:,.0f} s" if s["seconds"] else "–")
-        if s["error"]:
-            st.error(s["error"])
-            problem = "Choose a smaller or valid area."
-        elif not connected:
-            problem = "Earth Engine is not connected (see above)."
-        elif not isinstance(dates, tuple) or len(dates) != 2:
-            problem = "Choose a start and an end date."
+                problem = "This file cannot be used; upload another one."
+                info = None
+            if info is not None:
+                speed = measured_throughput()
+                guess = (f" The model needs about {info.width * info.height / speed:,.0f} s for "
+                         "it on this computer." if speed else "")
+                st.caption(f"{info.count} bands, {info.width} × {info.height} px, {info.dtype}, "
+                           f"CRS {info.crs}. {info.how}{guess}")
+                if info.footprint is not None:
+                    map_view = (None, info.footprint)
+                if info.width * info.height > MAX_PIXELS:
+                    st.error(f"This image has {info.width * info.height:,} pixels, more than the "
+                             f"{MAX_PIXELS:,} the app handles at once. Crop it to a smaller area, "
+                             "or use the `urbanseg batch` command for whole regions.")
+                    problem = "The image is too large for the app."
+                order = None
+                if not info.named:
+                    orders = st.session_state.setdefault(BANDS, {})
+                    chosen = list(orders.get(kept["sha256"], info.default_order))
+                    with st.expander("Band mapping: which Sentinel-2 band is each band of the "
+                                     "file?", expanded=True):
+                        cols = st.columns(min(6, info.count))
+                        for i in range(info.count):
+                            with cols[i % len(cols)]:
+                                key = f"w_band_{kept['sha256'][:8]}_{i}"
+                                if key not in st.session_state:
+                                    st.session_state[key] = (
+                                        chosen[i] if chosen[i] in BAND_CHOICES else "")
+                                chosen[i] = st.selectbox(
+                                    f"Band {i + 1}", BAND_CHOICES,
+                                    format_func=lambda b: b or "(not used)", key=key)
+                    orders[kept["sha256"]] = tuple(chosen)
+                    try:
+                        order = check_band_order(tuple(chosen))
+                    except UrbansegError as exc:
+                        show_error(exc)
+                        problem = "Complete the band mapping first."
+                offset = st.checkbox(
+                    "Level-2A product of 2022 or later (subtract the 1000 DN offset)",
+                    key="w_offset",
+                    help="Sentinel-2 L2A products of processing baseline 04.00 and later "
+                         "(since 25 January 2022) add 1000 to every value, unless harmonised.")
+                if problem is None:
+                    kept_ref = st.session_state.get(REFERENCE)
+                    request = RunRequest(
+                        kind="upload", name=kept["name"], path=kept["path"],
+                        sha256=kept["sha256"], band_order=order,
+                        dn_offset=-1000.0 if offset else 0.0,
+                        reference_path=kept_ref["path"] if kept_ref else None,
+                        reference_sha256=kept_ref["sha256"] if kept_ref else None,
+                        reference_codes=st.session_state.get("w_ref_codes", "auto"))
+
+    else:  # Earth Engine
+        connected, message = earthengine.status()
+        if connected:
+            st.success(message)
         else:
-            request = RunRequest(kind="earthengine", name="earthengine_aoi",
-                                 aoi=json.dumps(aoi, sort_keys=True),
-                                 start=dates[0].isoformat(),
-                                 end=(dates[1] + timedelta(days=1)).isoformat(),
-                                 cloud_threshold=float(cloud))
-    if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
-        state.put(state.AOI, None)
-        st.rerun()
+            st.warning(message)
+            if st.button("Check the connection again", key="w_ee_recheck"):
+                earthengine.recheck()
+                st.rerun()
+        draw = True
+        c1, c2, c3 = st.columns([2, 2, 1])
+        with c1:
+            today = date.today()
+            if "w_dates" not in st.session_state:
+                st.session_state["w_dates"] = (date(today.year - 1, 1, 1),
+                                               date(today.year - 1, 12, 31))
+            dates = st.date_input("Date range of the composite (a whole year is safest)",
+                                  min_value=date(2017, 3, 28), max_value=today, key="w_dates",
+                                  help="Sentinel-2 surface reflectance exists from March 2017; "
+                                       "the median of the clear observations is used.")
+        with c2:
+            st.session_state.setdefault("w_cloud", 0.6)
+            cloud = st.slider("Cloud masking: keep pixels at least this likely to be clear",
+                              0.0, 1.0, step=0.05, key="w_cloud",
+                              help="Cloud Score+ clear probability (cs_cdf). Higher removes more "
+                                   "clouds and haze but leaves fewer observations; 0.6 suits "
+                                   "most places.")
+        with c3:
+            gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
+                                  key="w_aoi_upload")
+            if gj is not None:
+                try:
+                    state.put(state.AOI, earthengine.parse_upload(gj.getvalue()))
+                except UrbansegError as exc:
+                    show_error(exc)
+        st.caption("Draw a rectangle or polygon with the tools on the left of the map.")
+        aoi = state.get(state.AOI)
+        if aoi is None:
+            problem = "Draw an area on the map or upload a GeoJSON file."
+        else:
+            s = earthengine.aoi_summary(aoi, px_per_s=measured_throughput())
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Area", f"{s['area_km2']:,.1f} km²" if s["area_km2"] is not None else "–")
+            m2.metric("Download",
+                      f"{s['megabytes']:,.0f} MB" if s["megabytes"] is not None else "–")
+            m3.metric("Estimated time", f"~{s['seconds']:,.0f} s" if s["seconds"] else "–")
+            if s["error"]:
+                st.error(s["error"])
+                problem = "Choose a smaller or valid area."
+            elif not connected:
+                problem = "Earth Engine is not connected (see above)."
+            elif not isinstance(dates, tuple) or len(dates) != 2:
+                problem = "Choose a start and an end date."
+            else:
+                request = RunRequest(kind="earthengine", name="earthengine_aoi",
+                                     aoi=json.dumps(aoi, sort_keys=True),
+                                     start=dates[0].isoformat(),
+                                     end=(dates[1] + timedelta(days=1)).isoformat(),
+                                     cloud_threshold=float(cloud))
+        if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
+            state.put(state.AOI, None)
+            st.rerun()
 
 # ---------------------------------------------------------------- 2. map + 3. run
 result = state.get(state.RESULT)
@@ -239,19 +246,24 @@ with left:
     legend_html = None
     if loaded is not None:
         legend_html = mapview.legend_html(loaded.card.class_names, loaded.card.class_colours)
-    # Earth Engine: open where the user last worked (result, else the sample scene)
-    view_bounds = None
-    if source == "earthengine" and state.get(state.AOI) is None:
+    # Earth Engine: the map opens where the user last worked (result, else the sample scene)
+    # and stays; the AOI is a feature group and the view moves to it without a reload
+    view_bounds = center = zoom = None
+    aoi = state.get(state.AOI) if source == "earthengine" else None
+    if source == "earthengine":
         last = result.true_colour if result is not None and result.true_colour else None
         view_bounds = (last or resources.sample_view().true_colour).bounds
+        if aoi is not None:
+            center, zoom = mapview.view_for(aoi)
     # the prediction is a feature group swapped in place: Run does not reload the map
     fmap, groups, control = mapview.build_dynamic_map(
         true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
-        legend=legend_html, aoi=state.get(state.AOI) if source == "earthengine" else None,
-        draw=draw, height=480, bounds=view_bounds)
+        legend=legend_html, draw=draw, height=480, bounds=view_bounds)
+    if aoi is not None:
+        groups.append(mapview.aoi_group(aoi))
     out = render_map(fmap, key=f"map_run_{source}", height=480,
                      returned_objects=["all_drawings"] if draw else [], groups=groups,
-                     layer_control=control)
+                     layer_control=control, center=center, zoom=zoom)
     if draw and out and out.get("all_drawings"):
         try:
             drawn = earthengine.parse_drawing(out["all_drawings"])

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from urbanseg_core.app import state
 from urbanseg_core.app.earthengine import HOW_TO_CONNECT
 
+state.init()
 st.title("About & help")
 st.markdown("""
 **urbanseg** maps built-up areas in Sentinel-2 satellite images and tells **residential**

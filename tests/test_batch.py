@@ -250,6 +250,48 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     assert agreement >= 0.995
 
 
+def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
+        tmp_path, tiny_model, client, one_thread):
+    """A sample copy in EPSG:4326 is tiled on a 10 m UTM grid through a warped VRT; the
+    mosaic equals a single-process prediction read through the same VRT."""
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    from urbanseg_core.bands import BandFile
+    from urbanseg_core.predict import predict_source
+
+    crop = tmp_path / "crop.tif"  # 320 x 448 px of the sample (14.3 km²), to stay fast
+    with rasterio.open(SAMPLE_SCENE) as src:
+        window = rasterio.windows.Window(0, 0, 448, 320)
+        profile = src.profile | {"width": 448, "height": 320,
+                                 "transform": src.window_transform(window)}
+        with rasterio.open(crop, "w", **profile) as dst:
+            dst.write(src.read(window=window))
+            dst.descriptions = src.descriptions
+    geo = tmp_path / "sample_4326.tif"
+    with rasterio.open(crop) as src, WarpedVRT(src, crs="EPSG:4326",
+                                               resampling=Resampling.nearest) as vrt:
+        profile = src.profile | {"crs": vrt.crs, "transform": vrt.transform,
+                                 "width": vrt.width, "height": vrt.height}
+        with rasterio.open(geo, "w", **profile) as dst:
+            dst.write(vrt.read())
+            dst.descriptions = src.descriptions
+    inp = file_input(geo)
+    result = run_batch([inp], tmp_path / "out", model=tiny_model, tile_km=2.0, client=client,
+                       torch_threads=1, progress=False)
+    mosaic_path = result.mosaics["sample_4326"]
+    with rasterio.open(mosaic_path) as src:
+        assert src.crs.to_epsg() == 32633 and src.res == (10.0, 10.0)
+        mosaic = src.read(1)
+    vrt_path = tmp_path / "out" / "sample_4326" / "input_warped.vrt"
+    reference = predict_source(BandFile(vrt_path), load_model(tiny_model))
+    agreement = _agreement(mosaic, reference)
+    print(f"EPSG:4326 input: {result.tiles} tiles, agreement {100 * agreement:.4f}%")
+    assert result.tiles >= 2 and agreement >= 0.995
+    total = next(r for r in result.rows if r["tile"] == "TOTAL")
+    assert float(total["valid_km2"]) == pytest.approx(320 * 448 * 1e-4, rel=0.01)  # the crop's
+
+
 def fake_fetch(bounds, crs, resolution, *, aoi, log_dir, delay=0.3):
     """Stands in for Earth Engine: the sample scene's pixels for the requested window, and a
     log line (start, end) per call so the test can check the rate limit."""

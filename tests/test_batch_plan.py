@@ -181,15 +181,23 @@ def test_stats_rows_total_is_the_sum_of_tiles():
     assert float(rows[0]["other_share"]) == pytest.approx(0.6)
 
 
-def test_file_input_refuses_grids_that_need_warping_with_the_command(tmp_path):
+def test_file_input_in_degrees_is_tiled_on_a_10_m_utm_grid(tmp_path):
     from urbanseg_core.batch import file_input
+    from urbanseg_core.batch.inputs import prepare_input
 
     path = tmp_path / "geo.tif"
     with rasterio.open(path, "w", driver="GTiff", height=20, width=20, count=11, dtype="uint16",
                        crs="EPSG:4326", transform=from_origin(9.1, 45.5, 1e-4, 1e-4)) as dst:
         dst.write(np.full((11, 20, 20), 1000, "uint16"))
-    with pytest.raises(InputError, match="gdalwarp -t_srs EPSG:32632 -tr 10 10"):
-        file_input(path)
+    inp = file_input(path)
+    assert inp.warp and inp.grid.crs.to_epsg() == 32632  # UTM zone of 9.1 E
+    assert inp.grid.transform.a == 10 and inp.grid.transform.c % 10 == 0
+    assert "geographic" in inp.description["warped"]["reason"]
+    ready = prepare_input(inp, tmp_path)
+    assert not ready.warp and ready.source.path.endswith("input_warped.vrt")
+    with rasterio.open(ready.source.path) as vrt:
+        assert (vrt.crs.to_epsg(), vrt.shape) == (32632, (inp.grid.height, inp.grid.width))
+        assert vrt.read(1)[vrt.height // 2, vrt.width // 2] == 1000
 
 
 def test_default_gee_fetch_without_credentials_is_a_plain_error(monkeypatch, tmp_path):

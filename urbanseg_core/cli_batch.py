@@ -26,8 +26,8 @@ def batch(
                              "from Earth Engine (needs --aoi and a connected account)."),
     start: Optional[str] = typer.Option(None, "--start", help="With --gee: first date of the "
                                         "composite, YYYY-MM-DD."),
-    end: Optional[str] = typer.Option(None, "--end", help="With --gee: last date of the "
-                                      "composite, YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--end", help="With --gee: end of the composite's "
+                                      "date range, YYYY-MM-DD (excluded)."),
     gee_concurrency: int = typer.Option(4, "--gee-concurrency", help="With --gee: at most "
                                         "this many Earth Engine requests at once."),
     tile_km: float = typer.Option(5.0, "--tile-km", help="Batch tile side in km (rounded to "
@@ -77,6 +77,12 @@ def batch(
         paths = [SAMPLE_SCENE] if sample else list(inputs or [])
         batch_inputs = [file_input(p, band_order=band_order, dn_offset=dn_offset) for p in paths]
 
+    for inp in batch_inputs:
+        warped = inp.description.get("warped")
+        if warped:
+            typer.echo(f"Note: {inp.name}: {warped['reason']}; it is read through a warped VRT "
+                       f"on the {warped['transform'][0]:g} m grid of {warped['crs']}, and the "
+                       "mosaic is on that grid.", err=True)
     result = run_batch(batch_inputs, output, model=model, tile_km=tile_km, workers=workers,
                        scheduler=scheduler, gee_concurrency=gee_concurrency)
     rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"

@@ -344,3 +344,35 @@ def build_dynamic_map(
         image_overlay(layer, name, opacity, True).add_to(group)
         groups.append(group)
     return m, groups, folium.LayerControl(collapsed=False)
+
+
+def aoi_group(aoi: dict, name: str = "Area of interest"):
+    """An AOI (GeoJSON geometry, EPSG:4326) as a feature group for dynamic maps."""
+    import folium
+
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson({"type": "Feature", "geometry": aoi, "properties": {}}, name=name,
+                   style_function=lambda _f: {"color": "#CC79A7", "weight": 3,
+                                              "fillOpacity": 0.05}).add_to(group)
+    return group
+
+
+def view_for(geometry: dict, width_px: int = 700, height_px: int = 480,
+             max_zoom: int = 16) -> tuple[tuple[float, float], int]:
+    """``((lat, lon), zoom)`` that shows a geometry whole in a ``width_px x height_px`` map.
+
+    Web Mercator zoom ``z`` shows ``256 * 2**z`` px for 360° of longitude; latitude spans are
+    compared in Mercator units.
+    """
+    import math
+
+    (s, w), (n, e) = _geom_bounds(geometry)
+
+    def merc(lat: float) -> float:
+        lat = max(min(lat, 85.0), -85.0)
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    lon_frac = max(e - w, 1e-9) / 360.0
+    lat_frac = max(merc(n) - merc(s), 1e-9) / (2 * math.pi)
+    zoom = min(math.log2(width_px / 256 / lon_frac), math.log2(height_px / 256 / lat_frac))
+    return ((s + n) / 2, (w + e) / 2), max(1, min(max_zoom, int(math.floor(zoom))))

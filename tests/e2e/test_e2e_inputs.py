@@ -75,6 +75,8 @@ def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, art
     frame = page.frame_locator(MAP_FRAME).first
     tool = frame.locator("a.leaflet-draw-draw-rectangle")
     tool.wait_for()
+    inner = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    inner.eval_on_selector(".leaflet-container", "c => { c.dataset.mark = 'before-draw'; }")
     tool.click()
     box = page.locator(MAP_FRAME).first.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35
@@ -89,6 +91,10 @@ def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, art
     km2 = float(re.sub(r"[^\d.]", "", text))
     assert 0.1 < km2 < 500, text
     assert "km²" in text
+    # the map was not reloaded by the rerun: the mark and the drawn rectangle are still there
+    inner = page.locator(MAP_FRAME).first.element_handle().content_frame()
+    assert inner.eval_on_selector(".leaflet-container", "c => c.dataset.mark") == "before-draw"
+    assert inner.locator("path.leaflet-interactive").count() >= 1
     est = page.get_by_test_id("stMetric").filter(has_text="Estimated time")
     assert re.search(r"\d", est.get_by_test_id("stMetricValue").inner_text())
     assert page.get_by_text("Not connected").first.is_visible()

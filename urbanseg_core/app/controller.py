@@ -120,3 +120,12 @@ def _prefetch_once(model_sha256: str, _loaded) -> bool:  # noqa: ARG001 - cache 
         add_script_run_ctx(thread, ctx)
     thread.start()
     return True
+
+
+def measured_throughput() -> float | None:
+    """Model throughput of the latest run in this session, pixels per second (``None``
+    before any run); used for time estimates."""
+    result = state.get(state.RESULT)
+    if result is None or result.seconds <= 0:
+        return None
+    return result.classes.size / result.seconds

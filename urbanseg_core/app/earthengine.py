@@ -17,9 +17,9 @@ from ..errors import EarthEngineError, InputError
 
 HOW_TO_CONNECT = (
     "To use Earth Engine, register a Google Cloud project for Earth Engine, then either "
-    "run `earthengine authenticate` on this computer and set `EE_PROJECT`, or put a "
-    "service-account key in `.streamlit/secrets.toml` under `[gee]` "
-    "(`service_account_key = '''{...}'''` and `project = \"my-project\"`), then press "
+    "run `earthengine authenticate` on this computer and set `EE_PROJECT`, or copy "
+    "`.streamlit/secrets.toml.example` to `.streamlit/secrets.toml` and fill in `[gee]` "
+    "`project` and `service_account_key` (a service account's JSON key), then press "
     "“Check the connection again”. The sample scene and your own GeoTIFFs work without it."
 )
 
@@ -64,8 +64,14 @@ def recheck() -> None:
     _connect.clear()
 
 
-def aoi_summary(geometry: dict, max_km2: float = 500.0) -> dict[str, Any]:
+def aoi_summary(geometry: dict, max_km2: float = 500.0,
+                px_per_s: float | None = None) -> dict[str, Any]:
     """Area and size/time estimate of a drawn or uploaded AOI.
+
+    Args:
+        geometry: GeoJSON geometry (EPSG:4326).
+        max_km2: largest area fetched interactively.
+        px_per_s: model throughput measured on this computer (pixels per second), if known.
 
     Returns:
         ``{"area_km2", "pixels", "megabytes", "seconds", "error"}``; ``error`` is a plain
@@ -86,13 +92,14 @@ def aoi_summary(geometry: dict, max_km2: float = 500.0) -> dict[str, Any]:
     except InputError as exc:
         out["error"] = str(exc)
     try:
-        est = aoi_mod.estimate(area)
+        est = (aoi_mod.estimate(area, inference_px_per_s=px_per_s) if px_per_s
+               else aoi_mod.estimate(area))
         out.update(pixels=est.get("pixels"), megabytes=est.get("megabytes"),
                    seconds=est.get("total_seconds", est.get("seconds")))
     except Exception:  # noqa: BLE001 - estimate depends on optional modules; fall back
         pixels = int(area.area_km2 * 1e4)  # 10 m pixels
         out.update(pixels=pixels, megabytes=round(pixels * 50 / 1e6, 1),
-                   seconds=round(pixels / 150_000 + 10, 1))
+                   seconds=round(pixels / (px_per_s or 150_000) + 10, 1))
     return out
 
 

@@ -33,10 +33,12 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def init() -> None:
-    """Put every shared key in the session with its default (idempotent)."""
+    """Put every shared key in the session with its default and restore the settings
+    widgets dropped by a page switch (idempotent; every page calls it first)."""
     for key, value in _DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
+    persist_widgets()
 
 
 def get(key: str) -> Any:
@@ -72,7 +74,6 @@ def persist_widgets() -> None:
                if isinstance(k, str) and k.startswith(PERSISTENT_WIDGETS)}
     for key in present:
         memory[key] = st.session_state[key]
-    open("/tmp/persist.log", "a").write(repr(("persist", {k: st.session_state[k] for k in present if "band" not in k}, {k:v for k,v in memory.items() if "band" not in k})) + "\n")
     for key, value in memory.items():
         if key not in present:
             st.session_state[key] = value

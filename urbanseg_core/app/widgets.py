@@ -60,18 +60,18 @@ def progress_reporter(status) -> Callable[[str, float], None]:
 
 def render_map(fmap, key: str, height: int = 520,
                returned_objects: list[str] | None = None, groups=None,
-               layer_control=None) -> dict | None:
+               layer_control=None, center=None, zoom=None) -> dict | None:
     """Show a folium map with a stable key; only ``returned_objects`` trigger reruns.
 
-    ``groups`` (folium FeatureGroups) and ``layer_control`` are updated in place by
-    streamlit-folium, without reloading the map (see
+    ``groups`` (folium FeatureGroups), ``layer_control``, ``center`` ``(lat, lon)`` and
+    ``zoom`` are updated in place by streamlit-folium, without reloading the map (see
     :func:`urbanseg_core.mapview.build_dynamic_map`).
     """
     from streamlit_folium import st_folium
 
     return st_folium(fmap, key=key, height=height, use_container_width=True,
                      returned_objects=returned_objects or [], feature_group_to_add=groups,
-                     layer_control=layer_control)
+                     layer_control=layer_control, center=center, zoom=zoom)
 
 
 def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:

@@ -8,6 +8,7 @@ function's name. Tiles whose sidecar holds another fingerprint are recomputed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -15,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rasterio.warp import transform_bounds
-
-from ..errors import InputError
-from ..geo import utm_crs_for
 from ..modelcard import sha256_file
 from ..regrid import regrid_reason
+from ..stacking import target_grid
 from .plan import Grid
-from .sources import FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file, read_aoi
+from .sources import (FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file,
+                      read_aoi, write_warped_vrt)
 
 
 @dataclass
@@ -36,6 +35,8 @@ class BatchInput:
         fingerprint: hex sha256 identifying the input's content and reading options; tiles
             of another fingerprint are never reused.
         description: JSON-ready facts for the run manifest.
+        warp: the file must be read through a warped VRT that :func:`prepare_input` writes
+            into the output folder (the workers must be able to read it).
     """
 
     name: str
@@ -43,6 +44,7 @@ class BatchInput:
     source: FileSpec | GeeSpec
     fingerprint: str
     description: dict[str, Any] = field(default_factory=dict)
+    warp: bool = False
 
 
 def _digest(obj: Any) -> str:
@@ -64,30 +66,47 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
         name: label (default: the file's stem).
         resolution: the model's pixel size, metres (card ``pixel_size_m``).
 
+    A file in a geographic CRS or with pixels far from ``resolution`` (see
+    :func:`urbanseg_core.regrid.regrid_reason`) is tiled on a north-up UTM grid of
+    ``resolution`` metres (:func:`urbanseg_core.stacking.target_grid`) and read through a warped
+    VRT (bilinear, as :func:`urbanseg_core.regrid.to_model_grid`); the mosaic is on that grid.
+
     Raises:
-        InputError: the file cannot be used, or its grid is geographic or far from
-            ``resolution`` (the message says how to warp it).
+        InputError: the file cannot be used.
         BandOrderError: the model's bands cannot be found in the file.
     """
     path = Path(path).resolve()
     spec = FileSpec(str(path), tuple(band_order) if band_order else None, float(dn_offset))
     grid = grid_from_file(spec)
+    file_sha = sha256_file(path)
+    description = {"kind": "file", "path": str(path), "sha256": file_sha,
+                   "band_order": spec.band_order, "dn_offset": spec.dn_offset}
+    warp = None
     reason = regrid_reason(grid.crs, grid.transform, resolution)
     if reason:
-        west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
-        utm = utm_crs_for((west + east) / 2, (south + north) / 2).to_epsg()
-        raise InputError(
-            f"{path.name} cannot be tiled as it is: {reason}. The batch reads windows of a "
-            f"{resolution:g} m metric grid; warp the file first, e.g. `gdalwarp -t_srs "
-            f"EPSG:{utm} -tr {resolution:g} {resolution:g} -r bilinear {path.name} "
-            f"{path.stem}_utm.tif`, or segment it with `urbanseg predict`, which warps it."
-        )
-    file_sha = sha256_file(path)
+        crs, transform, height, width = target_grid(path, resolution)
+        grid = Grid(height, width, crs, transform)
+        warp = {"crs": crs.to_string(), "transform": list(transform)[:6],
+                "shape": [height, width], "resampling": "bilinear"}
+        description["warped"] = dict(warp, reason=reason)
     fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
-                           "dn_offset": spec.dn_offset})
-    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint,
-                      {"kind": "file", "path": str(path), "sha256": file_sha,
-                       "band_order": spec.band_order, "dn_offset": spec.dn_offset})
+                           "dn_offset": spec.dn_offset, "warp": warp})
+    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint, description,
+                      warp=warp is not None)
+
+
+def prepare_input(inp: BatchInput, folder: Path) -> BatchInput:
+    """Make an input readable by the workers before its tiles are planned.
+
+    A file that must be warped (:attr:`BatchInput.warp`) gets a GDAL warped VRT in ``folder``
+    (:func:`~.sources.write_warped_vrt`); its tiles then read the file through it. Other
+    inputs are returned as they are.
+    """
+    if not inp.warp or not isinstance(inp.source, FileSpec):
+        return inp
+    vrt = write_warped_vrt(Path(inp.source.path), inp.grid, folder / "input_warped.vrt")
+    return dataclasses.replace(inp, source=dataclasses.replace(inp.source, path=str(vrt)),
+                               warp=False)
 
 
 def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,

@@ -2,7 +2,8 @@
 
 ::
 
-    inputs (files | AOI + Earth Engine, inputs.py) -> grid per input -> batch tiles (plan.py)
+    inputs (files, warped VRT if needed | AOI + Earth Engine: inputs.py) -> grid per input
+      -> batch tiles (plan.py)
       -> verified finished tiles are skipped (store.py sidecars)
       -> one dask task per remaining tile (worker.run_tile: model cached per worker)
          on a LocalCluster (n processes x 1 thread) or any scheduler address (cluster.py)
@@ -28,7 +29,7 @@ from typing import Any, Callable, Sequence
 from ..errors import UrbansegError
 from ..loading import default_model_path, load_model
 from .cluster import BatchError, connect_client, with_semaphore
-from .inputs import BatchInput
+from .inputs import BatchInput, prepare_input
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
 from .plan import BatchTile, plan_batch
 from .store import FORMAT, atomic_write, clean_stale_tmp, verify_tile
@@ -154,7 +155,7 @@ def run_batch(
         folder = outdir / name / "tiles"
         folder.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(folder)
-        plans.append((inp, name, tiles, folder))
+        plans.append((prepare_input(inp, outdir / name), name, tiles, folder))
 
     own_client = client is None
     cluster = None
