@@ -176,9 +176,11 @@ with st.container():
         with c3:
             gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
                                   key="w_aoi_upload")
-            if gj is not None:
+            # apply each uploaded file once, so a later drawing is not overridden
+            if gj is not None and st.session_state.get("urbanseg_aoi_file") != gj.file_id:
                 try:
                     state.put(state.AOI, earthengine.parse_upload(gj.getvalue()))
+                    st.session_state["urbanseg_aoi_file"] = gj.file_id
                 except UrbansegError as exc:
                     show_error(exc)
         st.caption("Draw a rectangle or polygon with the tools on the left of the map.")
@@ -207,6 +209,9 @@ with st.container():
                                      cloud_threshold=float(cloud))
         if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
             state.put(state.AOI, None)
+            # a fresh map without the drawn shape (otherwise it would be read back at once)
+            st.session_state["urbanseg_map_epoch"] = st.session_state.get(
+                "urbanseg_map_epoch", 0) + 1
             st.rerun()
 
 # ---------------------------------------------------------------- 2. map + 3. run
@@ -261,7 +266,8 @@ with left:
         legend=legend_html, draw=draw, height=480, bounds=view_bounds)
     if aoi is not None:
         groups.append(mapview.aoi_group(aoi))
-    out = render_map(fmap, key=f"map_run_{source}", height=480,
+    epoch = st.session_state.get("urbanseg_map_epoch", 0)
+    out = render_map(fmap, key=f"map_run_{source}_{epoch}", height=480,
                      returned_objects=["all_drawings"] if draw else [], groups=groups,
                      layer_control=control, center=center, zoom=zoom)
     if draw and out and out.get("all_drawings"):

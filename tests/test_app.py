@@ -300,3 +300,18 @@ def test_settings_survive_switching_pages():
     at.switch_page("pages/1_Map_and_run.py").run()
     assert at.slider(key="w_cloud").value == pytest.approx(0.8)
     assert not at.warning or all("Session State" not in w.value for w in at.warning)
+
+
+def test_uploaded_area_can_be_cleared_and_is_applied_once():
+    at = _fresh()
+    at.radio(key="w_source").set_value("earthengine").run()
+    square = {"type": "Polygon", "coordinates": [[[12.50, 52.46], [12.55, 52.46],
+                                                   [12.55, 52.49], [12.50, 52.49],
+                                                   [12.50, 52.46]]]}
+    at.file_uploader(key="w_aoi_upload").set_value(
+        ("aoi.geojson", json.dumps(square).encode(), "application/geo+json")).run()
+    assert at.session_state[state.AOI] is not None
+    at.button(key="w_aoi_clear").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[state.AOI] is None       # the file is still there, not re-applied
+    assert not [m for m in at.metric if m.label == "Area"]
