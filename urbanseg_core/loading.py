@@ -155,5 +155,6 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     _check_fit(model, state, weights.name)
     model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
-    model.to(device)
+    # channels_last: about 1.4x faster convolutions on CPU (benchmarks/bench_inference.py)
+    model.to(device=device, memory_format=torch.channels_last)
     return LoadedModel(model=model, card=card, path=weights, sha256=digest)
