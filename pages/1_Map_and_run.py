@@ -159,10 +159,10 @@ with st.container():
         c1, c2, c3 = st.columns([2, 2, 1])
         with c1:
             today = date.today()
-            if "w_dates" not in st.session_state:
-                st.session_state["w_dates"] = (date(today.year - 1, 1, 1),
-                                               date(today.year - 1, 12, 31))
-            dates = st.date_input("Date range of the composite (a whole year is safest)",
+            if "w_dates" not in st.session_state:  # 2018: the GHSL reference's epoch
+                st.session_state["w_dates"] = (date(2018, 1, 1), date(2018, 12, 31))
+            dates = st.date_input("Date range of the composite (default 2018, the year of the "
+                                  "GHSL reference; a whole year is safest)",
                                   min_value=date(2017, 3, 28), max_value=today, key="w_dates",
                                   help="Sentinel-2 surface reflectance exists from March 2017; "
                                        "the median of the clear observations is used.")

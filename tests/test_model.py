@@ -10,7 +10,9 @@ from urbanseg_core.errors import ModelLoadError
 from urbanseg_core.loading import load_model
 from urbanseg_core.model import UNet, count_parameters
 
-SEED_KEYS = Path(__file__).resolve().parents[1].parent / "shared" / "seed_unet_state_dict.json"
+from .conftest import SHARED_DATA
+
+SEED_KEYS = SHARED_DATA.parent / "seed_unet_state_dict.json"  # ../shared beside the data
 
 # Spot checks of the original UNet(15, 3, bilinear=True) layout, written out by hand so the test
 # does not depend on ../shared (the full 110-key list is compared below when it is present).

@@ -21,6 +21,7 @@ DEFAULT_MAX_PIXELS = 150_000_000
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain text: usage errors are short lines, not boxed panels
     help="Map residential and non-residential built-up areas in Sentinel-2 imagery.",
 )
 
