@@ -115,16 +115,7 @@ def parse_geojson(data: str | bytes | Mapping[str, Any], name: str = "aoi") -> A
     Raises:
         InputError: not JSON, not GeoJSON, no polygon, or coordinates that are not degrees.
     """
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode("utf-8", errors="replace")
-    if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"The AOI file is not valid JSON (line {exc.lineno}). Upload a "
-                             "GeoJSON file with a polygon.") from None
-    if not isinstance(data, Mapping):
-        raise InputError("The AOI is not a GeoJSON object. Upload a GeoJSON polygon.")
+    data = _load_geojson(data)
     geoms = _polygons_of(data)
     if not geoms:
         raise InputError("The GeoJSON holds no polygon. Draw a rectangle or polygon, or "
@@ -146,15 +137,7 @@ def parse_collection(data: str | bytes | Mapping[str, Any]) -> list[AOI]:
     Raises:
         InputError: as :func:`parse_geojson`, or when a name repeats.
     """
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode("utf-8", errors="replace")
-    if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"The AOI file is not valid JSON (line {exc.lineno}).") from None
-    if not isinstance(data, Mapping):
-        raise InputError("The AOI file is not a GeoJSON object.")
+    data = _load_geojson(data)
     features = data.get("features") if data.get("type") == "FeatureCollection" else [data]
     out: list[AOI] = []
     seen: set[str] = set()
@@ -281,6 +264,21 @@ def estimate(aoi: AOI, resolution_m: float = 10.0, bands: int = 11,
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _load_geojson(data: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """Parse GeoJSON text or bytes (UTF-8) into a mapping; plain errors otherwise."""
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode("utf-8", errors="replace")
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"The AOI file is not valid JSON (line {exc.lineno}). Upload a "
+                             "GeoJSON file with a polygon.") from None
+    if not isinstance(data, Mapping):
+        raise InputError("The AOI is not a GeoJSON object. Upload a GeoJSON polygon.")
+    return data
+
 
 def _polygons_of(obj: Mapping[str, Any]) -> list:
     """Shapely polygons found in a GeoJSON geometry, Feature or FeatureCollection."""

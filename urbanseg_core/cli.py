@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,6 +24,21 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain text: usage errors are short lines, not boxed panels
     help="Map residential and non-residential built-up areas in Sentinel-2 imagery.",
 )
+
+
+# Options shared by several commands (predict, evaluate, batch).
+ModelOption = Annotated[Optional[Path], typer.Option(
+    "--model", help="Model card (.json) or weights (.pt/.pth); default: the bundled model.")]
+BandsOption = Annotated[Optional[str], typer.Option(
+    "--bands", help="Band order of the file(s), comma-separated, e.g. B2,B3,B4,...")]
+DnOffsetOption = Annotated[float, typer.Option(
+    "--dn-offset", help="Add to DN before /10000 (-1000 for non-harmonised L2A since "
+                        "2022-01-25).")]
+
+
+def band_list(bands: str | None) -> list[str] | None:
+    """``"B2,B3,..."`` -> ``["B2", "B3", ...]`` (``None`` stays ``None``)."""
+    return [b.strip() for b in bands.split(",")] if bands else None
 
 
 @app.callback()
@@ -86,16 +101,13 @@ def predict(
                                             "named bands, or 13 L1C bands)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output mask GeoTIFF."),
     sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or "
-                                         "weights (.pt/.pth); default: the bundled model."),
+    model: ModelOption = None,
     codes: str = typer.Option("index", "--codes", help="index (0/1/2, 255 nodata) or esm "
                               "(1/250/255, 0 nodata)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
                                              "statistics as JSON here."),
-    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the file, "
-                                        "comma-separated, e.g. B2,B3,B4,..."),
-    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
-                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+    bands: BandsOption = None,
+    dn_offset: DnOffsetOption = 0.0,
     tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
                                             "(default: the model card's)."),
     overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
@@ -115,7 +127,7 @@ def predict(
     if json_path:
         check_writable(json_path)
     loaded = load_model(model)
-    seg = segment_file(source, loaded, band_order=bands.split(",") if bands else None,
+    seg = segment_file(source, loaded, band_order=band_list(bands),
                        dn_offset=dn_offset, progress=progress_bar("predict"),
                        max_pixels=max_pixels,
                        tile_size=tile_size, overlap=overlap)

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .cli import app, fail
+from .cli import BandsOption, DnOffsetOption, ModelOption, app, band_list, fail
 
 
 @app.command()
@@ -36,12 +36,9 @@ def batch(
                                           "(default: the CPU count)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running dask "
                                             "scheduler, e.g. tcp://HOST:8786."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or weights; "
-                                         "default: the bundled model."),
-    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the files, "
-                                        "comma-separated, e.g. B2,B3,B4,..."),
-    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
-                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+    model: ModelOption = None,
+    bands: BandsOption = None,
+    dn_offset: DnOffsetOption = 0.0,
 ) -> None:
     """Segment whole regions: tiles on dask, tile GeoTIFFs, a COG mosaic and a stats table."""
     from .batch import aoi_input, file_input, run_batch
@@ -69,7 +66,7 @@ def batch(
         import distributed  # noqa: F401
     except ImportError:
         fail("`urbanseg batch` needs dask.distributed: pip install 'dask[distributed]'.")
-    band_order = [b.strip() for b in bands.split(",")] if bands else None
+    band_order = band_list(bands)
     if gee:
         options = {k: v for k, v in (("start", start), ("end", end)) if v}
         batch_inputs = [aoi_input(aoi, options=options)]
