@@ -17,8 +17,10 @@ What it measures, in one run on the same area and machine:
   ``torch.utils.flop_counter``) divided by the FLOP/s of a large fp32 ``torch.mm``.
 * ``peak_rss_mb``: peak resident memory of a separate process that predicts a 400 km²
   (2000 x 2000 px, 11-band) GeoTIFF from disk.
-* ``pixel_agreement_vs_fp32``: only when a lower precision is used (not on AVX2-only CPUs,
-  where bf16 has no native support and is slower).
+* ``torch_engine_km2_per_s`` and ``pixel_agreement_engine_vs_torch``: the same path on the
+  PyTorch engine, and the share of pixels on which the two engines agree (both fp32).
+* ``pixel_agreement_vs_fp32`` would apply to a lower precision; none is used (bf16 has no
+  native support on AVX2-only CPUs and ran slower).
 """
 
 from __future__ import annotations
@@ -152,23 +154,30 @@ def main() -> None:
     stack = islamabad_stack()
     crop = crop_file(stack, args.size, "islamabad")
     big = crop_file(stack, 2000, "islamabad")
-    loaded = load_model()
+    loaded = load_model()  # default engine (ONNX Runtime when installed)
+    torch_loaded = load_model(engine="torch")
     card = loaded.card
     km2 = args.size * args.size * 1e-4
 
     bf = BandFile(crop, dn_offset=dn_offset)
-    predict_source(bf, loaded)  # warm-up
-    start = time.perf_counter()
-    predict_source(bf, loaded)
-    ours_s = time.perf_counter() - start
+    timings = {}
+    maps = {}
+    for name, lm in (("default", loaded), ("torch", torch_loaded)):
+        predict_source(bf, lm)  # warm-up
+        start = time.perf_counter()
+        maps[name] = predict_source(bf, lm)
+        timings[name] = time.perf_counter() - start
+    ours_s = timings["default"]
 
     seed_s, seed_px = seed_style(crop, dn_offset)
     seed_km2_per_s = seed_px * 1e-4 / seed_s
 
+    from urbanseg_core.predict import choose_tile_size
     from urbanseg_core.tiling import plan_tiles
 
-    tiles = plan_tiles(args.size, args.size, card.tile_size, card.overlap)
-    flops = model_flops(loaded.model, card.tile_size) * len(tiles)
+    tile = choose_tile_size(args.size, args.size, card.tile_size, card.overlap)
+    tiles = plan_tiles(args.size, args.size, tile, card.overlap)
+    flops = model_flops(loaded.model, tile) * len(tiles)
     peak = gemm_peak()
     rss = peak_rss_child(big, dn_offset)
 
@@ -178,10 +187,13 @@ def main() -> None:
                    f"{torch.backends.cpu.get_cpu_capability()}",
         "scene": f"Islamabad L2A T43SCT 2018-12-27, central {args.size} x {args.size} px "
                  f"({km2:.0f} km²)",
-        "model": f"{card.name} (base width {card.architecture.base_width}, tile "
-                 f"{card.tile_size}, overlap {card.overlap})",
+        "model": f"{card.name} (base width {card.architecture.base_width}, "
+                 f"{len(tiles)} tiles of {tile} px, overlap {card.overlap})",
+        "engine": loaded.engine,
         "seconds": round(ours_s, 3),
         "km2_per_s": round(km2 / ours_s, 3),
+        "torch_engine_km2_per_s": round(km2 / timings["torch"], 3),
+        "pixel_agreement_engine_vs_torch": round(float((maps["default"] == maps["torch"]).mean()), 6),
         "seed_seconds": round(seed_s, 3),
         "seed_km2_per_s": round(seed_km2_per_s, 4),
         "ratio_vs_seed_style": round(km2 / ours_s / seed_km2_per_s, 2),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .engine import Classifier, make_classifier, torch_classifier
 from .errors import ModelLoadError
 from .model import UNet
 from .modelcard import (
@@ -26,12 +27,30 @@ DEFAULT_CARD = MODELS_DIR / "urbanseg-unet.json"
 
 @dataclass
 class LoadedModel:
-    """A network in eval mode with its card. Shared read-only between threads."""
+    """A network in eval mode with its card and inference engine. Shared read-only between
+    threads.
+
+    Attributes:
+        model: the PyTorch network (eval mode, no gradients).
+        card: its model card.
+        path: the weights file.
+        sha256: hex digest of the weights file.
+        engine: name of the engine that runs :meth:`classify` ("ONNX Runtime" or "PyTorch").
+        classifier: the engine's function; ``None`` means PyTorch, set up on first use.
+    """
 
     model: UNet
     card: ModelCard
     path: Path
     sha256: str
+    engine: str = "PyTorch"
+    classifier: Classifier | None = None
+
+    def classify(self, x):
+        """Class indices of a batch: ``(N, 15, H, W)`` float32 -> ``(N, H, W)`` uint8."""
+        if self.classifier is None:
+            self.classifier = torch_classifier(self.model)
+        return self.classifier(x)
 
     @property
     def device(self) -> torch.device:
@@ -117,7 +136,7 @@ def build_model(arch: Architecture) -> UNet:
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu",
-               verify: bool = True) -> LoadedModel:
+               verify: bool = True, engine: str | None = None) -> LoadedModel:
     """Load weights and card, ready for inference (eval mode, no gradients).
 
     Args:
@@ -126,6 +145,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
             or ``None`` for :func:`default_model_path`.
         device: torch device.
         verify: check the weights' sha256 against the card.
+        engine: ``"auto"`` (default, or ``$URBANSEG_ENGINE``), ``"onnx"`` or ``"torch"``; see
+            :mod:`urbanseg_core.engine`.
 
     Returns:
         A :class:`LoadedModel`.
@@ -157,4 +178,6 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     model.eval().requires_grad_(False)
     # channels_last: about 1.4x faster convolutions on CPU (benchmarks/bench_inference.py)
     model.to(device=device, memory_format=torch.channels_last)
-    return LoadedModel(model=model, card=card, path=weights, sha256=digest)
+    classifier, engine_name = make_classifier(model, engine)
+    return LoadedModel(model=model, card=card, path=weights, sha256=digest, engine=engine_name,
+                       classifier=classifier)

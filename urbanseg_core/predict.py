@@ -18,8 +18,6 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import numpy as np
-import torch
-
 from .bands import Scene
 from .indices import add_indices
 from .loading import LoadedModel
@@ -28,6 +26,8 @@ from .tiling import Tile, plan_tiles
 
 #: Class-map value for pixels without data.
 NODATA = 255
+#: Pixels per forward pass when no batch size is given (bounds memory, keeps cores busy).
+BATCH_PIXELS = 1 << 19
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -71,7 +71,7 @@ def predict_source(
     loaded: LoadedModel,
     tile_size: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> np.ndarray:
     """Predict the class of every pixel of a source, tile by tile.
@@ -82,7 +82,8 @@ def predict_source(
         tile_size: tile side in pixels (default: :func:`choose_tile_size` from the card's
             ``tile_size``).
         overlap: pixels shared by neighbouring tiles (default: the card's ``overlap``).
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass (default: as many as make about 0.5 M pixels,
+            which bounds memory: 8 tiles of 256 px, 2 of 512 px).
         progress: called as ``progress(done_tiles, total_tiles)`` after each batch.
 
     Returns:
@@ -97,8 +98,8 @@ def predict_source(
         tile_size = tile_size or card.normalisation.window or card.tile_size
     tile_size = tile_size or choose_tile_size(height, width, card.tile_size, overlap)
     tiles = plan_tiles(height, width, tile_size, overlap)
+    batch_size = batch_size or max(1, BATCH_PIXELS // (tile_size * tile_size))
     out = np.full((height, width), NODATA, dtype="uint8")
-    device = loaded.device
     done = 0
     if progress:
         progress(0, len(tiles))
@@ -110,11 +111,8 @@ def predict_source(
             refl = np.stack([t[0] for t in loaded_tiles])
             valid = np.stack([t[1] for t in loaded_tiles])
             if valid.any():
-                x = normalise(add_indices(refl), valid, card.normalisation)
-                with torch.inference_mode():
-                    xt = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
-                    logits = loaded.model(xt)
-                    classes = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+                classes = loaded.classify(normalise(add_indices(refl), valid,
+                                                    card.normalisation))
             else:
                 classes = np.zeros(valid.shape, dtype="uint8")
             classes[~valid] = NODATA

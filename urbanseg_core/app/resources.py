@@ -75,7 +75,9 @@ def device_summary(loaded: LoadedModel | None = None) -> str:
     if loaded is not None and loaded.device.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(loaded.device)})"
     threads = torch.get_num_threads()
-    return f"CPU, {threads} thread{'s' if threads != 1 else ''} ({os.cpu_count()} cores seen)"
+    engine = f", {loaded.engine}" if loaded is not None else ""
+    return (f"CPU, {threads} thread{'s' if threads != 1 else ''} ({os.cpu_count()} cores "
+            f"seen){engine}")
 
 
 def sample_path() -> Path:

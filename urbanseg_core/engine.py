@@ -1,0 +1,90 @@
+"""Inference engines: ONNX Runtime when installed (about 2x faster on CPU), else PyTorch.
+
+The weights are always loaded with PyTorch (:mod:`urbanseg_core.loading`); for ONNX Runtime
+the network is exported in memory at load time (a fraction of a second, nothing is written to
+disk) with dynamic batch, height and width. Both engines take ``(N, 15, H, W)`` float32 inputs
+and return ``(N, H, W)`` uint8 class indices; ``benchmarks/bench_inference.py`` measures their
+speed and pixel agreement side by side.
+
+Choose with ``URBANSEG_ENGINE=onnx|torch`` (default ``auto``: ONNX Runtime if importable, on
+CPU only). Both are safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+
+Classifier = Callable[[np.ndarray], np.ndarray]
+
+
+def torch_classifier(model: torch.nn.Module) -> Classifier:
+    """Classify with the PyTorch model itself (eval mode, ``inference_mode``, channels_last)."""
+    device = next(model.parameters()).device
+
+    def classify(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            xt = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+            return model(xt).argmax(dim=1).to(torch.uint8).cpu().numpy()
+
+    return classify
+
+
+def onnx_classifier(model: torch.nn.Module, threads: int | None = None) -> Classifier:
+    """Export ``model`` to ONNX in memory and classify with an ONNX Runtime CPU session.
+
+    Raises:
+        ImportError: onnxruntime or onnx is not installed.
+    """
+    import onnxruntime as ort
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter warns about traced shape checks
+        warnings.simplefilter("ignore")
+        probe = torch.zeros(1, model.n_channels, 64, 64)
+        torch.onnx.export(
+            model, probe, buf, input_names=["x"], output_names=["logits"],
+            dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h", 3: "w"}},
+            opset_version=17, dynamo=False,
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.log_severity_level = 3  # errors only
+    # The memory arena keeps the largest batch's buffers: with predict's ~0.5 M px batches a
+    # 400 km² raster peaks near 0.9 GB RSS (0.7 GB without the arena, 15 % slower; 1.3-1.9 GB
+    # with 1 M px batches), measured with benchmarks/bench_inference.py.
+    session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def classify(x: np.ndarray) -> np.ndarray:
+        logits = session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return logits.argmax(axis=1).astype(np.uint8)
+
+    return classify
+
+
+def make_classifier(model: torch.nn.Module, engine: str | None = None) -> tuple[Classifier, str]:
+    """The classifier for ``engine`` (``"auto"``, ``"onnx"`` or ``"torch"``) and its name.
+
+    ``auto`` (default, or ``$URBANSEG_ENGINE``) uses ONNX Runtime on CPU when it imports and
+    exports cleanly, else PyTorch.
+
+    Raises:
+        ValueError: an unknown engine name.
+        ImportError: ``"onnx"`` was asked for but onnxruntime/onnx is missing.
+    """
+    engine = (engine or os.environ.get("URBANSEG_ENGINE") or "auto").lower()
+    if engine not in ("auto", "onnx", "torch"):
+        raise ValueError(f"engine must be auto, onnx or torch, not {engine!r}")
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if engine == "onnx" or (engine == "auto" and on_cpu):
+        try:
+            return onnx_classifier(model), "ONNX Runtime"
+        except Exception:  # noqa: BLE001 - auto falls back to PyTorch on any export problem
+            if engine == "onnx":
+                raise
+    return torch_classifier(model), "PyTorch"
