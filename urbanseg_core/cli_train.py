@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .cli import app, fail, progress_bar
+from .cli import BandsOption, DnOffsetOption, ModelOption, app, band_list, fail, progress_bar
 
 
 @app.command()
@@ -56,17 +56,14 @@ def evaluate(
     image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment."),
     reference: Path = typer.Argument(..., help="Reference mask GeoTIFF (any CRS; "
                                      "reprojected onto the image grid, nearest)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model card (.json) or "
-                                         "weights; default: the bundled model."),
+    model: ModelOption = None,
     reference_codes: str = typer.Option("auto", "--reference-codes",
                                         help="auto, index, esm, ghsl or corine."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG with image, "
                                         "reference, prediction and confusion matrix."),
-    bands: Optional[str] = typer.Option(None, "--bands", help="Band order of the image, "
-                                        "comma-separated."),
-    dn_offset: float = typer.Option(0.0, "--dn-offset", help="Add to DN before /10000 "
-                                    "(-1000 for non-harmonised L2A since 2022-01-25)."),
+    bands: BandsOption = None,
+    dn_offset: DnOffsetOption = 0.0,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
     from .bands import read_scene
@@ -81,7 +78,7 @@ def evaluate(
         from .cli import check_writable
 
         check_writable(plot)
-    scene = read_scene(image, band_order=bands.split(",") if bands else None,
+    scene = read_scene(image, band_order=band_list(bands),
                        dn_offset=dn_offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)
