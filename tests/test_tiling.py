@@ -14,18 +14,23 @@ from .conftest import textured_reflectance
 
 
 @settings(max_examples=300, deadline=None)
-@given(n=st.integers(1, 3000), tile=st.integers(2, 600), overlap=st.integers(0, 300))
-def test_axis_cores_partition_exactly(n, tile, overlap):
+@given(n=st.integers(1, 3000), tile=st.integers(2, 600), overlap=st.integers(0, 300),
+       multiple=st.sampled_from([1, 16]))
+def test_axis_cores_partition_exactly(n, tile, overlap, multiple):
     if overlap >= tile:
         with pytest.raises(ValueError):
-            plan_axis(n, tile, overlap)
+            plan_axis(n, tile, overlap, multiple)
         return
-    spans = plan_axis(n, tile, overlap)
+    spans = plan_axis(n, tile, overlap, multiple)
     covered = np.zeros(n, dtype=int)
-    for s in spans:
+    for i, s in enumerate(spans):
         assert s.start <= s.core_start < s.core_end <= s.start + s.size  # core inside tile
         assert s.size == tile
-        assert s.start % (tile - overlap) == 0  # same grid phase for every tile
+        if (tile - overlap) % multiple == 0:
+            assert s.start % multiple == 0  # same grid phase for every tile
+        if i:  # a core starts at least overlap // 2 px inside the tile it shares an edge with
+            assert s.core_start - s.start >= overlap // 2
+            assert spans[i - 1].start + tile - s.core_start >= overlap // 2
         covered[s.core_start:s.core_end] += 1
     assert (covered == 1).all()  # every pixel predicted exactly once
     assert spans[0].start == 0 and spans[-1].start + tile >= n
@@ -60,6 +65,14 @@ def test_tiled_prediction_equals_untiled(tiny_model):
     np.testing.assert_array_equal(tiled, untiled)  # no seams at tile borders
     # Without overlap the borders do differ: the test can tell seams from none.
     assert (predict_scene(scene, tiny_model, tile_size=128, overlap=0) != untiled).mean() > 0.005
+
+
+@pytest.mark.parametrize("shape", [(301, 437), (200, 130)])
+def test_tiled_equals_untiled_for_odd_sizes_edges_included(tiny_model, shape):
+    scene = _scene(*shape, seed=5)
+    untiled = predict_scene(scene, tiny_model, tile_size=512, overlap=0)
+    tiled = predict_scene(scene, tiny_model, tile_size=128, overlap=64)
+    np.testing.assert_array_equal(tiled, untiled)
 
 
 def test_odd_sizes_nodata_and_progress(tiny_model):
