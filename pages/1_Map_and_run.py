@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from urbanseg_core import mapview
+from urbanseg_core.aoi import DEFAULT_MAX_KM2
 from urbanseg_core.app import earthengine, resources, state
 from urbanseg_core.app.controller import (
     current_model, measured_throughput, prefetch_sample, run_request, sample_request,
@@ -42,6 +43,8 @@ request = None
 map_view = None      # (true colour layer, outline) shown before a run
 draw = False
 problem = None       # why Run is disabled, as a sentence
+ee_tiles = []        # Earth Engine tile layers (composite true colour, GHSL) when connected
+EXPORTS = "urbanseg_exports"  # ids of export tasks started from this session
 
 # Everything that depends on the source sits in one container, so the map below keeps its
 # place in the page whatever is shown here (a moved map would reload).
@@ -197,16 +200,47 @@ with st.container():
             if s["error"]:
                 st.error(s["error"])
                 problem = "Choose a smaller or valid area."
+                if connected and (s["area_km2"] or 0) > DEFAULT_MAX_KM2:
+                    with st.expander("Too large to run here? Export the composite instead",
+                                     expanded=True):
+                        st.caption("Earth Engine writes the composite as a GeoTIFF to Google "
+                                   "Drive or Cloud Storage (minutes to hours); segment it "
+                                   "with `urbanseg batch`.")
+                        dest = st.radio("Destination", ["drive", "gcs"], horizontal=True,
+                                        key="w_export_dest", format_func={
+                                            "drive": "Google Drive", "gcs": "Cloud Storage"}.get)
+                        bucket = st.text_input("Bucket", key="w_export_bucket",
+                                               disabled=dest != "gcs")
+                        if st.button("Start the export", key="w_export_start"):
+                            try:
+                                task_id, note = earthengine.start_export(
+                                    aoi, dates[0].isoformat(),
+                                    (dates[1] + timedelta(days=1)).isoformat(), float(cloud),
+                                    dest, bucket or None)
+                                st.session_state.setdefault(EXPORTS, []).append(task_id)
+                                st.success(note)
+                            except UrbansegError as exc:
+                                show_error(exc)
             elif not connected:
                 problem = "Earth Engine is not connected (see above)."
             elif not isinstance(dates, tuple) or len(dates) != 2:
                 problem = "Choose a start and an end date."
             else:
+                ee_tiles, tiles_problem = earthengine.tile_layers(
+                    json.dumps(aoi, sort_keys=True), dates[0].isoformat(),
+                    (dates[1] + timedelta(days=1)).isoformat(), float(cloud))
+                if tiles_problem:
+                    st.caption(tiles_problem)
                 request = RunRequest(kind="earthengine", name="earthengine_aoi",
                                      aoi=json.dumps(aoi, sort_keys=True),
                                      start=dates[0].isoformat(),
                                      end=(dates[1] + timedelta(days=1)).isoformat(),
                                      cloud_threshold=float(cloud))
+        if st.session_state.get(EXPORTS) and connected:
+            with st.expander("Export tasks", expanded=False):
+                for line in earthengine.export_messages(st.session_state[EXPORTS]):
+                    st.caption(line)
+                st.button("Refresh the status", key="w_export_refresh")
         if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
             state.put(state.AOI, None)
             # a fresh map without the drawn shape (otherwise it would be read back at once)
@@ -263,7 +297,7 @@ with left:
     # the prediction is a feature group swapped in place: Run does not reload the map
     fmap, groups, control = mapview.build_dynamic_map(
         true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
-        legend=legend_html, draw=draw, height=480, bounds=view_bounds)
+        legend=legend_html, draw=draw, height=480, bounds=view_bounds, tiles=ee_tiles)
     if aoi is not None:
         groups.append(mapview.aoi_group(aoi))
     epoch = st.session_state.get("urbanseg_map_epoch", 0)

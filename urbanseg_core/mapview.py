@@ -259,6 +259,7 @@ def build_map(
     height: int = 520,
     layer_control: bool = True,
     bounds: list[list[float]] | None = None,
+    tiles: Sequence[tuple[str, str, str]] = (),
 ):
     """Assemble a folium map.
 
@@ -273,6 +274,7 @@ def build_map(
         height: map height in pixels.
         layer_control: add a layer switcher.
         bounds: ``[[south, west], [north, east]]`` to show when there is no image or AOI.
+        tiles: ``(name, url, attribution)`` XYZ tile overlays (Earth Engine layers).
 
     Returns:
         A :class:`folium.Map`.
@@ -288,6 +290,9 @@ def build_map(
     if bounds is None and outline is not None:
         bounds = _geom_bounds(outline)
     m = base_map(bounds, height)
+    for name, url, attribution in tiles:
+        folium.TileLayer(tiles=url, attr=attribution, name=name, overlay=True,
+                         show=True).add_to(m)
     if true_colour is not None:
         image_overlay(true_colour, "True colour (B4, B3, B2)").add_to(m)
     for name, layer, shown in overlays:

@@ -154,3 +154,69 @@ def fetch_reference(request, scene):  # noqa: ARG001 - the scene knows its AOI a
         return download.fetch_reference(scene)
     except Exception:  # noqa: BLE001 - the reference is optional
         return None
+
+
+@st.cache_data(ttl=3600, show_spinner="Loading Earth Engine map layers...")
+def tile_layers(geometry_json: str, start: str, end: str,
+                cloud_threshold: float) -> tuple[list[tuple[str, str, str]], str | None]:
+    """Earth Engine tile layers for the map: the composite's true colour and GHSL.
+
+    Args:
+        geometry_json: the AOI as GeoJSON text (EPSG:4326; text so the cache can hash it).
+        start, end: the composite's date range (ISO dates, end excluded).
+        cloud_threshold: Cloud Score+ ``cs_cdf`` threshold.
+
+    Returns:
+        ``([(name, url, attribution), ...], problem)``; ``problem`` is a plain sentence when
+        the layers could not be made (the map then shows the AOI only).
+    """
+    from .. import aoi as aoi_mod
+
+    try:
+        layers = importlib.import_module("urbanseg_core.gee.layers")
+        area = aoi_mod.parse_geojson(geometry_json)
+        made = [layers.true_colour_layer(area, start, end, cloud_threshold),
+                layers.ghsl_layer(area)]
+    except (EarthEngineError, InputError) as exc:
+        return [], str(exc)
+    except Exception:  # noqa: BLE001 - map context is optional; never show internals
+        return [], "The Earth Engine map layers could not be loaded; the run still works."
+    return [(t.name, t.url, t.attribution) for t in made], None
+
+
+def start_export(geometry: dict, start: str, end: str, cloud_threshold: float,
+                 destination: str = "drive", bucket: str | None = None) -> tuple[str, str]:
+    """Start an Earth Engine export of a (large) AOI's composite.
+
+    Returns:
+        ``(task_id, message)``: the message says where the GeoTIFF will appear.
+
+    Raises:
+        EarthEngineError: not connected, no permission, or Earth Engine refused.
+        InputError: the AOI or the destination cannot be used.
+    """
+    from .. import aoi as aoi_mod
+
+    export = importlib.import_module("urbanseg_core.gee.export")
+    area = aoi_mod.parse_geojson(geometry)
+    dest = export.check_destination(destination, bucket)
+    name = export.safe_name(f"urbanseg_{start[:4]}_{round(area.area_km2)}km2")
+    task = export.export_composite(area, name, destination=dest, bucket=bucket, start=start,
+                                   end=end, cloud_threshold=cloud_threshold)
+    where = (f"Cloud Storage bucket {bucket}" if dest != "drive"
+             else "the Google Drive folder 'urbanseg' of the connected account")
+    return task.id, (f"Export started (task {task.id}). The GeoTIFF {name}_image.tif will "
+                     f"appear in {where}; then segment it with `urbanseg batch`.")
+
+
+def export_messages(task_ids: list[str]) -> list[str]:
+    """One plain sentence per export task (state, error or output location)."""
+    if not task_ids:
+        return []
+    try:
+        export = importlib.import_module("urbanseg_core.gee.export")
+        return [s.message for s in export.task_status(list(task_ids))]
+    except (EarthEngineError, InputError) as exc:
+        return [str(exc)]
+    except Exception:  # noqa: BLE001 - status is informational
+        return ["The export status could not be read right now; try again in a minute."]
