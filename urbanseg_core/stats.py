@@ -100,13 +100,22 @@ def class_areas(classes: np.ndarray, crs: CRS | None, transform,
     """
     row_area, method = pixel_areas_km2(classes.shape, crs, transform)
     n = len(class_names)
-    if np.all(row_area == row_area[0]):  # projected CRS: one pixel area for all rows
-        pixels = np.bincount(classes.ravel(), minlength=256)
-        areas = pixels * row_area[0]
-    else:
-        counts = np.stack([np.bincount(row, minlength=256) for row in classes])
-        areas = (counts * row_area[:, None]).sum(axis=0)
-        pixels = counts.sum(axis=0)
+    # bincount works on int64 copies: count blocks of rows to keep memory bounded
+    # (a 10000 x 10000 px map would otherwise need an 800 MB temporary)
+    step = max(1, (1 << 22) // max(1, classes.shape[1]))
+    pixels = np.zeros(256, dtype=np.int64)
+    areas = np.zeros(256)
+    uniform = bool(np.all(row_area == row_area[0]))  # projected CRS: one area for all rows
+    for r0 in range(0, classes.shape[0], step):
+        block = classes[r0:r0 + step]
+        if uniform:
+            counts = np.bincount(block.ravel(), minlength=256)
+            pixels += counts
+            areas += counts * row_area[0]
+        else:
+            counts = np.stack([np.bincount(row, minlength=256) for row in block])
+            pixels += counts.sum(axis=0)
+            areas += (counts * row_area[r0:r0 + step, None]).sum(axis=0)
     valid_km2 = float(areas[:n].sum())
     rows = [
         ClassArea(i, class_names[i], int(pixels[i]), float(areas[i]),
