@@ -10,11 +10,19 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
 from .cli import app, check_writable, fail, progress_bar
+from .gee.composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START
+
+# Composite options shared by the gee-* commands (defaults: the GHSL epoch 2018).
+StartOption = Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")]
+EndOption = Annotated[str, typer.Option("--end", help="Day after the last (YYYY-MM-DD).")]
+CloudOption = Annotated[float, typer.Option("--cloud-threshold",
+                                            help="Cloud Score+ cs_cdf threshold 0-1.")]
+ReducerOption = Annotated[str, typer.Option("--reducer", help="median or mean.")]
 
 _SECRETS = Path(".streamlit") / "secrets.toml"
 
@@ -66,11 +74,10 @@ def gee_fetch(
                                 "(reflectance float32)."),
     reference: Optional[Path] = typer.Option(None, "--reference", help="Also write the GHSL "
                                              "reference mask (uint8 0/1/2, 255 nodata) here."),
-    start: str = typer.Option("2018-01-01", help="First day (YYYY-MM-DD)."),
-    end: str = typer.Option("2019-01-01", help="Day after the last (YYYY-MM-DD)."),
-    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold", help="Cloud Score+ "
-                                          "cs_cdf threshold 0-1."),
-    reducer: str = typer.Option("median", help="median or mean."),
+    start: StartOption = DEFAULT_START,
+    end: EndOption = DEFAULT_END,
+    cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
+    reducer: ReducerOption = "median",
     max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
@@ -104,9 +111,10 @@ def gee_export(
                                    "object prefix with --bucket."),
     bucket: Optional[str] = typer.Option(None, "--bucket", help="Export to this Cloud "
                                          "Storage bucket instead of Google Drive."),
-    start: str = typer.Option("2018-01-01"), end: str = typer.Option("2019-01-01"),
-    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold"),
-    reducer: str = typer.Option("median"),
+    start: StartOption = DEFAULT_START,
+    end: EndOption = DEFAULT_END,
+    cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
+    reducer: ReducerOption = "median",
     max_km2: float = typer.Option(50_000.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
@@ -130,9 +138,10 @@ def gee_export_pairs(
                                          "Storage bucket instead of Google Drive."),
     local: bool = typer.Option(False, "--local", help="Fetch in process and write the pairs "
                                "to the local folder --out-folder (AOIs up to --max-km2)."),
-    start: str = typer.Option("2018-01-01"), end: str = typer.Option("2019-01-01"),
-    cloud_threshold: float = typer.Option(0.6, "--cloud-threshold"),
-    reducer: str = typer.Option("median"),
+    start: StartOption = DEFAULT_START,
+    end: EndOption = DEFAULT_END,
+    cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
+    reducer: ReducerOption = "median",
     max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export composite + GHSL training pairs (<name>_image.tif, <name>_mask.tif) for AOIs."""
