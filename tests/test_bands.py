@@ -42,6 +42,15 @@ def test_read_by_descriptions_in_any_order(tmp_path):
     assert "descriptions" in scene.notes[0]
 
 
+def test_float_files_in_dn_and_in_reflectance(tmp_path):
+    dn = np.full((11, 4, 4), 1500.0, "float32")
+    assert read_scene(write_geotiff(tmp_path / "dn.tif", dn)).reflectance.max() == \
+        pytest.approx(0.15)
+    refl = np.full((11, 4, 4), 0.15, "float32")
+    assert read_scene(write_geotiff(tmp_path / "r.tif", refl)).reflectance.max() == \
+        pytest.approx(0.15)
+
+
 def test_explicit_band_order_overrides(tmp_path):
     data = np.stack([np.full((3, 3), i + 1, "uint16") for i in range(11)])
     path = write_geotiff(tmp_path / "x.tif", data)

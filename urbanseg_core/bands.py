@@ -181,6 +181,17 @@ def _guess_l1c_order(sample: np.ndarray | None) -> tuple[tuple[str, ...], str]:
                             "(B8A after B8), from the dark cirrus band B10")
 
 
+def guess_scale(data: np.ndarray) -> float:
+    """The DN divisor of a band sample: 1 for floats that already look like reflectance
+    (99th percentile of finite values below 2), else 10000."""
+    if not np.issubdtype(data.dtype, np.floating):
+        return 10000.0
+    finite = data[np.isfinite(data)]
+    if finite.size and float(np.percentile(finite[:: max(1, finite.size // 100000)], 99)) < 2:
+        return 1.0
+    return 10000.0
+
+
 def to_reflectance(
     data: np.ndarray, scale: float | None = None, dn_offset: float = 0.0
 ) -> np.ndarray:
@@ -188,20 +199,14 @@ def to_reflectance(
 
     Args:
         data: ``(C, H, W)`` array of any real dtype.
-        scale: divisor; ``None`` picks 1 for float data that already look like reflectance
-            (99th percentile of finite values below 2) and 10000 otherwise.
+        scale: divisor; ``None`` uses :func:`guess_scale`.
         dn_offset: added to DN before scaling (-1000 for non-harmonised L2A since 2022-01-25).
 
     Returns:
         ``(C, H, W)`` float32 reflectance (0-1 for most land pixels).
     """
+    scale = guess_scale(data) if scale is None else scale
     out = data.astype("float32", copy=True)
-    if scale is None:
-        scale = 10000.0
-        if np.issubdtype(data.dtype, np.floating):
-            finite = out[np.isfinite(out)]
-            if finite.size and float(np.percentile(finite[:: max(1, finite.size // 100000)], 99)) < 2:
-                scale = 1.0
     if dn_offset:
         out += np.float32(dn_offset)
     if scale != 1.0:
@@ -267,8 +272,8 @@ class BandFile:
         self.dn_offset = dn_offset
         if scale is None and self.dtype.kind == "f":
             with self._open() as src:
-                probe = self._guarded(lambda: _overview_sample(src)[np.array(self.indexes) - 1])
-            scale = 1.0 if to_reflectance(probe).max(initial=0) < 2 else 10000.0
+                scale = guess_scale(self._guarded(
+                    lambda: _overview_sample(src)[np.array(self.indexes) - 1]))
         self.scale = 10000.0 if scale is None else scale
         self.notes = [how[0].upper() + how[1:] + "."]
         if self.crs is None:
