@@ -1,32 +1,20 @@
 """Map & run: choose the imagery, see it on the map, run the model."""
 
-import json
-from datetime import date, timedelta
-
 import streamlit as st
 
 from urbanseg_core import mapview
-from urbanseg_core.aoi import DEFAULT_MAX_KM2
 from urbanseg_core.app import earthengine, resources, state
-from urbanseg_core.app.controller import (
-    current_model, measured_throughput, prefetch_sample, run_request, sample_request,
-)
-from urbanseg_core.app.runner import RunRequest
-from urbanseg_core.app.sources import (
-    BAND_CHOICES, MAX_PIXELS, check_band_order, inspect_raster, save_upload,
-)
+from urbanseg_core.app.controller import current_model, prefetch_sample, run_request
+from urbanseg_core.app.panels import earthengine_panel, sample_panel, upload_panel
 from urbanseg_core.app.widgets import render_map, show_error
 from urbanseg_core.errors import UrbansegError
-from urbanseg_core.references import CODE_NAMES
 
 SOURCES = {
     "sample": "Sample scene (west of Berlin, 16 Feb 2017)",
     "upload": "Upload a Sentinel-2 GeoTIFF",
     "earthengine": "Area from Earth Engine",
 }
-UPLOAD = "urbanseg_upload"          # {"path", "sha256", "name"} of the kept upload
-REFERENCE = "urbanseg_reference"    # {"path", "sha256", "name"} of the kept reference
-BANDS = "urbanseg_band_order"       # {sha256: tuple of band names}
+PANELS = {"sample": sample_panel, "upload": upload_panel, "earthengine": earthengine_panel}
 
 state.init()
 st.title("Map & run")
@@ -39,214 +27,11 @@ if "w_source" not in st.session_state:
 source = st.radio("**1. Imagery**", list(SOURCES), format_func=SOURCES.get, horizontal=True,
                   key="w_source", on_change=state.keep, args=("w_source", state.SOURCE))
 
-request = None
-map_view = None      # (true colour layer, outline) shown before a run
-draw = False
-problem = None       # why Run is disabled, as a sentence
-ee_tiles = []        # Earth Engine tile layers (composite true colour, GHSL) when connected
-EXPORTS = "urbanseg_exports"  # ids of export tasks started from this session
-
 # Everything that depends on the source sits in one container, so the map below keeps its
 # place in the page whatever is shown here (a moved map would reload).
 with st.container():
-    if source == "sample":
-        view = resources.sample_view()
-        map_view = (view.true_colour, view.outline)
-        request = sample_request()
-        st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
-                   "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
-
-    elif source == "upload":
-        col_img, col_ref = st.columns(2)
-        with col_img:
-            up = st.file_uploader("Sentinel-2 GeoTIFF (up to 200 MB)", type=["tif", "tiff"],
-                                  key="w_upload",
-                                  help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
-                                       "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
-            kept = st.session_state.get(UPLOAD) or {}
-            if up is not None and kept.get("file_id") != up.file_id:  # hash each upload once
-                path, sha = save_upload(up.getvalue(), up.name)
-                st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name,
-                                            "file_id": up.file_id}
-        with col_ref:
-            ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
-                                   type=["tif", "tiff"], key="w_reference",
-                                   help="Land-use classes in index (0/1/2), ESM, GHSL or CORINE "
-                                        "codes; it is reprojected to the image's grid.")
-            kept_ref = st.session_state.get(REFERENCE) or {}
-            removed = st.session_state.get("urbanseg_reference_removed")
-            if ref is not None and ref.file_id not in (kept_ref.get("file_id"), removed):
-                rpath, rsha = save_upload(ref.getvalue(), ref.name)
-                st.session_state[REFERENCE] = {"path": str(rpath), "sha256": rsha,
-                                               "name": ref.name, "file_id": ref.file_id}
-            kept_ref = st.session_state.get(REFERENCE)
-            if kept_ref:
-                st.caption(f"Reference: **{kept_ref['name']}**")
-                st.selectbox("Reference codes", CODE_NAMES, key="w_ref_codes",
-                             help="auto: detected from the values in the file.")
-                if st.button("Remove the reference", key="w_ref_remove"):
-                    st.session_state["urbanseg_reference_removed"] = kept_ref.get("file_id")
-                    st.session_state.pop(REFERENCE, None)
-                    st.rerun()
-        kept = st.session_state.get(UPLOAD)
-        if not kept:
-            problem = "Upload a GeoTIFF first."
-        else:
-            st.caption(f"Image: **{kept['name']}**")
-            try:
-                info = inspect_raster(kept["path"])
-            except UrbansegError as exc:
-                show_error(exc)
-                problem = "This file cannot be used; upload another one."
-                info = None
-            if info is not None:
-                speed = measured_throughput()
-                guess = (f" The model needs about {info.width * info.height / speed:,.0f} s for "
-                         "it on this computer." if speed else "")
-                st.caption(f"{info.count} bands, {info.width} × {info.height} px, {info.dtype}, "
-                           f"CRS {info.crs}. {info.how}{guess}")
-                if info.footprint is not None:
-                    map_view = (None, info.footprint)
-                if info.width * info.height > MAX_PIXELS:
-                    st.error(f"This image has {info.width * info.height:,} pixels, more than the "
-                             f"{MAX_PIXELS:,} the app handles at once. Crop it to a smaller area, "
-                             "or use the `urbanseg batch` command for whole regions.")
-                    problem = "The image is too large for the app."
-                order = None
-                if not info.named:
-                    orders = st.session_state.setdefault(BANDS, {})
-                    chosen = list(orders.get(kept["sha256"], info.default_order))
-                    with st.expander("Band mapping: which Sentinel-2 band is each band of the "
-                                     "file?", expanded=True):
-                        cols = st.columns(min(6, info.count))
-                        for i in range(info.count):
-                            with cols[i % len(cols)]:
-                                key = f"w_band_{kept['sha256'][:8]}_{i}"
-                                if key not in st.session_state:
-                                    st.session_state[key] = (
-                                        chosen[i] if chosen[i] in BAND_CHOICES else "")
-                                chosen[i] = st.selectbox(
-                                    f"Band {i + 1}", BAND_CHOICES,
-                                    format_func=lambda b: b or "(not used)", key=key)
-                    orders[kept["sha256"]] = tuple(chosen)
-                    try:
-                        order = check_band_order(tuple(chosen))
-                    except UrbansegError as exc:
-                        show_error(exc)
-                        problem = "Complete the band mapping first."
-                offset = st.checkbox(
-                    "Level-2A product of 2022 or later (subtract the 1000 DN offset)",
-                    key="w_offset",
-                    help="Sentinel-2 L2A products of processing baseline 04.00 and later "
-                         "(since 25 January 2022) add 1000 to every value, unless harmonised.")
-                if problem is None:
-                    kept_ref = st.session_state.get(REFERENCE)
-                    request = RunRequest(
-                        kind="upload", name=kept["name"], path=kept["path"],
-                        sha256=kept["sha256"], band_order=order,
-                        dn_offset=-1000.0 if offset else 0.0,
-                        reference_path=kept_ref["path"] if kept_ref else None,
-                        reference_sha256=kept_ref["sha256"] if kept_ref else None,
-                        reference_codes=st.session_state.get("w_ref_codes", "auto"))
-
-    else:  # Earth Engine
-        connected, message = earthengine.status()
-        if connected:
-            st.success(message)
-        else:
-            st.warning(message)
-            if st.button("Check the connection again", key="w_ee_recheck"):
-                earthengine.recheck()
-                st.rerun()
-        draw = True
-        c1, c2, c3 = st.columns([2, 2, 1])
-        with c1:
-            today = date.today()
-            if "w_dates" not in st.session_state:  # 2018: the GHSL reference's epoch
-                st.session_state["w_dates"] = (date(2018, 1, 1), date(2018, 12, 31))
-            dates = st.date_input("Date range of the composite (default 2018, the year of the "
-                                  "GHSL reference; a whole year is safest)",
-                                  min_value=date(2017, 3, 28), max_value=today, key="w_dates",
-                                  help="Sentinel-2 surface reflectance exists from March 2017; "
-                                       "the median of the clear observations is used.")
-        with c2:
-            st.session_state.setdefault("w_cloud", 0.6)
-            cloud = st.slider("Cloud masking: keep pixels at least this likely to be clear",
-                              0.0, 1.0, step=0.05, key="w_cloud",
-                              help="Cloud Score+ clear probability (cs_cdf). Higher removes more "
-                                   "clouds and haze but leaves fewer observations; 0.6 suits "
-                                   "most places.")
-        with c3:
-            gj = st.file_uploader("…or upload a GeoJSON area", type=["geojson", "json"],
-                                  key="w_aoi_upload")
-            # apply each uploaded file once, so a later drawing is not overridden
-            if gj is not None and st.session_state.get("urbanseg_aoi_file") != gj.file_id:
-                try:
-                    state.put(state.AOI, earthengine.parse_upload(gj.getvalue()))
-                    st.session_state["urbanseg_aoi_file"] = gj.file_id
-                except UrbansegError as exc:
-                    show_error(exc)
-        st.caption("Draw a rectangle or polygon with the tools on the left of the map.")
-        aoi = state.get(state.AOI)
-        if aoi is None:
-            problem = "Draw an area on the map or upload a GeoJSON file."
-        else:
-            s = earthengine.aoi_summary(aoi, px_per_s=measured_throughput())
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Area", f"{s['area_km2']:,.1f} km²" if s["area_km2"] is not None else "–")
-            m2.metric("Download",
-                      f"{s['megabytes']:,.0f} MB" if s["megabytes"] is not None else "–")
-            m3.metric("Estimated time", f"~{s['seconds']:,.0f} s" if s["seconds"] else "–")
-            if s["error"]:
-                st.error(s["error"])
-                problem = "Choose a smaller or valid area."
-                if connected and (s["area_km2"] or 0) > DEFAULT_MAX_KM2:
-                    with st.expander("Too large to run here? Export the composite instead",
-                                     expanded=True):
-                        st.caption("Earth Engine writes the composite as a GeoTIFF to Google "
-                                   "Drive or Cloud Storage (minutes to hours); segment it "
-                                   "with `urbanseg batch`.")
-                        dest = st.radio("Destination", ["drive", "gcs"], horizontal=True,
-                                        key="w_export_dest", format_func={
-                                            "drive": "Google Drive", "gcs": "Cloud Storage"}.get)
-                        bucket = st.text_input("Bucket", key="w_export_bucket",
-                                               disabled=dest != "gcs")
-                        if st.button("Start the export", key="w_export_start"):
-                            try:
-                                task_id, note = earthengine.start_export(
-                                    aoi, dates[0].isoformat(),
-                                    (dates[1] + timedelta(days=1)).isoformat(), float(cloud),
-                                    dest, bucket or None)
-                                st.session_state.setdefault(EXPORTS, []).append(task_id)
-                                st.success(note)
-                            except UrbansegError as exc:
-                                show_error(exc)
-            elif not connected:
-                problem = "Earth Engine is not connected (see above)."
-            elif not isinstance(dates, tuple) or len(dates) != 2:
-                problem = "Choose a start and an end date."
-            else:
-                ee_tiles, tiles_problem = earthengine.tile_layers(
-                    json.dumps(aoi, sort_keys=True), dates[0].isoformat(),
-                    (dates[1] + timedelta(days=1)).isoformat(), float(cloud))
-                if tiles_problem:
-                    st.caption(tiles_problem)
-                request = RunRequest(kind="earthengine", name="earthengine_aoi",
-                                     aoi=json.dumps(aoi, sort_keys=True),
-                                     start=dates[0].isoformat(),
-                                     end=(dates[1] + timedelta(days=1)).isoformat(),
-                                     cloud_threshold=float(cloud))
-        if st.session_state.get(EXPORTS) and connected:
-            with st.expander("Export tasks", expanded=False):
-                for line in earthengine.export_messages(st.session_state[EXPORTS]):
-                    st.caption(line)
-                st.button("Refresh the status", key="w_export_refresh")
-        if aoi is not None and st.button("Clear the area", key="w_aoi_clear"):
-            state.put(state.AOI, None)
-            # a fresh map without the drawn shape (otherwise it would be read back at once)
-            st.session_state["urbanseg_map_epoch"] = st.session_state.get(
-                "urbanseg_map_epoch", 0) + 1
-            st.rerun()
+    panel = PANELS[source]()
+request, problem, map_view, draw = panel.request, panel.problem, panel.map_view, panel.draw
 
 # ---------------------------------------------------------------- 2. map + 3. run
 result = state.get(state.RESULT)
@@ -297,7 +82,7 @@ with left:
     # the prediction is a feature group swapped in place: Run does not reload the map
     fmap, groups, control = mapview.build_dynamic_map(
         true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
-        legend=legend_html, draw=draw, height=480, bounds=view_bounds, tiles=ee_tiles)
+        legend=legend_html, draw=draw, height=480, bounds=view_bounds, tiles=panel.ee_tiles)
     if aoi is not None:
         groups.append(mapview.aoi_group(aoi))
     epoch = st.session_state.get("urbanseg_map_epoch", 0)
