@@ -35,7 +35,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -204,9 +203,15 @@ def main() -> None:
         "peak_rss_area_km2": 400,
         "precision": "fp32",
     }
+    report(result, args.json)
+
+
+def report(result: dict, as_json: bool) -> None:
+    """Print one ``key: value`` line per figure; with ``as_json`` the JSON object comes last."""
+    width = max(map(len, result))
     for key, value in result.items():
-        print(f"{key:>24}: {value}")
-    if args.json:
+        print(f"{key:>{width}}: {value}")
+    if as_json:
         print(json.dumps(result))
 
 

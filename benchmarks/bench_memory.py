@@ -14,7 +14,6 @@ wall time are reported. The class map itself takes ``size²`` bytes (100 MB at 1
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_inference import CACHE, islamabad_stack  # noqa: E402
+from bench_inference import CACHE, islamabad_stack, report  # noqa: E402
 
 
 def big_input(size: int) -> Path:
@@ -71,10 +70,7 @@ def main() -> None:
               "input_mb": round(path.stat().st_size / 1e6, 1), "seconds": round(seconds, 1),
               "km2_per_s": round(args.size * args.size * 1e-4 / seconds, 2),
               "peak_rss_mb": round(rss_mb, 1)}
-    for k, v in result.items():
-        print(f"{k:>12}: {v}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import streamlit as st
 from urbanseg_core import mapview
 from urbanseg_core.app import state
 from urbanseg_core.app.widgets import (
-    confusion_chart, download_bytes, legend, metrics_frame, render_map, stats_frame,
+    DOWNLOADS, confusion_chart, download_bytes, legend, metrics_frame, render_map, stats_frame,
 )
 from urbanseg_core.outputs import overlay_rgba, png_bytes
 
@@ -108,22 +108,10 @@ codes = st.radio("Codes in the mask GeoTIFF", ["index", "esm"], horizontal=True,
                  key="w_codes", format_func={
                      "index": "0 other, 1 non-residential, 2 residential (255 no data)",
                      "esm": "ESM: 1 other, 250 non-residential, 255 residential (0 no data)"}.get)
-d1, d2, d3, d4, d5 = st.columns(5)
-d1.download_button("Mask (GeoTIFF)", download_bytes(result.run_id, f"tif-{codes}", result),
-                   file_name=f"{result.stem}_mask_{codes}.tif", mime="image/tiff",
-                   key="w_dl_tif", width="stretch")
-d2.download_button("Polygons (GeoJSON)", download_bytes(result.run_id, "geojson", result),
-                   file_name=f"{result.stem}_builtup.geojson", mime="application/geo+json",
-                   key="w_dl_geojson", width="stretch")
-d3.download_button("Overlay (PNG)", download_bytes(result.run_id, "png", result),
-                   file_name=f"{result.stem}_overlay.png", mime="image/png",
-                   key="w_dl_png", width="stretch")
-d4.download_button("Statistics (CSV)", download_bytes(result.run_id, "csv", result),
-                   file_name=f"{result.stem}_statistics.csv", mime="text/csv",
-                   key="w_dl_csv", width="stretch")
-d5.download_button("Run manifest (JSON)", download_bytes(result.run_id, "manifest", result),
-                   file_name=f"{result.stem}_manifest.json", mime="application/json",
-                   key="w_dl_manifest", width="stretch")
+for col, (label, kind, suffix, mime, key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
+    col.download_button(label, download_bytes(result.run_id, kind.format(codes=codes), result),
+                        file_name=result.stem + suffix.format(codes=codes), mime=mime,
+                        key=key, width="stretch")
 st.caption("The GeoJSON holds the non-residential and residential areas as polygons in "
            "longitude/latitude (EPSG:4326), simplified to about one pixel. The manifest records "
            "the inputs, model (name and sha256), parameters and package versions of this run.")

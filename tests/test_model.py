@@ -1,7 +1,6 @@
 """The UNet matches the original checkpoint's layout and loads safely."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

@@ -100,14 +100,6 @@ class Scene:
         """``(left, bottom, right, top)`` in CRS units."""
         return rasterio.transform.array_bounds(*self.shape, self.transform)
 
-    def profile(self) -> dict:
-        """A rasterio profile (single band, uint8) on this scene's grid, for writing masks."""
-        height, width = self.shape
-        return {
-            "driver": "GTiff", "height": height, "width": width, "count": 1,
-            "dtype": "uint8", "crs": self.crs, "transform": self.transform,
-        }
-
 
 def resolve_band_order(
     count: int,

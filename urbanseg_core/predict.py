@@ -103,28 +103,27 @@ def predict_source(
     done = 0
     if progress:
         progress(0, len(tiles))
-    # Tiles of one batch must share a shape; plan_tiles gives at most 4 distinct shapes.
-    for shape, group in _group_by_shape(tiles).items():
-        for i in range(0, len(group), batch_size):
-            batch = group[i:i + batch_size]
-            loaded_tiles = [_load_tile(source, t) for t in batch]
-            refl = np.stack([t[0] for t in loaded_tiles])
-            valid = np.stack([t[1] for t in loaded_tiles])
-            if valid.any():
-                classes = loaded.classify(normalise(add_indices(refl), valid,
-                                                    card.normalisation))
-            else:
-                classes = np.zeros(valid.shape, dtype="uint8")
-            classes[~valid] = NODATA
-            for tile, cls in zip(batch, classes):
-                r, c = tile.rows, tile.cols
-                out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
-                    r.core_start - r.start:r.core_end - r.start,
-                    c.core_start - c.start:c.core_end - c.start,
-                ]
-            done += len(batch)
-            if progress:
-                progress(done, len(tiles))
+    # plan_tiles gives every tile the same shape, so any run of tiles forms a batch
+    for i in range(0, len(tiles), batch_size):
+        batch = tiles[i:i + batch_size]
+        loaded_tiles = [_load_tile(source, t) for t in batch]
+        refl = np.stack([t[0] for t in loaded_tiles])
+        valid = np.stack([t[1] for t in loaded_tiles])
+        if valid.any():
+            classes = loaded.classify(normalise(add_indices(refl), valid,
+                                                card.normalisation))
+        else:
+            classes = np.zeros(valid.shape, dtype="uint8")
+        classes[~valid] = NODATA
+        for tile, cls in zip(batch, classes):
+            r, c = tile.rows, tile.cols
+            out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
+                r.core_start - r.start:r.core_end - r.start,
+                c.core_start - c.start:c.core_end - c.start,
+            ]
+        done += len(batch)
+        if progress:
+            progress(done, len(tiles))
     return out
 
 
@@ -148,13 +147,6 @@ def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:
         if best_cost is None or cost <= best_cost:
             best, best_cost = size, cost
     return best
-
-
-def _group_by_shape(tiles: list[Tile]) -> dict[tuple[int, int], list[Tile]]:
-    groups: dict[tuple[int, int], list[Tile]] = {}
-    for t in tiles:
-        groups.setdefault((t.rows.size, t.cols.size), []).append(t)
-    return groups
 
 
 def predict_scene(scene: Scene, loaded: LoadedModel, **kwargs) -> np.ndarray:

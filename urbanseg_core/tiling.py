@@ -88,7 +88,8 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int =
     to a full tile.
 
     Returns:
-        Tiles in row-major order; their cores partition the raster.
+        Tiles in row-major order, all of one shape (so any of them batch together); their
+        cores partition the raster.
     """
     def axis(n: int) -> list[AxisSpan]:
         size = min(tile, math.ceil(n / multiple) * multiple)

@@ -122,6 +122,18 @@ def confusion_chart(metrics: dict, class_names: list[str]):
     return (heat + text).properties(height=260)
 
 
+#: The Results page's downloads: (label, kind for :func:`download_bytes`, file-name suffix,
+#: MIME type, widget key). ``{codes}`` is the mask's code convention (index or esm).
+DOWNLOADS = (
+    ("Mask (GeoTIFF)", "tif-{codes}", "_mask_{codes}.tif", "image/tiff", "w_dl_tif"),
+    ("Polygons (GeoJSON)", "geojson", "_builtup.geojson", "application/geo+json",
+     "w_dl_geojson"),
+    ("Overlay (PNG)", "png", "_overlay.png", "image/png", "w_dl_png"),
+    ("Statistics (CSV)", "csv", "_statistics.csv", "text/csv", "w_dl_csv"),
+    ("Run manifest (JSON)", "manifest", "_manifest.json", "application/json", "w_dl_manifest"),
+)
+
+
 @st.cache_data(max_entries=32, show_spinner="Preparing the download...")
 def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa: ARG001
     """The bytes of one download of a result (cached per run and kind).
