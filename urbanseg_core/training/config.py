@@ -113,7 +113,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "urbanseg-unet"
-    version: str = "0.2.0"
+    version: str = "0.3.0"
     description: str = ""
     seed: int = 42
     threads: int = 1
