@@ -283,3 +283,25 @@ def test_load_pair_with_mask_in_another_crs(tmp_path):
     agree = (label == same_crs)[2:-2, 2:-2].mean()  # edges may fall outside the footprint
     assert agree > 0.95
     assert set(np.unique(label[2:-2, 2:-2])) == {0, 1, 2}
+
+
+def test_swa_averages_the_last_epochs(trained, tmp_path):
+    """swa_epochs > 0: the written weights are the average of the last epochs (so they
+    differ from the plain run's last-epoch weights) and the card says so."""
+    from urbanseg_core.cli import app
+
+    cfg = tmp_path / "tiny.yaml"
+    swa_cfg = tmp_path / "tiny_swa.yaml"
+    swa_cfg.write_text(cfg.read_text() + "swa_epochs: 2\nswa_bn_batches: 2\n")
+    res = CliRunner().invoke(app, ["train", "--config", str(swa_cfg), "--no-progress",
+                                   "--output-dir", str(tmp_path / "swa")])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "swa" / "tiny.json").read_text())
+    assert card["training"]["selection"] == "weight average of the last 2 epochs"
+    assert card["training"]["history"][-1]["epoch"] == "average of the last 2 epochs"
+    plain = torch.load(tmp_path / "out" / "tiny.pt", weights_only=True)
+    swa = torch.load(tmp_path / "swa" / "tiny.pt", weights_only=True)
+    assert plain.keys() == swa.keys()
+    key = "outc.conv.weight" if "outc.conv.weight" in plain else next(
+        k for k in plain if k.endswith("weight") and plain[k].ndim == 4)
+    assert not torch.equal(plain[key], swa[key])

@@ -135,6 +135,12 @@ class TrainConfig(BaseModel):
     time_limit_min: float | None = None
     limitations: list[str] = []
     stats_samples: int = 64
+    swa_epochs: int = Field(0, ge=0, description=(
+        "> 0: the final model is the average of the weights at the end of the last "
+        "swa_epochs epochs (stochastic weight averaging, Izmailov et al. 2018), BatchNorm "
+        "statistics recomputed on swa_bn_batches training batches; 0: the checkpoint with the "
+        "best selection_metric"))
+    swa_bn_batches: int = 50
     config_dir: str = "."
 
     def resolve(self, path: str | None) -> Path | None:

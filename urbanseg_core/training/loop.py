@@ -184,6 +184,8 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
                                                 pct_start=0.15)
     history: list[dict] = []
     best_state, best_score, best_epoch = None, -math.inf, -1
+    swa_start = max(cfg.epochs - cfg.swa_epochs, 0)
+    swa = torch.optim.swa_utils.AveragedModel(model) if cfg.swa_epochs else None
     stopped_early = False
     for epoch in range(cfg.epochs):
         dataset.set_epoch(epoch)
@@ -216,8 +218,10 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
             entry["val"] = {k: val[k] for k in ("dice_weighted", "dice_macro_builtup",
                                                  "dice_binary_builtup")}
             entry["val"]["per_class_dice"] = {k: v["dice"] for k, v in val["per_class"].items()}
+        if swa is not None and epoch >= swa_start:
+            swa.update_parameters(model)
         score = _score(val, cfg.selection_metric) if val is not None else float(epoch)
-        improved = score > best_score
+        improved = score > best_score and swa is None
         if improved:
             best_score, best_epoch = score, epoch + 1
             best_state = copy.deepcopy(model.state_dict())
@@ -233,6 +237,8 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
             log(f"time limit of {cfg.time_limit_min} min reached after epoch {epoch + 1}")
             stopped_early = True
             break
+    if swa is not None:
+        best_state, best_epoch = _swa_state(swa, model, loader, cfg, data, card, history, log)
     model.load_state_dict(best_state)
     model.eval()
     card.metrics = json_safe(final_metrics(model, card, data, cfg, log))
@@ -244,6 +250,25 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
     return card_path, card
 
 
+def _swa_state(swa, model, loader, cfg: TrainConfig, data: TrainData, card: ModelCard,
+               history: list[dict], log: Log):
+    """Averaged weights with BatchNorm statistics recomputed on training batches
+    (``torch.optim.swa_utils.update_bn``); returns ``(state_dict, "swa")``."""
+    from itertools import islice
+
+    n = int(swa.n_averaged.item())
+    torch.optim.swa_utils.update_bn(islice(loader, cfg.swa_bn_batches), swa)
+    model.load_state_dict(swa.module.state_dict())
+    entry: dict = {"epoch": f"average of the last {n} epochs"}
+    if data.val is not None:
+        val = ev.evaluate_block(model, card, *data.val)
+        entry["val"] = {k: val[k] for k in ("dice_weighted", "dice_macro_builtup",
+                                             "dice_binary_builtup")}
+        log(f"weight average of the last {n} epochs: val {_fmt(val)}")
+    history.append(json_safe(entry))
+    return copy.deepcopy(model.state_dict()), f"average of the last {n} epochs"
+
+
 def _training_block(cfg: TrainConfig, history, best_epoch, start, partial: bool) -> dict:
     return {
         "command": "urbanseg train --config <this config>",
@@ -251,7 +276,9 @@ def _training_block(cfg: TrainConfig, history, best_epoch, start, partial: bool)
         "threads": cfg.threads,
         "minutes": round((time.perf_counter() - start) / 60, 1),
         "best_epoch": best_epoch,
-        "selection": f"{cfg.selection_metric} of the validation half of the held-out block",
+        "selection": (f"weight average of the last {cfg.swa_epochs} epochs" if cfg.swa_epochs
+                      else f"{cfg.selection_metric} of the validation half of the held-out "
+                           "block"),
         "history": history,
         "partial": partial,
     }
