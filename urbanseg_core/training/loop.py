@@ -253,9 +253,12 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
 def _swa_state(swa, model, loader, cfg: TrainConfig, data: TrainData, card: ModelCard,
                history: list[dict], log: Log):
     """Averaged weights with BatchNorm statistics recomputed on training batches
-    (``torch.optim.swa_utils.update_bn``); returns ``(state_dict, "swa")``."""
+    (``torch.optim.swa_utils.update_bn``); returns ``(state_dict, description)``. When the
+    time limit stopped training before the averaging window, the last weights are used."""
     from itertools import islice
 
+    if int(swa.n_averaged.item()) == 0:
+        swa.update_parameters(model)
     n = int(swa.n_averaged.item())
     torch.optim.swa_utils.update_bn(islice(loader, cfg.swa_bn_batches), swa)
     model.load_state_dict(swa.module.state_dict())
