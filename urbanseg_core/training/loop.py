@@ -136,6 +136,13 @@ def _fmt(m: dict) -> str:
             f"res {pc['residential']['dice']:.3f}")
 
 
+def _val_summary(m: dict) -> dict:
+    """The validation figures kept in the training history."""
+    out = {k: m[k] for k in ("dice_weighted", "dice_macro_builtup", "dice_binary_builtup")}
+    out["per_class_dice"] = {k: v["dice"] for k, v in m["per_class"].items()}
+    return out
+
+
 def _score(m: dict | None, metric: str) -> float:
     if m is None:
         return -math.inf
@@ -215,9 +222,7 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
         val = None
         if data.val is not None:
             val = ev.evaluate_block(model, card, *data.val)
-            entry["val"] = {k: val[k] for k in ("dice_weighted", "dice_macro_builtup",
-                                                 "dice_binary_builtup")}
-            entry["val"]["per_class_dice"] = {k: v["dice"] for k, v in val["per_class"].items()}
+            entry["val"] = _val_summary(val)
         if swa is not None and epoch >= swa_start:
             swa.update_parameters(model)
         score = _score(val, cfg.selection_metric) if val is not None else float(epoch)
@@ -265,8 +270,7 @@ def _swa_state(swa, model, loader, cfg: TrainConfig, data: TrainData, card: Mode
     entry: dict = {"epoch": f"average of the last {n} epochs"}
     if data.val is not None:
         val = ev.evaluate_block(model, card, *data.val)
-        entry["val"] = {k: val[k] for k in ("dice_weighted", "dice_macro_builtup",
-                                             "dice_binary_builtup")}
+        entry["val"] = _val_summary(val)
         log(f"weight average of the last {n} epochs: val {_fmt(val)}")
     history.append(json_safe(entry))
     return copy.deepcopy(model.state_dict()), f"average of the last {n} epochs"
