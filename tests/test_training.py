@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from urbanseg_core.bands import MODEL_BANDS
 from urbanseg_core.errors import InputError
 from urbanseg_core.modelcard import Normalisation
-from urbanseg_core.training.augment import Prepare, geometric, radiometric_jitter
+from urbanseg_core.training.augment import (
+    Prepare, draw_scale, geometric, radiometric_jitter, resize_pair,
+)
 from urbanseg_core.training.config import AugmentConfig, HoldoutBlock, load_config
 from urbanseg_core.training.datasets import (
     EurosatMosaicSource, EurosatPatch, MixtureDataset, SceneSource, find_pairs, holdout_rect,
@@ -180,6 +182,34 @@ def test_mixture_is_deterministic(pairs_dir):
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     ds.set_epoch(1)
     assert not torch.equal(ds[2][0], a[0])
+
+
+def test_scale_jitter_resizes_crops_and_keeps_label_codes(pairs_dir):
+    from urbanseg_core.training.datasets import pair_sources
+
+    rng = np.random.default_rng(0)
+    f = [draw_scale(rng, 0.25) for _ in range(200)]
+    assert 0.8 - 1e-6 <= min(f) < 0.85 and 1.2 < max(f) <= 1.25 + 1e-6
+    assert draw_scale(rng, 0.0) == 1.0
+    y = np.zeros((20, 20), "int64")
+    y[5:15, 5:15] = 1
+    y[0, :] = 255
+    x = np.stack([y.astype("float32")] * 3)
+    xr, yr = resize_pair(x, y, 30)
+    assert xr.shape == (3, 30, 30) and yr.shape == (30, 30) and yr.dtype == y.dtype
+    assert set(np.unique(yr)) == {0, 1, 255}
+    assert abs((yr == 1).mean() - 0.25) < 0.02  # the square keeps its share of the crop
+
+    srcs = pair_sources(pairs_dir)
+    norm = Normalisation(method="standardize", mean=[0.0] * 15, std=[1.0] * 15)
+    plain = MixtureDataset(srcs, [1, 1], 6, 32, Prepare(norm, AugmentConfig()), seed=5)
+    scaled = MixtureDataset(srcs, [1, 1], 6, 32, Prepare(norm, AugmentConfig()), seed=5,
+                            scale=0.25)
+    for i in range(6):
+        xs, ys = scaled[i]
+        assert xs.shape == (15, 32, 32) and ys.shape == (32, 32)
+        assert set(ys.unique().tolist()) <= {0, 1, 2, 255}
+    assert any(not torch.equal(plain[i][0], scaled[i][0]) for i in range(6))
 
 
 @pytest.fixture

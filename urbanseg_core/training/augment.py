@@ -4,12 +4,16 @@ Radiometric jitter counters the Level-1C / Level-2A brightness gap (see
 ``../shared/data/README.md``, "What a first trial on this data showed"): per-band and global
 gain, per-band offset and an additive haze that falls with wavelength (as path radiance
 does, roughly like Rayleigh scattering, lambda^-4 normalised to B2). Geometric
-augmentations: flips and 90° rotations (the mild random crop is done by the sources).
+augmentations: flips, 90° rotations and an optional scale jitter (:func:`resize_pair`: the
+same buildings at other sizes, as in other cities and at other ground sampling); the mild
+random crop is done by the sources.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..indices import add_indices
 from ..modelcard import Normalisation
@@ -46,6 +50,27 @@ def geometric(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, cfg: Augme
         k = int(rng.integers(4))
         x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+def draw_scale(rng: np.random.Generator, scale: float) -> float:
+    """Scale factor log-uniform in ``[1 / (1 + scale), 1 + scale]`` (1.0 when ``scale`` is 0)."""
+    if scale <= 0:
+        return 1.0
+    r = np.log1p(scale)
+    return float(np.exp(rng.uniform(-r, r)))
+
+
+def resize_pair(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resize model input ``x (C, h, w)`` float32 (bilinear) and label ``y (h, w)``
+    (nearest, so class and ignore codes stay exact) to ``(C, size, size)`` / ``(size, size)``.
+    """
+    if x.shape[1:] == (size, size):
+        return x, y
+    xt = F.interpolate(torch.from_numpy(np.ascontiguousarray(x))[None], size=(size, size),
+                       mode="bilinear", align_corners=False)[0]
+    yt = F.interpolate(torch.from_numpy(np.ascontiguousarray(y))[None, None].float(),
+                       size=(size, size), mode="nearest")[0, 0]
+    return xt.numpy(), yt.numpy().astype(y.dtype)
 
 
 class Prepare:

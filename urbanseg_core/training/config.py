@@ -84,6 +84,9 @@ class AugmentConfig(BaseModel):
     offset: float = Field(0.03, description="per-band additive jitter, +- reflectance")
     haze: float = Field(0.04, description="additive haze 0..haze, decreasing with wavelength")
     b8_from_b8a: float = Field(0.5, description="probability of replacing B8 by B8A")
+    scale: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "scale jitter: crops are cut at crop_size x s and resized to crop_size, with s "
+        "log-uniform in [1 / (1 + scale), 1 + scale]; 0 = off"))
 
 
 class LossConfig(BaseModel):

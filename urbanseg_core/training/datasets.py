@@ -426,11 +426,14 @@ class MixtureDataset(Dataset):
 
     ``__getitem__(i)`` is deterministic given ``(seed, epoch, i)``; call :meth:`set_epoch`
     before each epoch. Items are ``(x (15, s, s) float32 tensor, y (s, s) int64 tensor)``.
+    With ``scale > 0`` each crop is cut at ``s x f`` pixels (``f`` from
+    :func:`~urbanseg_core.training.augment.draw_scale`) and resized to ``s x s`` after the
+    transform.
     """
 
     def __init__(self, sources: Sequence, weights: Sequence[float], length: int, crop: int,
                  transform: Callable[[Sample, np.random.Generator], tuple[np.ndarray, np.ndarray]],
-                 seed: int = 0):
+                 seed: int = 0, scale: float = 0.0):
         if not sources:
             raise InputError("No training data: the config lists no usable source.")
         self.sources = list(sources)
@@ -440,6 +443,7 @@ class MixtureDataset(Dataset):
         self.crop = crop
         self.transform = transform
         self.seed = seed
+        self.scale = scale
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -451,5 +455,10 @@ class MixtureDataset(Dataset):
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         src = self.sources[rng.choice(len(self.sources), p=self.weights)]
-        x, y = self.transform(src.sample(rng, self.crop), rng)
+        if self.scale > 0:  # no extra random draw when off: old recipes reproduce exactly
+            from .augment import draw_scale, resize_pair  # augment imports this module
+            size = int(round(self.crop * draw_scale(rng, self.scale)))
+            x, y = resize_pair(*self.transform(src.sample(rng, size), rng), self.crop)
+        else:
+            x, y = self.transform(src.sample(rng, self.crop), rng)
         return torch.from_numpy(x), torch.from_numpy(y.astype("int64"))

@@ -181,7 +181,8 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
     model = build_model(arch)
     model.train()
     dataset = MixtureDataset(data.sources, data.weights, cfg.steps_per_epoch * cfg.batch_size,
-                             cfg.crop_size, Prepare(norm, cfg.augment), cfg.seed)
+                             cfg.crop_size, Prepare(norm, cfg.augment), cfg.seed,
+                             scale=cfg.augment.scale)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
     loss_fn = SegLoss(cfg.loss.ce_weight, cfg.loss.dice_weight, cfg.loss.focal_gamma,
                       cfg.loss.class_weights)
