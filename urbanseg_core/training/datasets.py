@@ -457,7 +457,7 @@ class MixtureDataset(Dataset):
         src = self.sources[rng.choice(len(self.sources), p=self.weights)]
         if self.scale > 0:  # no extra random draw when off: old recipes reproduce exactly
             from .augment import draw_scale, resize_pair  # augment imports this module
-            size = int(round(self.crop * draw_scale(rng, self.scale)))
+            size = round(self.crop * draw_scale(rng, self.scale))
             x, y = resize_pair(*self.transform(src.sample(rng, size), rng), self.crop)
         else:
             x, y = self.transform(src.sample(rng, self.crop), rng)
