@@ -3,7 +3,9 @@ on held-out per-class Dice, final evaluation and the model card.
 
 Checkpoints are chosen on ``selection_metric`` (default: macro built-up Dice) of the
 *validation* half of the Islamabad held-out block; the *test* half, the EuroSAT held-out
-patches and the Bercy Urban Atlas scene are only scored at the end, for the card.
+patches and the Bercy Urban Atlas scene are only scored at the end, for the card. With
+``swa_epochs > 0`` no checkpoint is chosen: the final weights are the average of the last
+``swa_epochs`` epochs' weights (:func:`_swa_state`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Callable
 
@@ -261,8 +264,6 @@ def _swa_state(swa, model, loader, cfg: TrainConfig, data: TrainData, card: Mode
     """Averaged weights with BatchNorm statistics recomputed on training batches
     (``torch.optim.swa_utils.update_bn``); returns ``(state_dict, description)``. When the
     time limit stopped training before the averaging window, the last weights are used."""
-    from itertools import islice
-
     if int(swa.n_averaged.item()) == 0:
         swa.update_parameters(model)
     n = int(swa.n_averaged.item())
