@@ -335,3 +335,55 @@ def test_swa_averages_the_last_epochs(trained, tmp_path):
     key = "outc.conv.weight" if "outc.conv.weight" in plain else next(
         k for k in plain if k.endswith("weight") and plain[k].ndim == 4)
     assert not torch.equal(plain[key], swa[key])
+
+
+def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tmp_path):
+    """The Bercy source trains on rows above the held-out strip (both dates) and the card's
+    Bercy figures count only the held-out rows."""
+    from urbanseg_core.loading import build_model
+    from urbanseg_core.modelcard import DEFAULT_CLASSES, Architecture, ModelCard
+    from urbanseg_core.references import read_reference
+    from urbanseg_core.training.config import TrainConfig
+    from urbanseg_core.training.datasets import load_band_folder
+    from urbanseg_core.training.loop import build_data, compute_normalisation, final_metrics
+
+    cfg = TrainConfig(data_root=str(shared_data), config_dir=str(tmp_path), stats_samples=4,
+                      sources=[{"type": "bercy", "holdout": {"row0": 340, "buffer": 32}}])
+    data = build_data(cfg, log=lambda _: None)
+    (pool,) = data.sources
+    assert [s.name for s in pool.sources] == ["bercy:imgs_1", "bercy:imgs_2"]
+    H, W = pool.sources[0].shape
+    assert all(s.exclude == (308, H, 0, W) for s in pool.sources)
+    assert data.bercy_test_row0 == 340
+    for src in pool.sources:  # mark the held-out and buffer rows: no crop may carry them
+        src.label = src.label.copy()
+        src.label[308:][src.label[308:] != 255] = 7
+    rng = np.random.default_rng(0)
+    labels = np.stack([pool.sample(rng, 128).label for _ in range(40)])
+    assert (labels == 7).sum() == 0
+    assert np.isin(labels, [0, 1, 2]).mean() > 0.2  # most crops hold training labels
+
+    card = ModelCard(name="t", version="0", description="", weights="t.pt",
+                     architecture=Architecture(base_width=4),
+                     normalisation=compute_normalisation(data, cfg), classes=DEFAULT_CLASSES)
+    model = build_model(card.architecture).eval()
+    metrics = final_metrics(model, card, data, cfg, log=lambda _: None)
+    bercy = shared_data / "bercy_urban_atlas"
+    scene = load_band_folder(bercy / "imgs_1")
+    ref = read_reference(bercy / "bercy_reference_10m.tif", scene, "index")
+    held = int((ref[340:] != 255).sum())
+    support = sum(c["support_px"] for c in
+                  metrics["bercy_urban_atlas"]["imgs_1"]["model"]["per_class"].values())
+    assert 0 < held < int((ref != 255).sum())
+    assert support == held
+    assert "rows >= 340" in metrics["bercy_urban_atlas"]["use"]
+
+
+def test_bercy_source_needs_a_held_out_row_inside_the_scene(shared_data, tmp_path):
+    from urbanseg_core.training.config import TrainConfig
+    from urbanseg_core.training.loop import build_data
+
+    cfg = TrainConfig(data_root=str(shared_data), config_dir=str(tmp_path),
+                      sources=[{"type": "bercy"}])  # default row0 2440 is Islamabad's
+    with pytest.raises(InputError, match="holdout.row0"):
+        build_data(cfg, log=lambda _: None)

@@ -48,14 +48,17 @@ class SourceConfig(BaseModel):
     """One training data source.
 
     ``type``: ``islamabad`` (the L2A scene with GHSL labels under ``data_root``),
-    ``eurosat`` (EuroSAT-MS patches assembled into mosaics), or ``pairs`` (a folder of
+    ``eurosat`` (EuroSAT-MS patches assembled into mosaics), ``bercy`` (the Paris L1C scene,
+    both dates, with Urban Atlas labels; rows from ``holdout.row0`` down are the held-out test
+    part, ``holdout.buffer`` rows above them are not trained on either; other holdout fields
+    are not used), or ``pairs`` (a folder of
     image/mask pairs: ``<name>_image.tif`` + ``<name>_mask.tif``, or ``images/<name>.tif`` +
     ``masks/<name>.tif``; mask codes auto-detected or given by ``codes``).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["islamabad", "eurosat", "pairs"]
+    type: Literal["islamabad", "eurosat", "bercy", "pairs"]
     weight: float = 1.0
     path: str | None = None
     codes: Literal["auto", "index", "esm", "ghsl", "corine"] = "auto"

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import InputError
 from ..indices import add_indices
 from ..loading import build_model
 from ..metrics import json_safe, scores_from_confusion
@@ -38,6 +39,9 @@ from .datasets import (
 )
 from .losses import SegLoss
 
+#: The two Bercy dates (OSCD folders): 2016-11-30 and 2017-08-29.
+BERCY_DATES = ("imgs_1", "imgs_2")
+
 Log = Callable[[str], None]
 
 
@@ -51,6 +55,7 @@ class TrainData:
     val: tuple | None = None           # (scene, ref) used for checkpoint choice
     test: tuple | None = None          # (scene, ref) scored at the end only
     eurosat_held: list = field(default_factory=list)
+    bercy_test_row0: int | None = None  # Bercy rows >= this are held out (None: not trained on)
     limitations: list[str] = field(default_factory=list)
 
 
@@ -105,6 +110,33 @@ def build_data(cfg: TrainConfig, log: Log = print) -> TrainData:
                 "reflectance": "DN / 10000",
             })
             log(f"eurosat: {len(train)} training patches, {len(held)} held out")
+        elif src.type == "bercy":
+            folder = root / "bercy_urban_atlas"
+            pool = []
+            for date in BERCY_DATES:
+                scene = load_band_folder(folder / date)
+                ref = read_reference(folder / "bercy_reference_10m.tif", scene, "index")
+                H, W = scene.shape
+                if not 0 < src.holdout.row0 < H:
+                    raise InputError(
+                        f"A bercy source needs holdout.row0 inside the scene (1-{H - 1}; the "
+                        f"bundled recipe uses 340), not {src.holdout.row0}.")
+                excl = (max(src.holdout.row0 - src.holdout.buffer, 0), H, 0, W)
+                pool.append(SceneSource(scene.reflectance, ref, 0.0, 1.0, excl,
+                                        src.positive_fraction, src.non_residential_fraction,
+                                        has_b8=True, name=f"bercy:{date}"))
+            data.sources.append(PoolSource(pool, name="bercy"))
+            data.weights.append(src.weight)
+            data.bercy_test_row0 = src.holdout.row0
+            data.provenance.append({
+                "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
+                        "with Copernicus Urban Atlas land-use labels",
+                "use": f"training on rows < {excl[0]} of the 10 m B02 grid, both dates; rows "
+                       f">= {src.holdout.row0} held out for testing ({src.holdout.buffer} "
+                       "buffer rows between)",
+                "reflectance": "DN / 10000",
+            })
+            log(f"bercy: training rows < {excl[0]}, test rows >= {src.holdout.row0}")
         elif src.type == "pairs":
             folder = cfg.resolve(src.path)
             pool = pair_sources(folder, src.codes, src.dn_offset, src.positive_fraction,
@@ -328,14 +360,19 @@ def final_metrics(model, card: ModelCard, data: TrainData, cfg: TrainConfig, log
         bercy = cfg.data_root_path / "bercy_urban_atlas"
         if bercy.is_dir():
             out = {}
-            for folder in ("imgs_1", "imgs_2"):
+            for folder in BERCY_DATES:
                 scene = load_band_folder(bercy / folder)
                 ref = read_reference(bercy / "bercy_reference_10m.tif", scene, "index")
+                if data.bercy_test_row0 is not None:  # score only the held-out rows
+                    ref[:data.bercy_test_row0] = 255
                 m = ev.evaluate_block(model, card, scene, ref)
                 out[folder] = {"model": m, **ev.baselines(scene, ref, names)}
                 log(f"bercy {folder}: model {_fmt(m)}")
                 log(f"bercy {folder}: ndvi baseline {_fmt(out[folder]['ndvi_mndwi_threshold'])}")
-            out["use"] = "validation only (never trained on); Sentinel-2 L1C, Urban Atlas labels"
+            out["use"] = ("validation only (never trained on); Sentinel-2 L1C, Urban Atlas labels"
+                          if data.bercy_test_row0 is None else
+                          f"test: rows >= {data.bercy_test_row0} only (rows above them were "
+                          "trained on); Sentinel-2 L1C, Urban Atlas labels")
             metrics["bercy_urban_atlas"] = out
     return metrics
 
