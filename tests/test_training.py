@@ -345,7 +345,9 @@ def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tm
     from urbanseg_core.references import read_reference
     from urbanseg_core.training.config import TrainConfig
     from urbanseg_core.training.datasets import load_band_folder
-    from urbanseg_core.training.loop import build_data, compute_normalisation, final_metrics
+    from urbanseg_core.training.loop import (
+        build_data, compute_normalisation, final_metrics, measured_limitations,
+    )
 
     cfg = TrainConfig(data_root=str(shared_data), config_dir=str(tmp_path), stats_samples=4,
                       sources=[{"type": "bercy", "holdout": {"row0": 340, "buffer": 32}}])
@@ -377,6 +379,8 @@ def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tm
     assert 0 < held < int((ref != 255).sum())
     assert support == held
     assert "rows >= 340" in metrics["bercy_urban_atlas"]["use"]
+    assert any("held-out rows of the Level-1C Bercy" in line
+               for line in measured_limitations(metrics))
 
 
 def test_bercy_source_needs_a_held_out_row_inside_the_scene(shared_data, tmp_path):
