@@ -131,7 +131,8 @@ def build_data(cfg: TrainConfig, log: Log = print) -> TrainData:
             data.provenance.append({
                 "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
                         "with Copernicus Urban Atlas land-use labels",
-                "use": f"training on rows < {excl[0]} of the 10 m B02 grid, both dates; rows "
+                "use": f"training on rows < {excl[0]} of the 10 m UTM grid the bands are "
+                       f"stacked on (both dates); rows "
                        f">= {src.holdout.row0} held out for testing ({src.holdout.buffer} "
                        "buffer rows between)",
                 "reflectance": "DN / 10000",
