@@ -418,6 +418,32 @@ def load_band_folder(folder: str | Path, dn_offset: float = 0.0,
     return Scene(refl, valid, crs, transform, str(folder), MODEL_BANDS)
 
 
+# --------------------------------------------------------------------------- Bercy
+
+#: The two Bercy dates (OSCD folders): 2016-11-30 and 2017-08-29.
+BERCY_DATES = ("imgs_1", "imgs_2")
+
+
+def load_bercy(root: Path) -> list[tuple[str, Scene, np.ndarray]]:
+    """The Bercy (Paris) L1C scene of both dates with its Urban Atlas labels.
+
+    Returns:
+        ``[(date folder, Scene, (H, W) uint8 index labels, 255 unlabelled), ...]``, bands
+        stacked on a 10 m UTM grid (:func:`load_band_folder`), labels reprojected onto it
+        with nearest neighbour.
+
+    Raises:
+        InputError: band files are missing; ReferenceError_: the label raster is missing.
+    """
+    folder = Path(root) / "bercy_urban_atlas"
+    out = []
+    for date in BERCY_DATES:
+        scene = load_band_folder(folder / date)
+        out.append((date, scene,
+                    read_reference(folder / "bercy_reference_10m.tif", scene, "index")))
+    return out
+
+
 # --------------------------------------------------------------------------- mixture
 
 

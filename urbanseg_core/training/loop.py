@@ -29,18 +29,14 @@ from ..loading import build_model
 from ..metrics import json_safe, scores_from_confusion
 from ..modelcard import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card
 from ..normalise import channel_statistics
-from ..references import read_reference
 from . import evaluation as ev
 from .augment import Prepare
 from .config import TrainConfig
 from .datasets import (
-    EurosatMosaicSource, MixtureDataset, PoolSource, SceneSource, holdout_rect, load_band_folder,
+    EurosatMosaicSource, MixtureDataset, PoolSource, SceneSource, holdout_rect, load_bercy,
     load_eurosat, load_islamabad, pair_sources, split_eurosat,
 )
 from .losses import SegLoss
-
-#: The two Bercy dates (OSCD folders): 2016-11-30 and 2017-08-29.
-BERCY_DATES = ("imgs_1", "imgs_2")
 
 Log = Callable[[str], None]
 
@@ -111,16 +107,13 @@ def build_data(cfg: TrainConfig, log: Log = print) -> TrainData:
             })
             log(f"eurosat: {len(train)} training patches, {len(held)} held out")
         elif src.type == "bercy":
-            folder = root / "bercy_urban_atlas"
             pool = []
-            for date in BERCY_DATES:
-                scene = load_band_folder(folder / date)
-                ref = read_reference(folder / "bercy_reference_10m.tif", scene, "index")
+            for date, scene, ref in load_bercy(root):
                 H, W = scene.shape
                 if not 0 < src.holdout.row0 < H:
                     raise InputError(
                         f"A bercy source needs holdout.row0 inside the scene (1-{H - 1}; the "
-                        f"bundled recipe uses 340), not {src.holdout.row0}.")
+                        f"README's trials used 340), not {src.holdout.row0}.")
                 excl = (max(src.holdout.row0 - src.holdout.buffer, 0), H, 0, W)
                 pool.append(SceneSource(scene.reflectance, ref, 0.0, 1.0, excl,
                                         src.positive_fraction, src.non_residential_fraction,
@@ -358,12 +351,9 @@ def final_metrics(model, card: ModelCard, data: TrainData, cfg: TrainConfig, log
         log(f"eurosat held-out patch accuracy {acc['accuracy']:.3f} (n={acc['n']}) "
             f"{acc['per_class']}")
     if cfg.validate_bercy:
-        bercy = cfg.data_root_path / "bercy_urban_atlas"
-        if bercy.is_dir():
+        if (cfg.data_root_path / "bercy_urban_atlas").is_dir():
             out = {}
-            for folder in BERCY_DATES:
-                scene = load_band_folder(bercy / folder)
-                ref = read_reference(bercy / "bercy_reference_10m.tif", scene, "index")
+            for folder, scene, ref in load_bercy(cfg.data_root_path):
                 if data.bercy_test_row0 is not None:  # score only the held-out rows
                     ref[:data.bercy_test_row0] = 255
                 m = ev.evaluate_block(model, card, scene, ref)
