@@ -342,9 +342,8 @@ def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tm
     Bercy figures count only the held-out rows."""
     from urbanseg_core.loading import build_model
     from urbanseg_core.modelcard import DEFAULT_CLASSES, Architecture, ModelCard
-    from urbanseg_core.references import read_reference
     from urbanseg_core.training.config import TrainConfig
-    from urbanseg_core.training.datasets import load_band_folder
+    from urbanseg_core.training.datasets import load_bercy
     from urbanseg_core.training.loop import (
         build_data, compute_normalisation, final_metrics, measured_limitations,
     )
@@ -370,9 +369,7 @@ def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tm
                      normalisation=compute_normalisation(data, cfg), classes=DEFAULT_CLASSES)
     model = build_model(card.architecture).eval()
     metrics = final_metrics(model, card, data, cfg, log=lambda _: None)
-    bercy = shared_data / "bercy_urban_atlas"
-    scene = load_band_folder(bercy / "imgs_1")
-    ref = read_reference(bercy / "bercy_reference_10m.tif", scene, "index")
+    _, _, ref = load_bercy(shared_data)[0]  # imgs_1
     held = int((ref[340:] != 255).sum())
     support = sum(c["support_px"] for c in
                   metrics["bercy_urban_atlas"]["imgs_1"]["model"]["per_class"].values())

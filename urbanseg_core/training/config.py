@@ -51,9 +51,9 @@ class SourceConfig(BaseModel):
     ``eurosat`` (EuroSAT-MS patches assembled into mosaics), ``bercy`` (the Paris L1C scene,
     both dates, with Urban Atlas labels; rows from ``holdout.row0`` down are the held-out test
     part, ``holdout.buffer`` rows above them are not trained on either; other holdout fields
-    are not used), or ``pairs`` (a folder of
-    image/mask pairs: ``<name>_image.tif`` + ``<name>_mask.tif``, or ``images/<name>.tif`` +
-    ``masks/<name>.tif``; mask codes auto-detected or given by ``codes``).
+    are not used), or ``pairs`` (a folder of image/mask pairs: ``<name>_image.tif`` +
+    ``<name>_mask.tif``, or ``images/<name>.tif`` + ``masks/<name>.tif``; mask codes
+    auto-detected or given by ``codes``).
     """
 
     model_config = ConfigDict(extra="forbid")

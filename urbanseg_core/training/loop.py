@@ -364,6 +364,7 @@ def final_metrics(model, card: ModelCard, data: TrainData, cfg: TrainConfig, log
                           if data.bercy_test_row0 is None else
                           f"test: rows >= {data.bercy_test_row0} only (rows above them were "
                           "trained on); Sentinel-2 L1C, Urban Atlas labels")
+            out["test_row0"] = data.bercy_test_row0  # None: no row was trained on
             metrics["bercy_urban_atlas"] = out
     return metrics
 
@@ -387,7 +388,7 @@ def measured_limitations(metrics: dict) -> list[str]:
     bercy_block = metrics.get("bercy_urban_atlas", {})
     bercy = bercy_block.get("imgs_2", {}).get("model")
     if bercy:
-        trained_on = bercy_block.get("use", "").startswith("test:")
+        trained_on = bercy_block.get("test_row0") is not None
         where = ("the held-out rows of the Level-1C Bercy (Paris) scene" if trained_on
                  else "the Level-1C Bercy (Paris) scene")
         why = ("only part of one dense European centre is in the training data" if trained_on
