@@ -80,6 +80,24 @@ def test_geographic_crs_is_warped_to_utm_and_back(tmp_path, tiny_model):
     assert "geodesic" in seg.stats.pixel_area_method
 
 
+def test_warp_to_the_model_grid_keeps_pixel_values():
+    """Nearest neighbour, not bilinear: the model is sensitive to smoothed input (see
+    urbanseg_core.regrid.INPUT_RESAMPLING), so every warped reflectance is one of the input's."""
+    from rasterio.crs import CRS
+
+    from urbanseg_core.bands import Scene
+    from urbanseg_core.regrid import to_model_grid
+
+    refl = textured_reflectance(120, 160)
+    scene = Scene(refl, np.ones((120, 160), bool), CRS.from_epsg(4326),
+                  from_origin(13.0, 52.6, 0.0001, 0.0001))
+    out = to_model_grid(scene)
+    assert out.crs.to_epsg() == 32633 and out.transform.a == 10
+    for band in (0, 6, 10):
+        kept = out.reflectance[band][out.valid]
+        assert kept.size > 0.5 * 120 * 160 * 0.7 and np.isin(kept, refl[band]).all()
+
+
 def test_nan_areas_all_nodata_and_tiny_rasters(tmp_path, tiny_model):
     data = textured_reflectance(30, 45)
     data[:, :10, :] = np.nan

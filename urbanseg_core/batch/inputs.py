@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..modelcard import sha256_file
-from ..regrid import regrid_reason
+from ..regrid import INPUT_RESAMPLING, regrid_reason
 from ..stacking import target_grid
 from .plan import Grid
 from .sources import (FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file,
@@ -69,7 +69,8 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
     A file in a geographic CRS or with pixels far from ``resolution`` (see
     :func:`urbanseg_core.regrid.regrid_reason`) is tiled on a north-up UTM grid of
     ``resolution`` metres (:func:`urbanseg_core.stacking.target_grid`) and read through a warped
-    VRT (bilinear, as :func:`urbanseg_core.regrid.to_model_grid`); the mosaic is on that grid.
+    VRT (nearest neighbour, as :func:`urbanseg_core.regrid.to_model_grid`); the mosaic is on
+    that grid.
 
     Raises:
         InputError: the file cannot be used.
@@ -87,7 +88,7 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
         crs, transform, height, width = target_grid(path, resolution)
         grid = Grid(height, width, crs, transform)
         warp = {"crs": crs.to_string(), "transform": list(transform)[:6],
-                "shape": [height, width], "resampling": "bilinear"}
+                "shape": [height, width], "resampling": INPUT_RESAMPLING.name}
         description["warped"] = dict(warp, reason=reason)
     fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
                            "dn_offset": spec.dn_offset, "warp": warp})

@@ -214,8 +214,8 @@ def open_tile_source(spec: FileSpec | GeeSpec, grid: Grid, tile: BatchTile):
 def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     """Describe ``src_path`` resampled onto ``grid`` as a GDAL warped VRT file.
 
-    The VRT holds no pixels: each window read from it is warped on the fly (bilinear, as
-    :func:`urbanseg_core.regrid.to_model_grid`), so any tile of a large file can be read with
+    The VRT holds no pixels: each window read from it is warped on the fly (nearest
+    neighbour, as :func:`urbanseg_core.regrid.to_model_grid`), so any tile of a large file can be read with
     bounded memory. Band descriptions are kept; areas outside the file become nodata (0 for
     integer files, NaN for floating-point ones, unless the file declares its own).
 
@@ -223,8 +223,9 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
         ``vrt_path`` (written atomically; it refers to ``src_path`` by absolute path).
     """
     import rasterio.shutil
-    from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
+
+    from ..regrid import INPUT_RESAMPLING
 
     from .store import atomic_write
 
@@ -233,7 +234,7 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
         if nodata is None:
             nodata = float("nan") if np.dtype(src.dtypes[0]).kind == "f" else 0
         with WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
-                       height=grid.height, resampling=Resampling.bilinear, nodata=nodata) as vrt:
+                       height=grid.height, resampling=INPUT_RESAMPLING, nodata=nodata) as vrt:
             atomic_write(vrt_path, lambda tmp: rasterio.shutil.copy(vrt, tmp, driver="VRT"))
     return vrt_path
 
