@@ -38,7 +38,8 @@ def test_original_architecture_keys_and_shapes():
 
 def test_full_key_list_of_original_checkpoint():
     if not SEED_KEYS.exists():
-        pytest.skip("seed_unet_state_dict.json not available")
+        pytest.skip(f"seed_unet_state_dict.json not available at {SEED_KEYS} "
+                    "(it sits beside ../shared/data)")
     seed = json.loads(SEED_KEYS.read_text())
     sd = UNet(15, 3, base_width=64, bilinear=True).state_dict()
     assert list(sd) == list(seed)

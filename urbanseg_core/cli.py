@@ -91,7 +91,8 @@ def print_areas(seg) -> None:
         typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{100 * c.share_of_valid:>11.2f}%")
     typer.echo(f"{'valid area':<18}{'':>12}{stats.valid_km2:>12.3f}")
     if stats.nodata_km2:
-        typer.echo(f"{'nodata':<18}{'':>12}{stats.nodata_km2:>12.3f}")
+        area = f"{stats.nodata_km2:.3f}" if stats.nodata_km2 >= 0.0005 else "<0.001"
+        typer.echo(f"{'nodata':<18}{'':>12}{area:>12}")
     typer.echo(f"built-up share (non-residential + residential): {100 * stats.built_up_share:.2f}%")
 
 
