@@ -95,7 +95,7 @@ def test_warp_to_the_model_grid_keeps_pixel_values():
     assert out.crs.to_epsg() == 32633 and out.transform.a == 10
     for band in (0, 6, 10):
         kept = out.reflectance[band][out.valid]
-        assert kept.size > 0.5 * 120 * 160 * 0.7 and np.isin(kept, refl[band]).all()
+        assert kept.size > 5000 and np.isin(kept, refl[band]).all()
 
 
 def test_nan_areas_all_nodata_and_tiny_rasters(tmp_path, tiny_model):

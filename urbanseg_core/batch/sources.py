@@ -215,9 +215,9 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     """Describe ``src_path`` resampled onto ``grid`` as a GDAL warped VRT file.
 
     The VRT holds no pixels: each window read from it is warped on the fly (nearest
-    neighbour, as :func:`urbanseg_core.regrid.to_model_grid`), so any tile of a large file can be read with
-    bounded memory. Band descriptions are kept; areas outside the file become nodata (0 for
-    integer files, NaN for floating-point ones, unless the file declares its own).
+    neighbour, as :func:`urbanseg_core.regrid.to_model_grid`), so any tile of a large file can
+    be read with bounded memory. Band descriptions are kept; areas outside the file become
+    nodata (0 for integer files, NaN for floating-point ones, unless the file declares its own).
 
     Returns:
         ``vrt_path`` (written atomically; it refers to ``src_path`` by absolute path).
@@ -226,7 +226,6 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     from rasterio.vrt import WarpedVRT
 
     from ..regrid import INPUT_RESAMPLING
-
     from .store import atomic_write
 
     with rasterio.open(src_path) as src:
