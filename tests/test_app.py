@@ -128,6 +128,45 @@ def _raster_bytes(count: int, descriptions: list[str] | None = None) -> bytes:
         return mem.read()
 
 
+def _band_bytes(band: str, pixel_m: int) -> bytes:
+    n = 320 // pixel_m
+    data = np.full((1, n, n), 1000 + 10 * int("".join(c for c in band if c.isdigit())),
+                   dtype="uint16")
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=n, height=n, count=1, dtype="uint16",
+                      crs="EPSG:32633",
+                      transform=from_origin(330000, 5822040, pixel_m, pixel_m)) as dst:
+            dst.write(data)
+        return mem.read()
+
+
+def test_upload_of_single_band_files_is_stacked_and_runs():
+    res = {"B2": 10, "B3": 10, "B4": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B9": 60,
+           "B11": 20, "B12": 20}  # no B8: B8A stands in
+    files = [(f"T33UUU_20170216_{b.replace('B', 'B0') if len(b) == 2 else b}.tif",
+              _band_bytes(b, m), "image/tiff") for b, m in res.items()]
+    at = _fresh()
+    at.radio(key="w_source").set_value("upload").run()
+    at.file_uploader(key="w_upload").set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    kept = at.session_state["urbanseg_upload"]
+    assert kept["name"] == "T33UUU_20170216_stack.tif"
+    infos = " ".join(i.value for i in at.info)
+    assert "Stacked from 10 band files" in infos and "B8A is used in its place" in infos
+    at.button(key="w_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    result = at.session_state[state.RESULT]
+    assert result.classes.shape == (32, 32) and result.stem == "urbanseg_T33UUU_20170216_stack"
+    # a file whose name names no band: a plain error, the stacked image stays selected
+    bad = files[:3] + [("holiday_photo.tif", _band_bytes("B2", 10), "image/tiff")]
+    at.file_uploader(key="w_upload").set_value(bad).run()
+    assert not at.exception
+    assert any("holiday_photo.tif: no Sentinel-2 band in the file name" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert at.session_state["urbanseg_upload"]["name"] == "T33UUU_20170216_stack.tif"
+
+
 def test_upload_without_band_names_asks_for_the_band_mapping():
     at = _upload(_fresh(), "five_bands.tif", _raster_bytes(5))
     assert not at.exception, [e.value for e in at.exception]

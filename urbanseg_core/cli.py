@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -65,6 +67,25 @@ def check_writable(path: Path) -> None:
         fail(f"The output folder {folder} is not writable. Choose another location.")
 
 
+@contextmanager
+def image_input(path: Path) -> Iterator[Path]:
+    """The raster to read for an INPUT/IMAGE argument: the file itself, or, for a folder of
+    single-band files, an 11-band stack of them written to a temporary folder (removed
+    afterwards; ``urbanseg stack`` keeps one)."""
+    if not path.is_dir():
+        yield path
+        return
+    from .bandfolder import stack_folder
+
+    with tempfile.TemporaryDirectory(prefix="urbanseg-stack-") as tmp:
+        stack, notes = stack_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif")
+        typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
+                   err=True)
+        for note in notes:
+            typer.echo(f"Note: {note}", err=True)
+        yield stack
+
+
 def progress_bar(label: str):
     """A tqdm progress callback ``(done, total)`` on stderr, closed at the end."""
     from tqdm import tqdm
@@ -99,7 +120,8 @@ def print_areas(seg) -> None:
 @app.command()
 def predict(
     input: Optional[Path] = typer.Argument(None, help="Sentinel-2 GeoTIFF (11 model bands, "
-                                            "named bands, or 13 L1C bands)."),
+                                            "named bands, or 13 L1C bands), or a folder "
+                                            "of single-band files."),
     output: Path = typer.Option(..., "-o", "--output", help="Output mask GeoTIFF."),
     sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
     model: ModelOption = None,
@@ -128,10 +150,11 @@ def predict(
     if json_path:
         check_writable(json_path)
     loaded = load_model(model)
-    seg = segment_file(source, loaded, band_order=band_list(bands),
-                       dn_offset=dn_offset, progress=progress_bar("predict"),
-                       max_pixels=max_pixels,
-                       tile_size=tile_size, overlap=overlap)
+    with image_input(source) as raster:
+        seg = segment_file(raster, loaded, band_order=band_list(bands),
+                           dn_offset=dn_offset, progress=progress_bar("predict"),
+                           max_pixels=max_pixels,
+                           tile_size=tile_size, overlap=overlap)
     seg.write(output, codes=codes)  # type: ignore[arg-type]
     for note in seg.notes:
         typer.echo(f"Note: {note}", err=True)
@@ -146,6 +169,28 @@ def predict(
             json_path.write_text(json.dumps(payload, indent=2))
         except OSError as exc:
             fail(f"Cannot write {json_path}: {exc.strerror}. Choose a writable location.")
+
+
+@app.command()
+def stack(
+    folder: Path = typer.Argument(..., help="Folder of single-band Sentinel-2 files "
+                                  "(..._B02.tif, ..._B8A_20m.jp2; searched recursively)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF."),
+) -> None:
+    """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
+    from .bandfolder import stack_folder
+
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder. Give the folder that holds the band files.")
+    check_writable(output)
+    path, notes = stack_folder(folder, output)
+    for note in notes:
+        typer.echo(f"Note: {note}", err=True)
+    import rasterio
+
+    with rasterio.open(path) as src:
+        typer.echo(f"Wrote {path}: {src.count} bands (B2...B12), {src.height} x {src.width} px "
+                   f"of {src.res[0]:g} m, {src.crs.to_string()}, nearest-neighbour resampling.")
 
 
 def _register_optional_commands() -> None:
@@ -174,4 +219,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m urbanseg_core.cli``: run the package module's app, the one the other
+    # command modules register on (this file runs as ``__main__``, a second copy).
+    from urbanseg_core.cli import main as package_main
+
+    package_main()

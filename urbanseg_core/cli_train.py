@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .cli import BandsOption, DnOffsetOption, ModelOption, app, band_list, fail, progress_bar
+from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail, image_input,
+                  progress_bar)
 
 
 @app.command()
@@ -53,7 +54,8 @@ def _table(m: dict) -> str:
 
 @app.command()
 def evaluate(
-    image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment."),
+    image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment, or a folder of "
+                                 "single-band files."),
     reference: Path = typer.Argument(..., help="Reference mask GeoTIFF (any CRS; "
                                      "reprojected onto the image grid, nearest)."),
     model: ModelOption = None,
@@ -78,8 +80,8 @@ def evaluate(
         from .cli import check_writable
 
         check_writable(plot)
-    scene = read_scene(image, band_order=band_list(bands),
-                       dn_offset=dn_offset)
+    with image_input(image) as raster:
+        scene = read_scene(raster, band_order=band_list(bands), dn_offset=dn_offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))

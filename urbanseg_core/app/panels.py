@@ -19,7 +19,9 @@ from ..references import CODE_NAMES
 from . import earthengine, resources, state
 from .controller import measured_throughput, sample_request
 from .runner import RunRequest
-from .sources import BAND_CHOICES, MAX_PIXELS, check_band_order, inspect_raster, save_upload
+from .sources import (
+    BAND_CHOICES, MAX_PIXELS, check_band_order, inspect_raster, save_band_uploads, save_upload,
+)
 from .widgets import show_error
 
 UPLOAD = "urbanseg_upload"          # {"path", "sha256", "name"} of the kept upload
@@ -47,20 +49,43 @@ def sample_panel() -> SourcePanel:
     return SourcePanel(request=sample_request(), map_view=(view.true_colour, view.outline))
 
 
+def keep_upload(ups) -> None:
+    """Store new uploads once: one file as it is, several band files as one 10 m stack."""
+    kept = st.session_state.get(UPLOAD) or {}
+    ids = tuple(u.file_id for u in ups or ())
+    if not ids or kept.get("file_id") == ids:  # hash each upload once
+        return
+    if len(ups) == 1:
+        path, sha = save_upload(ups[0].getvalue(), ups[0].name)
+        st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": ups[0].name,
+                                    "file_id": ids}
+        return
+    with st.spinner(f"Stacking {len(ups)} band files onto a 10 m grid..."):
+        try:
+            path, sha, notes = save_band_uploads([(u.name, u.getvalue()) for u in ups])
+        except UrbansegError as exc:
+            show_error(exc)
+            return
+    st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "file_id": ids,
+                                "name": path.name,
+                                "notes": [f"Stacked from {len(ups)} band files onto a 10 m "
+                                          "grid (nearest neighbour).", *notes]}
+
+
 def upload_panel() -> SourcePanel:
     """An uploaded GeoTIFF, its band mapping and an optional reference mask."""
     panel = SourcePanel()
     col_img, col_ref = st.columns(2)
     with col_img:
-        up = st.file_uploader("Sentinel-2 GeoTIFF (up to 200 MB)", type=["tif", "tiff"],
-                              key="w_upload",
-                              help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
-                                   "B7, B8, B8A, B9, B11, B12 (more bands are fine).")
-        kept = st.session_state.get(UPLOAD) or {}
-        if up is not None and kept.get("file_id") != up.file_id:  # hash each upload once
-            path, sha = save_upload(up.getvalue(), up.name)
-            st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": up.name,
-                                        "file_id": up.file_id}
+        ups = st.file_uploader("Sentinel-2 GeoTIFF, or one file per band (up to 200 MB "
+                               "each)", type=["tif", "tiff", "jp2"], key="w_upload",
+                               accept_multiple_files=True,
+                               help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
+                                    "B7, B8, B8A, B9, B11, B12 (more bands are fine), or the "
+                                    "single-band files of one image with the band in each "
+                                    "name (..._B02.tif, ..._B8A_20m.jp2), stacked here onto "
+                                    "a 10 m grid.")
+        keep_upload(ups)
     with col_ref:
         ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",
                                type=["tif", "tiff"], key="w_reference",
@@ -86,6 +111,8 @@ def upload_panel() -> SourcePanel:
         panel.problem = "Upload a GeoTIFF first."
     else:
         st.caption(f"Image: **{kept['name']}**")
+        for note in kept.get("notes", ()):
+            st.info(note)
         try:
             info = inspect_raster(kept["path"])
         except UrbansegError as exc:

@@ -1,4 +1,5 @@
-"""Uploaded files: store them once by content, inspect their bands, propose a band order.
+"""Uploaded files: store them once by content, stack single-band uploads, inspect their
+bands, propose a band order.
 
 Uploads are written to ``<tmp>/urbanseg_uploads/<sha256[:16]>/<name>`` so that the same file
 uploaded again (or by another session) is the same path and the same cache key.
@@ -7,9 +8,12 @@ uploaded again (or by another session) is the same path and the same cache key.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import rasterio
 from rasterio.errors import RasterioIOError
@@ -17,6 +21,7 @@ from rasterio.errors import RasterioIOError
 from ..bands import (
     L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
 )
+from ..bandfolder import band_of, stack_folder
 from ..errors import BandOrderError, InputError
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
@@ -37,7 +42,7 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
         ``(path, sha256 hex)``.
     """
     digest = hashlib.sha256(data).hexdigest()
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[-80:]
+    safe = _safe_name(name)
     folder = UPLOAD_DIR / digest[:16]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (safe or "upload.tif")
@@ -46,6 +51,55 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
         tmp.write_bytes(data)
         tmp.replace(path)
     return path, digest
+
+
+def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, list[str]]:
+    """Write uploaded single-band files (one per Sentinel-2 band) to one folder and stack them.
+
+    The folder is keyed by the files' names and contents, so the same set uploaded again is
+    stacked once. Stacking is :func:`~urbanseg_core.bandfolder.stack_folder` (every band
+    resampled with nearest neighbour onto a 10 m grid, DN kept).
+
+    Args:
+        files: ``(file name, bytes)`` per upload; the band is read from each name.
+
+    Returns:
+        ``(stack GeoTIFF path, sha256 hex of the stack, notes)``.
+
+    Raises:
+        InputError: a file's name names no band, a model band is missing, or the files
+            cannot be read as rasters.
+    """
+    unnamed = [name for name, _ in files if band_of(name) is None]
+    if unnamed:
+        raise InputError(
+            f"{', '.join(unnamed)}: no Sentinel-2 band in the file name. Upload either one "
+            "multi-band GeoTIFF, or one file per band with the band in each name "
+            "(..._B02.tif, ..._B8A_20m.jp2).")
+    key = hashlib.sha256()
+    for name, data in sorted(files, key=lambda f: f[0]):
+        key.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = UPLOAD_DIR / f"bands-{key.hexdigest()[:16]}"
+    band_dir = folder / "bands"
+    band_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (band_dir / _safe_name(name)).write_bytes(data)
+    stack = folder / f"{_common_stem([name for name, _ in files])}_stack.tif"
+    part = folder / "stack.part.tif"
+    _, notes = stack_folder(band_dir, part)
+    part.replace(stack)
+    return stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes
+
+
+def _common_stem(names: Sequence[str]) -> str:
+    """The shared start of band file names, without the band: ``T31UDQ_20161130`` from
+    ``T31UDQ_20161130_B02.tif``, ``T31UDQ_20161130_B8A.tif``... (``bands`` if none)."""
+    prefix = os.path.commonprefix([_safe_name(Path(n).stem) for n in names])
+    return re.sub(r"[_\-. ]*B0?$", "", prefix).rstrip("_-. ") or "bands"
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[-80:]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,140 @@
+"""A folder of single-band files as one input: band names, choosing files, stacking, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from urbanseg_core.bandfolder import band_of, find_band_files, stack_folder
+from urbanseg_core.bands import MODEL_BANDS, read_scene
+from urbanseg_core.errors import InputError
+
+from .test_cli import run_cli
+
+NATIVE_M = {"B2": 10, "B3": 10, "B4": 10, "B8": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20,
+            "B11": 20, "B12": 20, "B9": 60, "B1": 60}
+
+
+def write_band(path, band, size_m=120 * 10, pixel_m=None, seed=0):
+    """One uint16 band file in EPSG:32633 on its native grid; DN = 1000 * band index + noise."""
+    pixel_m = pixel_m or NATIVE_M[band]
+    n = size_m // pixel_m
+    rng = np.random.default_rng(seed)
+    dn = (1000 + 100 * MODEL_BANDS.index(band) if band in MODEL_BANDS else 500)
+    data = (dn + rng.integers(0, 50, (n, n))).astype("uint16")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="uint16",
+                       crs="EPSG:32633", transform=from_origin(500000, 5000000, pixel_m, pixel_m),
+                       nodata=0) as dst:
+        dst.write(data, 1)
+    return data
+
+
+def band_folder(root, bands=MODEL_BANDS + ("B1",), name="T33UUU_20180801T100031_{}.tif"):
+    for b in bands:
+        write_band(root / name.format(b.replace("B", "B0") if len(b) == 2 else b), b)
+    return root
+
+
+@pytest.mark.parametrize("name, band", [
+    ("S2A_OPER_MSI_L1C_TL_MPS__20161130T130757_A007527_T31UDQ_B02.tif", "B2"),
+    ("T43SCT_20181227T055231_B8A_20m.jp2", "B8A"),
+    ("T43SCT_20181227T055231_B12_20m.jp2", "B12"),
+    ("b4.tif", "B4"),
+    ("T43SCT_20181227T055231_SCL_20m.jp2", None),
+    ("T43SCT_20181227T055231_TCI_10m.jp2", None),
+    ("B13.tif", None),
+])
+def test_band_is_read_from_the_file_name(name, band):
+    assert band_of(name) == band
+
+
+def test_finest_file_of_a_band_is_used_and_same_grid_duplicates_are_refused(tmp_path):
+    write_band(tmp_path / "R10m" / "T_B02_10m.tif", "B2", pixel_m=10)
+    write_band(tmp_path / "R20m" / "T_B02_20m.tif", "B2", pixel_m=20)
+    write_band(tmp_path / "R20m" / "T_SCL_20m.tif", "B2", pixel_m=20)  # not a band name
+    files = find_band_files(tmp_path)
+    assert files == {"B2": tmp_path / "R10m" / "T_B02_10m.tif"}
+    write_band(tmp_path / "other_date" / "T_B02.tif", "B2", pixel_m=10)
+    with pytest.raises(InputError, match="more than one B2 file.*one image"):
+        find_band_files(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="No band files"):
+        find_band_files(tmp_path / "empty")
+
+
+def test_stack_keeps_every_band_value_on_the_10_m_grid(tmp_path):
+    folder = tmp_path / "bands"
+    arrays = {b: write_band(folder / f"T33UUU_{b}.tif", b, seed=i)
+              for i, b in enumerate(MODEL_BANDS)}
+    out, notes = stack_folder(folder, tmp_path / "stack.tif")
+    assert notes == []
+    with rasterio.open(out) as src:
+        assert src.count == 11 and src.res == (10.0, 10.0) and src.shape == (120, 120)
+        assert list(src.descriptions) == list(MODEL_BANDS)
+        stack = src.read()
+    for i, b in enumerate(MODEL_BANDS):
+        factor = NATIVE_M[b] // 10  # nearest neighbour: each native pixel repeated
+        expected = np.repeat(np.repeat(arrays[b], factor, 0), factor, 1)
+        np.testing.assert_array_equal(stack[i], expected)
+
+
+def test_b8a_stands_in_for_a_missing_b8_and_other_gaps_are_named(tmp_path):
+    folder = band_folder(tmp_path / "l2a", bands=tuple(b for b in MODEL_BANDS if b != "B8"))
+    out, notes = stack_folder(folder, tmp_path / "stack.tif")
+    assert len(notes) == 1 and "B8A is used" in notes[0]
+    with rasterio.open(out) as src:
+        np.testing.assert_array_equal(src.read(MODEL_BANDS.index("B8") + 1),
+                                      src.read(MODEL_BANDS.index("B8A") + 1))
+    folder = band_folder(tmp_path / "gaps", bands=("B2", "B3", "B4", "B8"))
+    with pytest.raises(InputError, match="lacks the band file.*B5, B6, B7, B8A, B9, B11, B12"):
+        stack_folder(folder, tmp_path / "x.tif")
+
+
+def test_predict_and_evaluate_accept_a_band_folder(tmp_path, tiny_model_path):
+    folder = band_folder(tmp_path / "scene")
+    stack, _ = stack_folder(folder, tmp_path / "stack.tif")
+    from_folder, from_stack = tmp_path / "a.tif", tmp_path / "b.tif"
+    for source, out in ((folder, from_folder), (stack, from_stack)):
+        res = run_cli("predict", source, "-o", out, "--model", tiny_model_path)
+        assert res.returncode == 0, res.stderr
+    with rasterio.open(from_folder) as a, rasterio.open(from_stack) as b:
+        assert a.transform == b.transform and a.crs == b.crs
+        np.testing.assert_array_equal(a.read(), b.read())
+    res = run_cli("evaluate", folder, from_stack, "--model", tiny_model_path,
+                  "--reference-codes", "index", "--json")
+    assert res.returncode == 0, res.stderr
+    assert "Stacked the band files" in res.stderr
+    assert json.loads(res.stdout)["dice_weighted"] == pytest.approx(1.0)  # its own prediction
+    scene = read_scene(stack)
+    assert scene.reflectance.shape == (11, 120, 120)
+
+
+def test_stack_command_and_its_errors(tmp_path):
+    folder = band_folder(tmp_path / "scene", bands=tuple(b for b in MODEL_BANDS if b != "B8"))
+    res = run_cli("stack", folder, "-o", tmp_path / "s.tif")
+    assert res.returncode == 0, res.stderr
+    assert "11 bands" in res.stdout and "B8A is used" in res.stderr
+    res = run_cli("stack", tmp_path / "missing", "-o", tmp_path / "s.tif")
+    assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
+    (tmp_path / "empty").mkdir()
+    res = run_cli("predict", tmp_path / "empty", "-o", tmp_path / "m.tif")
+    assert res.returncode == 2 and "No band files" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_bercy_band_folder_scores_as_in_the_model_card(shared_data):
+    """The card's Bercy figures were measured on a nearest-neighbour UTM stack of the band
+    files; evaluating the folder itself must give the same numbers."""
+    from urbanseg_core.loading import default_model_path
+
+    card = json.loads(default_model_path().with_suffix(".json").read_text())
+    expected = card["metrics"]["bercy_urban_atlas"]["imgs_1"]["model"]
+    d = shared_data / "bercy_urban_atlas"
+    res = run_cli("evaluate", d / "imgs_1", d / "bercy_reference_10m.tif", "--json")
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["dice_macro_builtup"] == pytest.approx(expected["dice_macro_builtup"], abs=1e-6)
+    assert got["dice_weighted"] == pytest.approx(expected["dice_weighted"], abs=1e-6)
