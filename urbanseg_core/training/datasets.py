@@ -23,6 +23,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from torch.utils.data import Dataset
 
+from ..bandfolder import SUBSTITUTES, find_band_files
 from ..bands import MODEL_BANDS, Scene, read_scene
 from ..errors import InputError
 from ..references import read_reference
@@ -213,13 +214,10 @@ def load_islamabad(root: Path, rows: slice | None = None,
         window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
         raw = src.read(1, window=window)
         crs, transform, shape = src.crs, src.window_transform(window), raw.shape
-    files = {}
-    for f in glob.glob(str(folder / "R*m" / "*_B*_*m.jp2")):
-        band = Path(f).stem.split("_")[-2]
-        files["B" + band[1:].lstrip("0")] = f
+    files = find_band_files(folder)
     dn = np.zeros((len(MODEL_BANDS), *shape), dtype="uint16")
     for i, band in enumerate(MODEL_BANDS):
-        name = band if band in files else {"B8": "B8A"}.get(band)
+        name = band if band in files else SUBSTITUTES.get(band)
         if name not in files:
             raise InputError(f"Islamabad band {band} missing in {folder}.")
         with rasterio.open(files[name]) as src:
@@ -405,12 +403,10 @@ class PoolSource:
 
 def load_band_folder(folder: str | Path, dn_offset: float = 0.0,
                      substitute: dict[str, str] | None = None) -> Scene:
-    """Stack single-band GeoTIFFs of one date (OSCD layout ``*_B02.tif`` ...) on a 10 m
-    grid with :func:`~urbanseg_core.stacking.stack_bands` and return a reflectance Scene."""
-    files = {}
-    for f in sorted(Path(folder).glob("*_B*.tif")):
-        name = f.stem.split("_")[-1]
-        files["B" + name[1:].lstrip("0")] = f
+    """Stack the single-band files of one date (OSCD layout ``*_B02.tif`` ...; found by
+    :func:`~urbanseg_core.bandfolder.find_band_files`) on a 10 m grid with
+    :func:`~urbanseg_core.stacking.stack_bands` and return a reflectance Scene."""
+    files = find_band_files(folder)
     data, crs, transform = stack_bands(files, substitute=substitute)
     valid = (data != 0).all(axis=0)
     refl = (data.astype("float32") + np.float32(dn_offset)) / np.float32(10000)
