@@ -221,15 +221,12 @@ def _wait_idle(client, timeout: float = 60.0) -> None:
 @pytest.mark.realdata
 def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, client, one_thread,
                                                          sample_run):
-    from urbanseg_core.bands import MODEL_BANDS, canonical_band_name
-    from urbanseg_core.stacking import stack_bands, write_stack
+    from urbanseg_core.bandfolder import stack_folder
 
     city = SHARED / "oscd_cities" / "milano" / "imgs_1"
     if not city.is_dir():
         pytest.skip(f"OSCD data not found at {city}")
-    paths = {canonical_band_name(p.stem.split("_")[-1]): p for p in city.glob("*.tif")}
-    data, crs, transform = stack_bands({b: paths[b] for b in MODEL_BANDS})
-    stack = write_stack(tmp_path / "milano.tif", data, crs, transform)
+    stack, _ = stack_folder(city, tmp_path / "milano.tif")
     # two inputs in one run (two grids, one statistics table); the sample's tiles are reused
     src_out, sample_result, _ = sample_run
     out = tmp_path / "out"

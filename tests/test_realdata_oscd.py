@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 import rasterio
 
-from urbanseg_core.bands import MODEL_BANDS, canonical_band_name
+from urbanseg_core.bandfolder import stack_folder
 from urbanseg_core.pipeline import segment_file
-from urbanseg_core.stacking import stack_bands, write_stack
 
 
 def oscd_stack(city_dir, out_path):
     """Stack an OSCD city's ``imgs_1`` band files onto one 10 m UTM grid."""
-    paths = {canonical_band_name(p.stem.split("_")[-1]): p
-             for p in sorted((city_dir / "imgs_1").glob("*.tif"))}
-    data, crs, transform = stack_bands(paths, MODEL_BANDS, reference="B2")
-    return write_stack(out_path, data, crs, transform, MODEL_BANDS)
+    return stack_folder(city_dir / "imgs_1", out_path)[0]
 
 
 @pytest.mark.realdata

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from urbanseg_core.bands import canonical_band_name, read_scene
-from urbanseg_core.stacking import stack_bands, write_stack
+from urbanseg_core.bandfolder import stack_folder
+from urbanseg_core.bands import read_scene
 
 from .conftest import ROOT
 from .helpers import MAP_FRAME, open_app, wait_for_layers
@@ -29,14 +29,7 @@ def city_tif(tmp_path_factory) -> Path:
     folder = _shared_data() / "oscd_cities" / CITY / "imgs_1"
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent")
-    bands = {}
-    for f in folder.glob("*.tif"):
-        name = canonical_band_name(f.stem.rsplit("_", 1)[-1])
-        if name:
-            bands[name] = f
-    data, crs, transform = stack_bands(bands)
-    return write_stack(tmp_path_factory.mktemp("upload") / f"{CITY}_stack.tif", data, crs,
-                       transform)
+    return stack_folder(folder, tmp_path_factory.mktemp("upload") / f"{CITY}_stack.tif")[0]
 
 
 def test_upload_city_geotiff_shows_statistics(page, app_url, artifacts, city_tif):
