@@ -93,6 +93,16 @@ def test_b8a_stands_in_for_a_missing_b8_and_other_gaps_are_named(tmp_path):
         stack_folder(folder, tmp_path / "x.tif")
 
 
+def test_too_large_a_stack_is_refused_before_it_is_written(tmp_path):
+    folder = band_folder(tmp_path / "scene")
+    with pytest.raises(InputError, match=r"120 x 120 px .*14,400 pixels\), more than the 10,000"):
+        stack_folder(folder, tmp_path / "big.tif", max_pixels=10_000)
+    assert not (tmp_path / "big.tif").exists()
+    res = run_cli("predict", folder, "-o", tmp_path / "m.tif", "--max-pixels", "10000")
+    assert res.returncode == 2 and "more than the 10,000" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_predict_and_evaluate_accept_a_band_folder(tmp_path, tiny_model_path):
     folder = band_folder(tmp_path / "scene")
     stack, _ = stack_folder(folder, tmp_path / "stack.tif")

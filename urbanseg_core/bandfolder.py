@@ -19,7 +19,7 @@ from rasterio.errors import RasterioIOError
 
 from .bands import MODEL_BANDS, canonical_band_name
 from .errors import InputError
-from .stacking import stack_bands, write_stack
+from .stacking import stack_bands, target_grid, write_stack
 
 #: File name endings searched for band files (GeoTIFF and JPEG 2000, as in SAFE products).
 BAND_FILE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".jp2")
@@ -100,8 +100,8 @@ def find_band_files(folder: str | Path) -> dict[str, Path]:
     return chosen
 
 
-def stack_folder(folder: str | Path, output: str | Path,
-                 resolution: float = 10.0) -> tuple[Path, list[str]]:
+def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.0,
+                 max_pixels: int | None = None) -> tuple[Path, list[str]]:
     """Stack a band folder's files into one 11-band GeoTIFF on a ``resolution`` m grid.
 
     The grid is B2's when B2 is projected at ``resolution`` m, else a north-up UTM grid over
@@ -115,12 +115,14 @@ def stack_folder(folder: str | Path, output: str | Path,
         folder: the band folder (see :func:`find_band_files`).
         output: the GeoTIFF to write.
         resolution: output pixel size in metres (the model's 10 m by default).
+        max_pixels: refuse, before reading any band, a stack with more pixels than this.
 
     Returns:
         ``(output path, notes)``: notes say which band stood in for a missing one.
 
     Raises:
-        InputError: no band files, or a model band is missing with no substitute.
+        InputError: no band files, a model band is missing with no substitute, or the stack
+            would exceed ``max_pixels``.
     """
     files = find_band_files(folder)
     notes: list[str] = []
@@ -139,6 +141,14 @@ def stack_folder(folder: str | Path, output: str | Path,
             f"{Path(folder).name} lacks the band file(s) {', '.join(missing)} (found "
             f"{', '.join(sorted(files, key=_band_sort_key))}). The model needs "
             f"{', '.join(MODEL_BANDS)}.")
+    if max_pixels is not None:
+        _, _, height, width = target_grid(files["B2"], resolution)
+        if height * width > max_pixels:
+            raise InputError(
+                f"The bands of {Path(folder).name} make a {width} x {height} px image at "
+                f"{resolution:g} m ({height * width:,} pixels), more than the {max_pixels:,} "
+                "allowed here. Crop the band files to a smaller area first, or stack them with "
+                "`urbanseg stack` and segment the stack with `urbanseg batch`.")
     data, crs, transform = stack_bands(files, MODEL_BANDS, reference="B2",
                                        resolution=resolution, substitute=SUBSTITUTES)
     out = write_stack(output, data, crs, transform, MODEL_BANDS,

@@ -68,17 +68,18 @@ def check_writable(path: Path) -> None:
 
 
 @contextmanager
-def image_input(path: Path) -> Iterator[Path]:
+def image_input(path: Path, max_pixels: int | None = None) -> Iterator[Path]:
     """The raster to read for an INPUT/IMAGE argument: the file itself, or, for a folder of
     single-band files, an 11-band stack of them written to a temporary folder (removed
-    afterwards; ``urbanseg stack`` keeps one)."""
+    afterwards; ``urbanseg stack`` keeps one). ``max_pixels``: refuse larger stacks."""
     if not path.is_dir():
         yield path
         return
     from .bandfolder import stack_folder
 
     with tempfile.TemporaryDirectory(prefix="urbanseg-stack-") as tmp:
-        stack, notes = stack_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif")
+        stack, notes = stack_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif",
+                                    max_pixels=max_pixels)
         typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
                    err=True)
         for note in notes:
@@ -150,7 +151,7 @@ def predict(
     if json_path:
         check_writable(json_path)
     loaded = load_model(model)
-    with image_input(source) as raster:
+    with image_input(source, max_pixels) as raster:
         seg = segment_file(raster, loaded, band_order=band_list(bands),
                            dn_offset=dn_offset, progress=progress_bar("predict"),
                            max_pixels=max_pixels,

@@ -67,8 +67,8 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, li
         ``(stack GeoTIFF path, sha256 hex of the stack, notes)``.
 
     Raises:
-        InputError: a file's name names no band, a model band is missing, or the files
-            cannot be read as rasters.
+        InputError: a file's name names no band, a model band is missing, the files
+            cannot be read as rasters, or the stack would exceed :data:`MAX_PIXELS`.
     """
     unnamed = [name for name, _ in files if band_of(name) is None]
     if unnamed:
@@ -86,7 +86,7 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, li
         (band_dir / _safe_name(name)).write_bytes(data)
     stack = folder / f"{_common_stem([name for name, _ in files])}_stack.tif"
     part = folder / "stack.part.tif"
-    _, notes = stack_folder(band_dir, part)
+    _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS)
     part.replace(stack)
     return stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes
 
