@@ -158,13 +158,32 @@ def test_upload_of_single_band_files_is_stacked_and_runs():
     assert not at.exception, [e.value for e in at.exception]
     result = at.session_state[state.RESULT]
     assert result.classes.shape == (32, 32) and result.stem == "urbanseg_T33UUU_20170216_stack"
-    # a file whose name names no band: a plain error, the stacked image stays selected
-    bad = files[:3] + [("holiday_photo.tif", _band_bytes("B2", 10), "image/tiff")]
+    # files whose names name no band only: a plain error, the stacked image stays selected
+    bad = [(n, _band_bytes("B2", 10), "image/tiff") for n in ("holiday.tif", "map.tif")]
     at.file_uploader(key="w_upload").set_value(bad).run()
     assert not at.exception
-    assert any("holiday_photo.tif: no Sentinel-2 band in the file name" in e.value
+    assert any("holiday.tif, map.tif: no Sentinel-2 band in the file names" in e.value
                for e in at.error), [e.value for e in at.error]
     assert at.session_state["urbanseg_upload"]["name"] == "T33UUU_20170216_stack.tif"
+    # too few band files: the message names the upload, not an internal folder
+    at.file_uploader(key="w_upload").set_value(files[:3]).run()
+    assert any(e.value.startswith("The upload lacks the band file(s) B5") for e in at.error), \
+        [e.value for e in at.error]
+    assert "urbanseg_uploads" not in " ".join(e.value for e in at.error)
+    # a Level-2A folder's extra layers are left out with a note and the offset is suggested
+    l2a = [(f"T33UUU_20220216_{name.rsplit('_', 1)[-1][:-4]}_20m.tif", data, mime)
+           for name, data, mime in files]
+    l2a.append(("T33UUU_20220216_SCL_20m.tif", files[0][1], "image/tiff"))
+    at.file_uploader(key="w_upload").set_value(l2a).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    infos = " ".join(i.value for i in at.info)
+    assert "Not used (no band in the name): T33UUU_20220216_SCL_20m.tif" in infos
+    assert "Level-2A" in infos
+    # one band file alone: asked to select all of them
+    at.file_uploader(key="w_upload").set_value(files[0]).run()
+    assert not at.exception
+    assert any("is one band (B2) of an image" in e.value for e in at.error)
+    assert at.button(key="w_run").disabled
 
 
 def test_upload_without_band_names_asks_for_the_band_mapping():

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from urbanseg_core.bandfolder import band_of, find_band_files, stack_folder
+from urbanseg_core.bandfolder import band_of, find_band_files, looks_level2a, stack_folder
 from urbanseg_core.bands import MODEL_BANDS, read_scene
 from urbanseg_core.errors import InputError
 
@@ -17,24 +17,28 @@ NATIVE_M = {"B2": 10, "B3": 10, "B4": 10, "B8": 10, "B5": 20, "B6": 20, "B7": 20
             "B11": 20, "B12": 20, "B9": 60, "B1": 60}
 
 
-def write_band(path, band, size_m=120 * 10, pixel_m=None, seed=0):
-    """One uint16 band file in EPSG:32633 on its native grid; DN = 1000 * band index + noise."""
+def write_band(path, band, size_m=120 * 10, pixel_m=None, seed=0, west=500000, fill=None):
+    """One uint16 band file in EPSG:32633 on its native grid; DN = 1000 + 100 * band index +
+    noise (or ``fill`` everywhere)."""
     pixel_m = pixel_m or NATIVE_M[band]
     n = size_m // pixel_m
     rng = np.random.default_rng(seed)
     dn = (1000 + 100 * MODEL_BANDS.index(band) if band in MODEL_BANDS else 500)
     data = (dn + rng.integers(0, 50, (n, n))).astype("uint16")
+    if fill is not None:
+        data[:] = fill
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="uint16",
-                       crs="EPSG:32633", transform=from_origin(500000, 5000000, pixel_m, pixel_m),
+                       crs="EPSG:32633", transform=from_origin(west, 5000000, pixel_m, pixel_m),
                        nodata=0) as dst:
         dst.write(data, 1)
     return data
 
 
-def band_folder(root, bands=MODEL_BANDS + ("B1",), name="T33UUU_20180801T100031_{}.tif"):
+def band_folder(root, bands=MODEL_BANDS + ("B1",), name="T33UUU_20180801T100031_{}.tif",
+                **kwargs):
     for b in bands:
-        write_band(root / name.format(b.replace("B", "B0") if len(b) == 2 else b), b)
+        write_band(root / name.format(b.replace("B", "B0") if len(b) == 2 else b), b, **kwargs)
     return root
 
 
@@ -63,6 +67,33 @@ def test_finest_file_of_a_band_is_used_and_same_grid_duplicates_are_refused(tmp_
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="No band files"):
         find_band_files(tmp_path / "empty")
+
+
+def test_quality_masks_are_skipped_and_two_areas_are_not_mixed(tmp_path):
+    granule = band_folder(tmp_path / "granule" / "IMG_DATA").parent
+    write_band(granule / "QI_DATA" / "MSK_QUALIT_B01.tif", "B1")   # a mask, not a band
+    write_band(granule / "QI_DATA" / "MSK_DETFOO_B02.tif", "B2", pixel_m=20)
+    files = find_band_files(granule)
+    assert all(p.parent.name == "IMG_DATA" for p in files.values())
+    # a second, smaller image 50 km east: its 20 m bands must not join the first one's
+    mixed = tmp_path / "mixed"
+    band_folder(mixed / "a", bands=("B2", "B3", "B4", "B8"), size_m=2400)
+    band_folder(mixed / "b", bands=("B5", "B6", "B7", "B8A", "B9", "B11", "B12"),
+                west=550000)
+    with pytest.raises(InputError, match=r"covers a different area than a/.*B02.*more than one"):
+        find_band_files(mixed)
+
+
+def test_level2a_folders_are_recognised(tmp_path):
+    plain = band_folder(tmp_path / "l1c")
+    assert not looks_level2a(plain)
+    l2a = band_folder(tmp_path / "prod" / "R20m")
+    assert looks_level2a(tmp_path / "prod")
+    scl = band_folder(tmp_path / "scl")
+    write_band(scl / "T33UUU_20180801T100031_SCL_20m.tif", "B2", pixel_m=20)
+    assert looks_level2a(scl) and l2a.is_dir()
+    res = run_cli("stack", scl, "-o", tmp_path / "s.tif")
+    assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
 
 
 def test_stack_keeps_every_band_value_on_the_10_m_grid(tmp_path):
@@ -120,6 +151,25 @@ def test_predict_and_evaluate_accept_a_band_folder(tmp_path, tiny_model_path):
     assert json.loads(res.stdout)["dice_weighted"] == pytest.approx(1.0)  # its own prediction
     scene = read_scene(stack)
     assert scene.reflectance.shape == (11, 120, 120)
+
+
+def test_folder_mistakes_are_one_plain_line(tmp_path, tiny_model_path):
+    folder = band_folder(tmp_path / "scene")
+    res = run_cli("predict", folder, "-o", tmp_path / "m.tif", "--bands", "B2,B3,B4")
+    assert res.returncode == 2 and "--bands does not apply to a folder" in res.stderr
+    empty = band_folder(tmp_path / "zeros", fill=0)   # every pixel nodata
+    res = run_cli("predict", empty, "-o", tmp_path / "z.tif", "--model", tiny_model_path)
+    assert res.returncode == 2 and "no valid pixels" in res.stderr
+    assert not (tmp_path / "z.tif").exists()
+    for r in (res,):
+        assert "Traceback" not in r.stderr
+    l2a = band_folder(tmp_path / "S2B_MSIL2A_20220801T100031" / "IMG_DATA")
+    res = run_cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path)
+    assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
+    assert "band descriptions" not in res.stderr  # the stack's own names are not news
+    res = run_cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path,
+                  "--dn-offset", "-1000")
+    assert res.returncode == 0 and "--dn-offset -1000" not in res.stderr
 
 
 def test_stack_command_and_its_errors(tmp_path):

@@ -388,7 +388,7 @@ def test_cli_batch_on_a_running_scheduler_then_resume(tmp_path, tiny_model, clie
     from urbanseg_core.cli import app
 
     runner = CliRunner()
-    args = ["batch", "--sample", "-o", str(tmp_path / "cli"), "--tile-km", "5",
+    args = ["batch", "--sample", "-o", str(tmp_path / "runs" / "cli"), "--tile-km", "5",
             "--scheduler", client.scheduler.address, "--model", str(tiny_model)]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -412,6 +412,17 @@ def test_cli_batch_refuses_bad_arguments_in_one_line(tmp_path, args, message):
     result = CliRunner().invoke(app, ["batch", *args, "-o", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_batch_points_a_band_folder_to_urbanseg_stack(tmp_path):
+    import urbanseg_core.cli_batch  # noqa: F401
+    from urbanseg_core.cli import app
+
+    (tmp_path / "IMG_DATA").mkdir()
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "IMG_DATA"), "-o",
+                                      str(tmp_path / "o")])
+    assert result.exit_code == 2 and "urbanseg stack" in result.output
+    assert not (tmp_path / "o").exists()  # nothing created for a refused run
 
 
 def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_model, client,

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 import rasterio
 from rasterio.errors import RasterioIOError
+from rasterio.warp import transform_bounds
 
 from .bands import MODEL_BANDS, canonical_band_name
 from .errors import InputError
@@ -29,6 +31,17 @@ BAND_FILE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".jp2")
 SUBSTITUTES: dict[str, str] = {"B8": "B8A"}
 
 _TOKEN_SPLIT = re.compile(r"[_\s.\-]+")
+
+#: Smallest overlap (intersection over union of the footprints) a band file must have with
+#: B2's footprint to count as the same image.
+SAME_IMAGE_IOU = 0.8
+
+
+def is_quality_mask(path: str | Path) -> bool:
+    """True for the per-band quality masks of SAFE products (``QI_DATA/MSK_*_B02.jp2``...),
+    which name a band but hold no reflectance."""
+    path = Path(path)
+    return path.name.upper().startswith("MSK_") or "QI_DATA" in (p.upper() for p in path.parts)
 
 
 def band_of(path: str | Path) -> str | None:
@@ -55,7 +68,27 @@ def _pixel_count(path: Path) -> int:
                          f"({str(exc).splitlines()[0]}). Remove it or replace it.") from exc
 
 
-def find_band_files(folder: str | Path) -> dict[str, Path]:
+def level2a_signs(names: Iterable[str]) -> bool:
+    """True when file or folder names look like a Level-2A product: an ``SCL``, ``AOT`` or
+    ``WVP`` layer, a resolution suffix or folder (``_20m``, ``R20m``), or ``MSIL2A``/``L2A``."""
+    for name in names:
+        tokens = {t.upper() for t in _TOKEN_SPLIT.split(Path(name).stem)}
+        if tokens & {"SCL", "AOT", "WVP", "L2A", "10M", "20M", "60M", "R10M", "R20M", "R60M"}:
+            return True
+        if "MSIL2A" in name.upper():
+            return True
+    return False
+
+
+def looks_level2a(folder: str | Path) -> bool:
+    """True when a band folder, its subfolders or its files look like a Level-2A product
+    (:func:`level2a_signs`)."""
+    folder = Path(folder).resolve()
+    return level2a_signs([*folder.parts, *(str(p.relative_to(folder))
+                                           for p in folder.rglob("*"))])
+
+
+def find_band_files(folder: str | Path, label: str | None = None) -> dict[str, Path]:
     """Map band names to the files of a band folder (searched recursively).
 
     When a band is present at several resolutions (a SAFE Level-2A product holds B2 in R10m,
@@ -63,45 +96,78 @@ def find_band_files(folder: str | Path) -> dict[str, Path]:
     of one band with the same number of pixels mean two images (e.g. both dates of a
     change-detection pair) and are refused.
 
+    Quality masks (``QI_DATA``, ``MSK_*``) are skipped, so a granule or ``.SAFE`` folder
+    works. Every chosen file must cover B2's footprint (:data:`SAME_IMAGE_IOU`), so files of
+    two images are not mixed.
+
     Args:
         folder: a directory holding one raster file per band (``.tif``, ``.tiff``, ``.jp2``).
+        label: how messages name the source (default: the folder path).
 
     Returns:
         ``{"B2": Path, ...}`` for every band found (all Sentinel-2 bands, not only the model's).
 
     Raises:
-        InputError: ``folder`` is not a directory, holds no recognisable band files, or
-            holds one band twice on the same grid.
+        InputError: ``folder`` is not a directory, holds no recognisable band files, holds
+            one band twice on the same grid, or holds files of different areas.
     """
     folder = Path(folder)
+    label = label or str(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder of band files.")
+        raise InputError(f"{_cap(label)} is not a folder of band files.")
     candidates: dict[str, list[Path]] = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in BAND_FILE_SUFFIXES:
+        if (path.is_file() and path.suffix.lower() in BAND_FILE_SUFFIXES
+                and not is_quality_mask(path.relative_to(folder))):
             band = band_of(path)
             if band is not None:
                 candidates.setdefault(band, []).append(path)
     if not candidates:
         raise InputError(
-            f"No band files found in {folder}: expected one GeoTIFF or JPEG 2000 file per band "
+            f"No band files found in {label}: expected one GeoTIFF or JPEG 2000 file per band "
             "with the band in its name (e.g. ..._B02.tif, ..._B8A_20m.jp2).")
+    several = ("it looks like more than one image. Use the band files of one image only "
+               "(one date, one area).")
     chosen = {}
     for band, paths in candidates.items():
         if len(paths) > 1:
             sizes = sorted(((_pixel_count(p), p) for p in paths), reverse=True)
             if sizes[0][0] == sizes[1][0]:
                 raise InputError(
-                    f"{folder} holds more than one {band} file on the same grid "
+                    f"{_cap(label)} holds more than one {band} file on the same grid "
                     f"({sizes[0][1].relative_to(folder)}, {sizes[1][1].relative_to(folder)}): "
-                    "it looks like several images. Give the folder of one image.")
+                    + several)
             paths = [sizes[0][1]]
         chosen[band] = paths[0]
+    if "B2" in chosen:
+        ref = _footprint(chosen["B2"])
+        for band, path in chosen.items():
+            if _iou(ref, _footprint(path)) < SAME_IMAGE_IOU:
+                raise InputError(
+                    f"In {label}, {path.relative_to(folder)} ({band}) covers a different area "
+                    f"than {chosen['B2'].relative_to(folder)} (B2): " + several)
     return chosen
 
 
+def _footprint(path: Path) -> tuple[float, float, float, float]:
+    """A file's bounds in longitude/latitude degrees (EPSG:4326)."""
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            return tuple(src.bounds)  # compared as is: files without CRS share pixel space
+        return transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+
+
+def _iou(a, b) -> float:
+    """Intersection over union of two ``(west, south, east, north)`` boxes."""
+    w, s, e, n = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(e - w, 0) * max(n - s, 0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.0,
-                 max_pixels: int | None = None) -> tuple[Path, list[str]]:
+                 max_pixels: int | None = None,
+                 label: str | None = None) -> tuple[Path, list[str]]:
     """Stack a band folder's files into one 11-band GeoTIFF on a ``resolution`` m grid.
 
     The grid is B2's when B2 is projected at ``resolution`` m, else a north-up UTM grid over
@@ -116,6 +182,7 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
         output: the GeoTIFF to write.
         resolution: output pixel size in metres (the model's 10 m by default).
         max_pixels: refuse, before reading any band, a stack with more pixels than this.
+        label: how messages name the source (default: the folder's name).
 
     Returns:
         ``(output path, notes)``: notes say which band stood in for a missing one.
@@ -124,7 +191,8 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
         InputError: no band files, a model band is missing with no substitute, or the stack
             would exceed ``max_pixels``.
     """
-    files = find_band_files(folder)
+    label = label or Path(folder).name
+    files = find_band_files(folder, label)
     notes: list[str] = []
     missing = []
     for band in MODEL_BANDS:
@@ -132,20 +200,20 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
             continue
         alt = SUBSTITUTES.get(band)
         if alt in files:
-            notes.append(f"{band} is missing from {Path(folder).name}; {alt} is used in its "
+            notes.append(f"{band} is missing from {label}; {alt} is used in its "
                          "place (the bundled model was trained that way too).")
         else:
             missing.append(band)
     if missing:
         raise InputError(
-            f"{Path(folder).name} lacks the band file(s) {', '.join(missing)} (found "
+            f"{_cap(label)} lacks the band file(s) {', '.join(missing)} (found "
             f"{', '.join(sorted(files, key=_band_sort_key))}). The model needs "
             f"{', '.join(MODEL_BANDS)}.")
     if max_pixels is not None:
         _, _, height, width = target_grid(files["B2"], resolution)
         if height * width > max_pixels:
             raise InputError(
-                f"The bands of {Path(folder).name} make a {width} x {height} px image at "
+                f"The bands of {label} make a {width} x {height} px image at "
                 f"{resolution:g} m ({height * width:,} pixels), more than the {max_pixels:,} "
                 "allowed here. Crop the band files to a smaller area first, or stack them with "
                 "`urbanseg stack` and segment the stack with `urbanseg batch`.")
@@ -155,6 +223,10 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
                       tags={"source_folder": str(Path(folder).resolve()),
                             "resampling": "nearest"})
     return out, notes
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _band_sort_key(band: str) -> tuple[int, str]:

@@ -49,6 +49,9 @@ L1C_EUROSAT_ORDER: tuple[str, ...] = (
 #: Every Sentinel-2 MSI band name.
 ALL_S2_BANDS: frozenset[str] = frozenset(L1C_SAFE_ORDER)
 
+#: How :func:`resolve_band_order` says it found the bands in the band descriptions.
+HOW_DESCRIPTIONS = "band names read from the file's band descriptions"
+
 _BAND_RE = re.compile(r"^(?:.*?[_\s-])?B0?(\d{1,2}A?)$", re.IGNORECASE)
 
 
@@ -133,7 +136,7 @@ def resolve_band_order(
         how = "band order given by the user"
     elif descriptions and all(canonical_band_name(d or "") for d in descriptions):
         names = tuple(canonical_band_name(d or "") for d in descriptions)  # type: ignore[misc]
-        how = "band names read from the file's band descriptions"
+        how = HOW_DESCRIPTIONS
     elif count == len(MODEL_BANDS):
         names = MODEL_BANDS
         how = ("no band names in the file: its 11 bands were taken to be "

@@ -68,23 +68,46 @@ def check_writable(path: Path) -> None:
 
 
 @contextmanager
-def image_input(path: Path, max_pixels: int | None = None) -> Iterator[Path]:
+def image_input(path: Path, max_pixels: int | None = None, bands: str | None = None,
+                dn_offset: float = 0.0) -> Iterator[Path]:
     """The raster to read for an INPUT/IMAGE argument: the file itself, or, for a folder of
     single-band files, an 11-band stack of them written to a temporary folder (removed
-    afterwards; ``urbanseg stack`` keeps one). ``max_pixels``: refuse larger stacks."""
+    afterwards; ``urbanseg stack`` keeps one). ``max_pixels``: refuse larger stacks;
+    ``bands`` and ``dn_offset``: the command's options, checked against a folder."""
     if not path.is_dir():
         yield path
         return
-    from .bandfolder import stack_folder
+    from .bandfolder import looks_level2a, stack_folder
 
+    if bands:
+        fail("--bands does not apply to a folder of band files: each file's band is read "
+             "from its name. Leave --bands out.")
     with tempfile.TemporaryDirectory(prefix="urbanseg-stack-") as tmp:
         stack, notes = stack_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif",
                                     max_pixels=max_pixels)
         typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
                    err=True)
+        if dn_offset == 0 and looks_level2a(path):
+            notes.append(LEVEL2A_HINT)
         for note in notes:
             typer.echo(f"Note: {note}", err=True)
         yield stack
+
+
+#: Said when a band folder looks like Level-2A and no --dn-offset was given.
+LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing baseline 04.00 "
+                "or later (all since 25 January 2022, and older scenes reprocessed since) "
+                "store reflectance + 0.1: add --dn-offset -1000 (the product's "
+                "BOA_ADD_OFFSET in MTD_MSIL2A.xml), or built-up area is underestimated.")
+
+
+def user_notes(notes, from_folder: bool) -> list[str]:
+    """Notes worth printing: for a band folder, not how the (generated) stack's bands were
+    found."""
+    from .bands import HOW_DESCRIPTIONS
+
+    skip = HOW_DESCRIPTIONS[0].upper() + HOW_DESCRIPTIONS[1:] + "."
+    return [n for n in notes if not (from_folder and n == skip)]
 
 
 def progress_bar(label: str):
@@ -151,15 +174,18 @@ def predict(
     if json_path:
         check_writable(json_path)
     loaded = load_model(model)
-    with image_input(source, max_pixels) as raster:
+    with image_input(source, max_pixels, bands, dn_offset) as raster:
         seg = segment_file(raster, loaded, band_order=band_list(bands),
                            dn_offset=dn_offset, progress=progress_bar("predict"),
                            max_pixels=max_pixels,
                            tile_size=tile_size, overlap=overlap)
+    if seg.stats.valid_km2 == 0:
+        fail(f"{source} has no valid pixels (every pixel is nodata: DN 0 or missing in "
+             "some band), so there is nothing to segment. Check the file covers your area.")
     seg.write(output, codes=codes)  # type: ignore[arg-type]
-    for note in seg.notes:
+    for note in user_notes(seg.notes, source.is_dir()):
         typer.echo(f"Note: {note}", err=True)
-    typer.echo(f"Model {seg.model_name}; {seg.shape[0]} x {seg.shape[1]} px "
+    typer.echo(f"Model {seg.model_name}; {seg.shape[1]} x {seg.shape[0]} px (width x height) "
                f"in {seg.seconds:.1f} s; mask written to {output} ({codes} codes).")
     print_areas(seg)
     if json_path:
@@ -179,7 +205,7 @@ def stack(
     output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF."),
 ) -> None:
     """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
-    from .bandfolder import stack_folder
+    from .bandfolder import looks_level2a, stack_folder
 
     if not folder.is_dir():
         fail(f"{folder} is not a folder. Give the folder that holds the band files.")
@@ -190,8 +216,12 @@ def stack(
     import rasterio
 
     with rasterio.open(path) as src:
-        typer.echo(f"Wrote {path}: {src.count} bands (B2...B12), {src.height} x {src.width} px "
-                   f"of {src.res[0]:g} m, {src.crs.to_string()}, nearest-neighbour resampling.")
+        typer.echo(f"Wrote {path}: {src.count} bands (B2...B12), {src.width} x {src.height} px "
+                   f"(width x height) of {src.res[0]:g} m, {src.crs.to_string()}, "
+                   "nearest-neighbour resampling.")
+    if looks_level2a(folder):
+        typer.echo(f"Note: {LEVEL2A_HINT} (The stack keeps the DN as stored; give the offset "
+                   "when you segment it.)", err=True)
 
 
 def _register_optional_commands() -> None:

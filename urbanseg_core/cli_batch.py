@@ -58,9 +58,6 @@ def batch(
         fail(f"--gee-concurrency must be at least 1, not {gee_concurrency}.")
     if output.exists() and not output.is_dir():
         fail(f"{output} is a file; give a folder for the batch outputs.")
-    parent = output.resolve().parent
-    if not parent.is_dir():
-        fail(f"The folder {parent} does not exist. Create it first.")
 
     try:
         import distributed  # noqa: F401
@@ -72,6 +69,10 @@ def batch(
         batch_inputs = [aoi_input(aoi, options=options)]
     else:
         paths = [SAMPLE_SCENE] if sample else list(inputs or [])
+        folders = [p for p in paths if p.is_dir()]
+        if folders:
+            fail(f"{folders[0]} is a folder. For a folder of single-band files, stack it "
+                 f"first: urbanseg stack {folders[0]} -o scene.tif, then batch scene.tif.")
         batch_inputs = [file_input(p, band_order=band_order, dn_offset=dn_offset) for p in paths]
 
     for inp in batch_inputs:
@@ -80,6 +81,11 @@ def batch(
             typer.echo(f"Note: {inp.name}: {warped['reason']}; it is read through a warped VRT "
                        f"on the {warped['transform'][0]:g} m grid of {warped['crs']}, and the "
                        "mosaic is on that grid.", err=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"Cannot create the output folder {output} ({exc.strerror}). Choose another "
+             "location.")
     result = run_batch(batch_inputs, output, model=model, tile_km=tile_km, workers=workers,
                        scheduler=scheduler, gee_concurrency=gee_concurrency)
     rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"

@@ -80,7 +80,7 @@ def evaluate(
         from .cli import check_writable
 
         check_writable(plot)
-    with image_input(image) as raster:
+    with image_input(image, bands=bands, dn_offset=dn_offset) as raster:
         scene = read_scene(raster, band_order=band_list(bands), dn_offset=dn_offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)

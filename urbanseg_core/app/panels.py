@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from ..aoi import DEFAULT_MAX_KM2
+from ..bandfolder import band_of
 from ..errors import UrbansegError
 from ..references import CODE_NAMES
 from . import earthengine, resources, state
@@ -108,7 +109,7 @@ def upload_panel() -> SourcePanel:
                 st.rerun()
     kept = st.session_state.get(UPLOAD)
     if not kept:
-        panel.problem = "Upload a GeoTIFF first."
+        panel.problem = "Upload a GeoTIFF, or the band files of one image, first."
     else:
         st.caption(f"Image: **{kept['name']}**")
         for note in kept.get("notes", ()):
@@ -118,6 +119,12 @@ def upload_panel() -> SourcePanel:
         except UrbansegError as exc:
             show_error(exc)
             panel.problem = "This file cannot be used; upload another one."
+            info = None
+        if info is not None and info.count == 1 and band_of(kept["name"]):
+            st.error(f"{kept['name']} is one band ({band_of(kept['name'])}) of an image. "
+                     "Select all its band files together (B2 ... B12; Ctrl- or Shift-click "
+                     "in the file dialog), or upload one multi-band GeoTIFF.")
+            panel.problem = "Upload all the band files of the image."
             info = None
         if info is not None:
             speed = measured_throughput()
@@ -155,10 +162,13 @@ def upload_panel() -> SourcePanel:
                     show_error(exc)
                     panel.problem = "Complete the band mapping first."
             offset = st.checkbox(
-                "Level-2A product of 2022 or later (subtract the 1000 DN offset)",
+                "Level-2A product of processing baseline 04.00 or later (subtract the "
+                "1000 DN offset)",
                 key="w_offset",
-                help="Sentinel-2 L2A products of processing baseline 04.00 and later "
-                     "(since 25 January 2022) add 1000 to every value, unless harmonised.")
+                help="Sentinel-2 L2A products of processing baseline 04.00 and later (all "
+                     "since 25 January 2022, and older scenes reprocessed since) add 1000 to "
+                     "every value: the product's BOA_ADD_OFFSET in MTD_MSIL2A.xml is -1000. "
+                     "Not for harmonised collections (Earth Engine's S2_SR_HARMONIZED).")
             if panel.problem is None:
                 kept_ref = st.session_state.get(REFERENCE)
                 panel.request = RunRequest(

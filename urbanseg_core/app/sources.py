@@ -21,7 +21,7 @@ from rasterio.errors import RasterioIOError
 from ..bands import (
     L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
 )
-from ..bandfolder import band_of, stack_folder
+from ..bandfolder import band_of, level2a_signs, stack_folder
 from ..errors import BandOrderError, InputError
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
@@ -66,14 +66,18 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, li
     Returns:
         ``(stack GeoTIFF path, sha256 hex of the stack, notes)``.
 
+    Files whose names name no band (``SCL``, ``TCI``...) are left out, with a note.
+
     Raises:
-        InputError: a file's name names no band, a model band is missing, the files
-            cannot be read as rasters, or the stack would exceed :data:`MAX_PIXELS`.
+        InputError: no file name names a band, a model band is missing, the files cannot
+            be read as rasters, or the stack would exceed :data:`MAX_PIXELS`.
     """
-    unnamed = [name for name, _ in files if band_of(name) is None]
-    if unnamed:
+    names = [name for name, _ in files]
+    unnamed = [name for name in names if band_of(name) is None]
+    files = [(name, data) for name, data in files if band_of(name) is not None]
+    if not files:
         raise InputError(
-            f"{', '.join(unnamed)}: no Sentinel-2 band in the file name. Upload either one "
+            f"{', '.join(unnamed)}: no Sentinel-2 band in the file names. Upload either one "
             "multi-band GeoTIFF, or one file per band with the band in each name "
             "(..._B02.tif, ..._B8A_20m.jp2).")
     key = hashlib.sha256()
@@ -86,8 +90,13 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, li
         (band_dir / _safe_name(name)).write_bytes(data)
     stack = folder / f"{_common_stem([name for name, _ in files])}_stack.tif"
     part = folder / "stack.part.tif"
-    _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS)
+    _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS, label="the upload")
     part.replace(stack)
+    if unnamed:
+        notes.append(f"Not used (no band in the name): {', '.join(unnamed)}.")
+    if level2a_signs(names):
+        notes.append("These look like Level-2A files: tick the Level-2A offset box below if "
+                     "the product is of processing baseline 04.00 or later.")
     return stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes
 
 
