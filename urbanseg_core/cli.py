@@ -54,13 +54,14 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def check_writable(path: Path) -> None:
-    """Fail early (before any work) when an output file cannot be written."""
+def check_writable(path: Path, example: str = "mask.tif") -> None:
+    """Fail early (before any work) when an output file cannot be written; ``example``: a
+    file name to suggest when ``path`` is a folder."""
     import os
 
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        fail(f"{path} is a folder; give a file name such as {path / 'mask.tif'}.")
+        fail(f"{path} is a folder; give a file name such as {path / example}.")
     if not folder.is_dir():
         fail(f"The output folder {folder} does not exist. Create it first.")
     if not os.access(folder, os.W_OK):
@@ -209,7 +210,9 @@ def stack(
 
     if not folder.is_dir():
         fail(f"{folder} is not a folder. Give the folder that holds the band files.")
-    check_writable(output)
+    check_writable(output, example=f"{folder.name or 'scene'}_stack.tif")
+    if output.suffix.lower() not in (".tif", ".tiff"):
+        fail(f"Give the stack a GeoTIFF name ending in .tif, e.g. {output}.tif.")
     path, notes = stack_folder(folder, output)
     for note in notes:
         typer.echo(f"Note: {note}", err=True)
