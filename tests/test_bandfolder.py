@@ -179,7 +179,7 @@ def test_stack_command_and_its_errors(tmp_path):
     assert "11 bands" in res.stdout and "B8A is used" in res.stderr
     res = run_cli("stack", folder, "-o", tmp_path)
     assert res.returncode == 2 and "such as " + str(tmp_path / "scene_stack.tif") in res.stderr
-    res = run_cli("stack", folder, "-o", tmp_path / "scene")
+    res = run_cli("stack", folder, "-o", tmp_path / "stacked")
     assert res.returncode == 2 and "ending in .tif" in res.stderr
     res = run_cli("stack", tmp_path / "missing", "-o", tmp_path / "s.tif")
     assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
