@@ -183,6 +183,9 @@ def test_stack_command_and_its_errors(tmp_path):
     assert res.returncode == 2 and "ending in .tif" in res.stderr
     res = run_cli("stack", tmp_path / "missing", "-o", tmp_path / "s.tif")
     assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
+    (folder / "T33UUU_B03.tif").write_bytes(b"not a raster")  # a second, broken B3
+    res = run_cli("predict", folder, "-o", tmp_path / "m.tif")
+    assert res.returncode == 2 and "T33UUU_B03.tif cannot be read as a raster" in res.stderr
     (tmp_path / "empty").mkdir()
     res = run_cli("predict", tmp_path / "empty", "-o", tmp_path / "m.tif")
     assert res.returncode == 2 and "No band files" in res.stderr

@@ -59,13 +59,17 @@ def band_of(path: str | Path) -> str | None:
     return None
 
 
-def _pixel_count(path: Path) -> int:
+def _open(path: Path):
     try:
-        with rasterio.open(path) as src:
-            return src.width * src.height
+        return rasterio.open(path)
     except RasterioIOError as exc:
-        raise InputError(f"{path.name} in the band folder cannot be read as a raster "
+        raise InputError(f"{path.name} cannot be read as a raster "
                          f"({str(exc).splitlines()[0]}). Remove it or replace it.") from exc
+
+
+def _pixel_count(path: Path) -> int:
+    with _open(path) as src:
+        return src.width * src.height
 
 
 def level2a_signs(names: Iterable[str]) -> bool:
@@ -151,7 +155,7 @@ def find_band_files(folder: str | Path, label: str | None = None) -> dict[str, P
 
 def _footprint(path: Path) -> tuple[float, float, float, float]:
     """A file's bounds in longitude/latitude degrees (EPSG:4326)."""
-    with rasterio.open(path) as src:
+    with _open(path) as src:
         if src.crs is None:
             return tuple(src.bounds)  # compared as is: files without CRS share pixel space
         return transform_bounds(src.crs, "EPSG:4326", *src.bounds)
