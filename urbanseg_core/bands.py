@@ -52,6 +52,12 @@ ALL_S2_BANDS: frozenset[str] = frozenset(L1C_SAFE_ORDER)
 #: How :func:`resolve_band_order` says it found the bands in the band descriptions.
 HOW_DESCRIPTIONS = "band names read from the file's band descriptions"
 
+
+def how_note(how: str) -> str:
+    """The note shown to users for a ``how`` of :func:`resolve_band_order` (a sentence)."""
+    return how[0].upper() + how[1:] + "."
+
+
 _BAND_RE = re.compile(r"^(?:.*?[_\s-])?B0?(\d{1,2}A?)$", re.IGNORECASE)
 
 
@@ -270,7 +276,7 @@ class BandFile:
                 scale = guess_scale(self._guarded(
                     lambda: _overview_sample(src)[np.array(self.indexes) - 1]))
         self.scale = 10000.0 if scale is None else scale
-        self.notes = [how[0].upper() + how[1:] + "."]
+        self.notes = [how_note(how)]
         if self.crs is None:
             self.notes.append("The file has no CRS: outputs carry no georeference and areas "
                               "are computed for 10 m pixels.")

@@ -68,6 +68,13 @@ def check_writable(path: Path, example: str = "mask.tif") -> None:
         fail(f"The output folder {folder} is not writable. Choose another location.")
 
 
+#: Said when a band folder looks like Level-2A and no --dn-offset was given.
+LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing baseline 04.00 "
+                "or later (all since 25 January 2022, and older scenes reprocessed since) "
+                "store reflectance + 0.1: add --dn-offset -1000 (the product's "
+                "BOA_ADD_OFFSET in MTD_MSIL2A.xml), or built-up area is underestimated.")
+
+
 @contextmanager
 def image_input(path: Path, max_pixels: int | None = None, bands: str | None = None,
                 dn_offset: float = 0.0) -> Iterator[Path]:
@@ -95,20 +102,12 @@ def image_input(path: Path, max_pixels: int | None = None, bands: str | None = N
         yield stack
 
 
-#: Said when a band folder looks like Level-2A and no --dn-offset was given.
-LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing baseline 04.00 "
-                "or later (all since 25 January 2022, and older scenes reprocessed since) "
-                "store reflectance + 0.1: add --dn-offset -1000 (the product's "
-                "BOA_ADD_OFFSET in MTD_MSIL2A.xml), or built-up area is underestimated.")
-
-
 def user_notes(notes, from_folder: bool) -> list[str]:
     """Notes worth printing: for a band folder, not how the (generated) stack's bands were
     found."""
-    from .bands import HOW_DESCRIPTIONS
+    from .bands import HOW_DESCRIPTIONS, how_note
 
-    skip = HOW_DESCRIPTIONS[0].upper() + HOW_DESCRIPTIONS[1:] + "."
-    return [n for n in notes if not (from_folder and n == skip)]
+    return [n for n in notes if not (from_folder and n == how_note(HOW_DESCRIPTIONS))]
 
 
 def progress_bar(label: str):
@@ -206,6 +205,8 @@ def stack(
     output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF."),
 ) -> None:
     """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
+    import rasterio
+
     from .bandfolder import looks_level2a, stack_folder
 
     if not folder.is_dir():
@@ -216,8 +217,6 @@ def stack(
     path, notes = stack_folder(folder, output)
     for note in notes:
         typer.echo(f"Note: {note}", err=True)
-    import rasterio
-
     with rasterio.open(path) as src:
         typer.echo(f"Wrote {path}: {src.count} bands (B2...B12), {src.width} x {src.height} px "
                    f"(width x height) of {src.res[0]:g} m, {src.crs.to_string()}, "
