@@ -7,7 +7,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from urbanseg_core.bandfolder import band_of, find_band_files, looks_level2a, stack_folder
+from urbanseg_core.bandfolder import (
+    band_of, find_band_files, looks_level2a, product_offset, stack_folder,
+)
 from urbanseg_core.bands import MODEL_BANDS, read_scene
 from urbanseg_core.errors import InputError
 
@@ -94,6 +96,40 @@ def test_level2a_folders_are_recognised(tmp_path):
     assert looks_level2a(scl) and l2a.is_dir()
     res = run_cli("stack", scl, "-o", tmp_path / "s.tif")
     assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
+
+
+def mtd_xml(offsets) -> str:
+    """A minimal MTD_MSIL2A.xml with one BOA_ADD_OFFSET per band (namespaced root, as ESA's)."""
+    items = "".join(f'<BOA_ADD_OFFSET band_id="{i}">{v}</BOA_ADD_OFFSET>'
+                    for i, v in enumerate(offsets))
+    return ('<n1:Level-2A_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/'
+            'User_Product_Level-2A.xsd"><n1:General_Info><Product_Image_Characteristics>'
+            f'<BOA_ADD_OFFSET_VALUES_LIST>{items}</BOA_ADD_OFFSET_VALUES_LIST>'
+            '</Product_Image_Characteristics></n1:General_Info></n1:Level-2A_User_Product>')
+
+
+def test_the_offset_declared_in_the_product_metadata_is_used(tmp_path, tiny_model_path):
+    safe = tmp_path / "S2B_MSIL2A_20220801T100031_N0400_R122_T33UUU.SAFE"
+    img = band_folder(safe / "GRANULE" / "L2A_T33UUU_A028000" / "IMG_DATA")
+    (safe / "MTD_MSIL2A.xml").write_text(mtd_xml([-1000] * 13))
+    assert product_offset(img) == (-1000.0, safe / "MTD_MSIL2A.xml")
+    assert product_offset(band_folder(tmp_path / "plain")) is None
+    stack, _ = stack_folder(img, tmp_path / "stack.tif")
+    runs = {}
+    for name, source, extra in (("folder", img, []), ("explicit", stack, ["--dn-offset", "-1000"]),
+                                ("zero", img, ["--dn-offset", "0"]),
+                                ("zero_stack", stack, [])):
+        out = tmp_path / f"{name}.tif"
+        res = run_cli("predict", source, "-o", out, "--model", tiny_model_path, *extra)
+        assert res.returncode == 0, res.stderr
+        runs[name] = (rasterio.open(out).read(), res.stderr)
+    assert "DN offset -1000 as declared in MTD_MSIL2A.xml" in runs["folder"][1]
+    np.testing.assert_array_equal(runs["folder"][0], runs["explicit"][0])
+    assert "as declared in" not in runs["zero"][1]         # an explicit --dn-offset wins
+    np.testing.assert_array_equal(runs["zero"][0], runs["zero_stack"][0])
+    (safe / "MTD_MSIL2A.xml").write_text(mtd_xml([-1000, -1000, -900]))
+    with pytest.raises(InputError, match="different offsets per band"):
+        product_offset(img)
 
 
 def test_stack_keeps_every_band_value_on_the_10_m_grid(tmp_path):

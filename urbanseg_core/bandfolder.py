@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 from typing import Iterable
 
 import rasterio
@@ -31,6 +32,11 @@ BAND_FILE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".jp2")
 SUBSTITUTES: dict[str, str] = {"B8": "B8A"}
 
 _TOKEN_SPLIT = re.compile(r"[_\s.\-]+")
+
+#: Product metadata files that declare the DN offset (SAFE root of Level-2A / Level-1C).
+METADATA_NAMES: tuple[str, ...] = ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")
+#: Their offset elements (one per band).
+OFFSET_TAGS: tuple[str, ...] = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 
 #: Smallest overlap (intersection over union of the footprints) a band file must have with
 #: B2's footprint to count as the same image.
@@ -82,6 +88,45 @@ def level2a_signs(names: Iterable[str]) -> bool:
         if "MSIL2A" in name.upper():
             return True
     return False
+
+
+def product_offset(folder: str | Path, levels: int = 3) -> tuple[float, Path] | None:
+    """The DN offset a Sentinel-2 product's metadata declares for its bands.
+
+    Looks for ``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml`` in ``folder`` and up to ``levels``
+    folders above it (``IMG_DATA`` sits three levels below the ``.SAFE`` root) and reads
+    ``BOA_ADD_OFFSET`` (Level-2A) or ``RADIO_ADD_OFFSET`` (Level-1C): -1000 for processing
+    baseline 04.00 and later, absent (0) before (ESA, Sentinel-2 Products Specification
+    Document, baseline 04.00). Reflectance = (DN + offset) / 10000.
+
+    Returns:
+        ``(offset in DN, metadata path)``, or ``None`` when no metadata file is found.
+
+    Raises:
+        InputError: the metadata cannot be parsed or gives different offsets per band.
+    """
+    folder = Path(folder).resolve()
+    for directory in [folder, *list(folder.parents)[:levels]]:
+        for name in METADATA_NAMES:
+            path = directory / name
+            if path.is_file():
+                return _declared_offset(path), path
+    return None
+
+
+def _declared_offset(path: Path) -> float:
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError) as exc:
+        raise InputError(f"{path.name} cannot be read ({exc}). Give --dn-offset yourself.") \
+            from exc
+    values = {float(e.text) for e in root.iter()
+              if e.tag.rsplit("}", 1)[-1] in OFFSET_TAGS and (e.text or "").strip()}
+    if len(values) > 1:
+        raise InputError(f"{path.name} declares different offsets per band "
+                         f"({', '.join(f'{v:g}' for v in sorted(values))}); urbanseg applies "
+                         "one offset to all bands. Stack and correct the bands yourself.")
+    return values.pop() if values else 0.0
 
 
 def looks_level2a(folder: str | Path) -> bool:

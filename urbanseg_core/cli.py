@@ -33,9 +33,10 @@ ModelOption = Annotated[Optional[Path], typer.Option(
     "--model", help="Model card (.json) or weights (.pt/.pth); default: the bundled model.")]
 BandsOption = Annotated[Optional[str], typer.Option(
     "--bands", help="Band order of the file(s), comma-separated, e.g. B2,B3,B4,...")]
-DnOffsetOption = Annotated[float, typer.Option(
-    "--dn-offset", help="Add to DN before /10000 (-1000 for non-harmonised L2A since "
-                        "2022-01-25).")]
+DnOffsetOption = Annotated[Optional[float], typer.Option(
+    "--dn-offset", help="Add to DN before /10000 (-1000 for non-harmonised products since "
+                        "2022-01-25). Default 0; for a band folder, the offset its product "
+                        "metadata (MTD_MSIL*.xml) declares.")]
 
 
 def band_list(bands: str | None) -> list[str] | None:
@@ -77,15 +78,19 @@ LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing base
 
 @contextmanager
 def image_input(path: Path, max_pixels: int | None = None, bands: str | None = None,
-                dn_offset: float = 0.0) -> Iterator[Path]:
-    """The raster to read for an INPUT/IMAGE argument: the file itself, or, for a folder of
-    single-band files, an 11-band stack of them written to a temporary folder (removed
-    afterwards; ``urbanseg stack`` keeps one). ``max_pixels``: refuse larger stacks;
-    ``bands`` and ``dn_offset``: the command's options, checked against a folder."""
+                dn_offset: float | None = None) -> Iterator[tuple[Path, float]]:
+    """The raster to read for an INPUT/IMAGE argument and the DN offset to read it with.
+
+    A file is used as it is (offset: ``dn_offset`` or 0). A folder of single-band files is
+    stacked into an 11-band GeoTIFF in a temporary folder (removed afterwards; ``urbanseg
+    stack`` keeps one); its offset is ``dn_offset`` if given, else the one its product
+    metadata declares (:func:`~urbanseg_core.bandfolder.product_offset`), else 0 with a note
+    when the folder looks like Level-2A. ``max_pixels``: refuse larger stacks; ``bands``:
+    refused for folders."""
     if not path.is_dir():
-        yield path
+        yield path, dn_offset or 0.0
         return
-    from .bandfolder import looks_level2a, stack_folder
+    from .bandfolder import looks_level2a, product_offset, stack_folder
 
     if bands:
         fail("--bands does not apply to a folder of band files: each file's band is read "
@@ -95,11 +100,17 @@ def image_input(path: Path, max_pixels: int | None = None, bands: str | None = N
                                     max_pixels=max_pixels)
         typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
                    err=True)
-        if dn_offset == 0 and looks_level2a(path):
-            notes.append(LEVEL2A_HINT)
+        if dn_offset is None:
+            declared = product_offset(path)
+            if declared is not None:
+                dn_offset = declared[0]
+                notes.append(f"DN offset {dn_offset:g} as declared in {declared[1].name} "
+                             "(--dn-offset overrides it).")
+            elif looks_level2a(path):
+                notes.append(LEVEL2A_HINT)
         for note in notes:
             typer.echo(f"Note: {note}", err=True)
-        yield stack
+        yield stack, dn_offset or 0.0
 
 
 def user_notes(notes, from_folder: bool) -> list[str]:
@@ -154,7 +165,7 @@ def predict(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
                                              "statistics as JSON here."),
     bands: BandsOption = None,
-    dn_offset: DnOffsetOption = 0.0,
+    dn_offset: DnOffsetOption = None,
     tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
                                             "(default: the model card's)."),
     overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
@@ -174,9 +185,9 @@ def predict(
     if json_path:
         check_writable(json_path)
     loaded = load_model(model)
-    with image_input(source, max_pixels, bands, dn_offset) as raster:
+    with image_input(source, max_pixels, bands, dn_offset) as (raster, offset):
         seg = segment_file(raster, loaded, band_order=band_list(bands),
-                           dn_offset=dn_offset, progress=progress_bar("predict"),
+                           dn_offset=offset, progress=progress_bar("predict"),
                            max_pixels=max_pixels,
                            tile_size=tile_size, overlap=overlap)
     if seg.stats.valid_km2 == 0:
@@ -207,7 +218,7 @@ def stack(
     """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
     import rasterio
 
-    from .bandfolder import looks_level2a, stack_folder
+    from .bandfolder import looks_level2a, product_offset, stack_folder
 
     if not folder.is_dir():
         fail(f"{folder} is not a folder. Give the folder that holds the band files.")
@@ -221,7 +232,12 @@ def stack(
         typer.echo(f"Wrote {path}: {src.count} bands (B2...B12), {src.width} x {src.height} px "
                    f"(width x height) of {src.res[0]:g} m, {src.crs.to_string()}, "
                    "nearest-neighbour resampling.")
-    if looks_level2a(folder):
+    declared = product_offset(folder)
+    if declared is not None and declared[0]:
+        typer.echo(f"Note: {declared[1].name} declares a DN offset of {declared[0]:g}; the "
+                   f"stack keeps the DN as stored: give --dn-offset {declared[0]:g} when you "
+                   "segment it.", err=True)
+    elif declared is None and looks_level2a(folder):
         typer.echo(f"Note: {LEVEL2A_HINT} (The stack keeps the DN as stored; give the offset "
                    "when you segment it.)", err=True)
 

@@ -65,7 +65,7 @@ def evaluate(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG with image, "
                                         "reference, prediction and confusion matrix."),
     bands: BandsOption = None,
-    dn_offset: DnOffsetOption = 0.0,
+    dn_offset: DnOffsetOption = None,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
     from .bands import read_scene
@@ -80,8 +80,8 @@ def evaluate(
         from .cli import check_writable
 
         check_writable(plot)
-    with image_input(image, bands=bands, dn_offset=dn_offset) as raster:
-        scene = read_scene(raster, band_order=band_list(bands), dn_offset=dn_offset)
+    with image_input(image, bands=bands, dn_offset=dn_offset) as (raster, offset):
+        scene = read_scene(raster, band_order=band_list(bands), dn_offset=offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
