@@ -140,7 +140,9 @@ def _band_bytes(band: str, pixel_m: int) -> bytes:
         return mem.read()
 
 
-def test_upload_of_single_band_files_is_stacked_and_runs():
+def test_upload_of_single_band_files_is_stacked_and_runs(monkeypatch):
+    from urbanseg_core.app import panels
+
     res = {"B2": 10, "B3": 10, "B4": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B9": 60,
            "B11": 20, "B12": 20}  # no B8: B8A stands in
     files = [(f"T33UUU_20170216_{b.replace('B', 'B0') if len(b) == 2 else b}.tif",
@@ -165,6 +167,13 @@ def test_upload_of_single_band_files_is_stacked_and_runs():
     assert any("holiday.tif, map.tif: no Sentinel-2 band in the file names" in e.value
                for e in at.error), [e.value for e in at.error]
     assert at.session_state["urbanseg_upload"]["name"] == "T33UUU_20170216_stack.tif"
+    calls = []
+    real = panels.save_band_uploads
+    monkeypatch.setattr(panels, "save_band_uploads", lambda f: calls.append(1) or real(f))
+    at.run()  # a rerun shows the same error without stacking the files again
+    assert any("no Sentinel-2 band in the file names" in e.value for e in at.error)
+    assert calls == []
+    monkeypatch.undo()
     # too few band files: the message names the upload, not an internal folder
     at.file_uploader(key="w_upload").set_value(files[:3]).run()
     assert any(e.value.startswith("The upload lacks the band file(s) B5") for e in at.error), \

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from xml.etree import ElementTree
 from typing import Iterable
+from xml.etree import ElementTree
 
 import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
+from shapely.geometry import Polygon, box
 
 from .bands import MODEL_BANDS, canonical_band_name
 from .errors import InputError
@@ -198,20 +199,18 @@ def find_band_files(folder: str | Path, label: str | None = None) -> dict[str, P
     return chosen
 
 
-def _footprint(path: Path) -> tuple[float, float, float, float]:
-    """A file's bounds in longitude/latitude degrees (EPSG:4326)."""
+def _footprint(path: Path) -> Polygon:
+    """A file's bounds as a box in longitude/latitude degrees (EPSG:4326)."""
     with _open(path) as src:
         if src.crs is None:
-            return tuple(src.bounds)  # compared as is: files without CRS share pixel space
-        return transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+            return box(*src.bounds)  # compared as is: files without CRS share pixel space
+        return box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
 
 
-def _iou(a, b) -> float:
-    """Intersection over union of two ``(west, south, east, north)`` boxes."""
-    w, s, e, n = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(e - w, 0) * max(n - s, 0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def _iou(a: Polygon, b: Polygon) -> float:
+    """Intersection over union of two footprints (shapely)."""
+    union = a.union(b).area
+    return a.intersection(b).area / union if union > 0 else 0.0
 
 
 def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.0,

@@ -26,6 +26,7 @@ from .sources import (
 from .widgets import show_error
 
 UPLOAD = "urbanseg_upload"          # {"path", "sha256", "name"} of the kept upload
+UPLOAD_FAILED = "urbanseg_upload_failed"  # (file ids, error) of band files that did not stack
 REFERENCE = "urbanseg_reference"    # {"path", "sha256", "name"} of the kept reference
 BANDS = "urbanseg_band_order"       # {sha256: tuple of band names}
 EXPORTS = "urbanseg_exports"        # ids of export tasks started from this session
@@ -56,6 +57,10 @@ def keep_upload(ups) -> None:
     ids = tuple(u.file_id for u in ups or ())
     if not ids or kept.get("file_id") == ids:  # hash each upload once
         return
+    failed = st.session_state.get(UPLOAD_FAILED)
+    if failed and failed[0] == ids:  # a set that could not be stacked: say so, do not redo it
+        show_error(failed[1])
+        return
     if len(ups) == 1:
         path, sha = save_upload(ups[0].getvalue(), ups[0].name)
         st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": ups[0].name,
@@ -65,6 +70,7 @@ def keep_upload(ups) -> None:
         try:
             path, sha, notes = save_band_uploads([(u.name, u.getvalue()) for u in ups])
         except UrbansegError as exc:
+            st.session_state[UPLOAD_FAILED] = (ids, exc)
             show_error(exc)
             return
     st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "file_id": ids,
