@@ -414,15 +414,53 @@ def test_cli_batch_refuses_bad_arguments_in_one_line(tmp_path, args, message):
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_cli_batch_points_a_band_folder_to_urbanseg_stack(tmp_path):
+def test_cli_batch_stacks_a_band_folder_with_its_declared_offset(tmp_path, tiny_model, client):
+    """A folder of single-band files in a .SAFE product is stacked into OUTPUT/stacked/, read
+    with the DN offset its MTD_MSIL2A.xml declares, segmented like `urbanseg predict` on the
+    same folder, and a rerun reuses every tile (the stack is byte-identical)."""
     import urbanseg_core.cli_batch  # noqa: F401
     from urbanseg_core.cli import app
 
-    (tmp_path / "IMG_DATA").mkdir()
-    result = CliRunner().invoke(app, ["batch", str(tmp_path / "IMG_DATA"), "-o",
-                                      str(tmp_path / "o")])
-    assert result.exit_code == 2 and "urbanseg stack" in result.output
-    assert not (tmp_path / "o").exists()  # nothing created for a refused run
+    from .test_bandfolder import band_folder, mtd_xml
+
+    safe = tmp_path / "S2B_MSIL2A_20220801T100031_N0400_R122_T33UUU.SAFE"
+    img = band_folder(safe / "GRANULE" / "L2A_T33UUU_A028000" / "IMG_DATA")
+    (safe / "MTD_MSIL2A.xml").write_text(mtd_xml([-1000] * 13))
+    out = tmp_path / "runs" / "folder"
+    args = ["batch", str(img), "-o", str(out), "--scheduler", client.scheduler.address,
+            "--model", str(tiny_model)]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "DN offset -1000 as declared in MTD_MSIL2A.xml" in first.output
+    stack = out / "stacked" / "IMG_DATA.tif"
+    inputs = json.loads((out / "batch.json").read_text())["source"]["inputs"]
+    assert [(i["dn_offset"], i["band_folder"], i["path"]) for i in inputs] == [
+        (-1000.0, str(img.resolve()), str(stack.resolve()))]
+    predicted = tmp_path / "predict.tif"
+    res = runner.invoke(app, ["predict", str(img), "-o", str(predicted), "--model",
+                              str(tiny_model)])
+    assert res.exit_code == 0, res.output
+    assert _agreement(_read(out / "IMG_DATA" / "mosaic.tif"), _read(predicted)) >= 0.995
+    stack_bytes = stack.read_bytes()
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "0 computed" in second.output and stack.read_bytes() == stack_bytes
+
+
+def test_cli_batch_refuses_band_folder_mistakes_before_creating_anything(tmp_path):
+    import urbanseg_core.cli_batch  # noqa: F401
+    from urbanseg_core.cli import app
+
+    from .test_bandfolder import band_folder
+
+    a, b = band_folder(tmp_path / "a" / "IMG_DATA"), band_folder(tmp_path / "b" / "IMG_DATA")
+    for args, message in (([str(a), str(b)], "same name"),
+                          ([str(a), "--bands", "B2,B3"], "--bands does not apply"),
+                          ([str(tmp_path / "nowhere")], "does not exist")):
+        result = CliRunner().invoke(app, ["batch", *args, "-o", str(tmp_path / "o")])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "o").exists()  # nothing created for a refused run
 
 
 def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_model, client,

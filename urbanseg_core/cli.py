@@ -76,41 +76,59 @@ LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing base
                 "BOA_ADD_OFFSET in MTD_MSIL2A.xml), or built-up area is underestimated.")
 
 
+def stack_band_folder(path: Path, output: Path, max_pixels: int | None = None,
+                      bands: str | None = None,
+                      dn_offset: float | None = None) -> tuple[Path, float]:
+    """Stack a folder of single-band files into the GeoTIFF ``output`` and choose its DN
+    offset, printing what was done on stderr.
+
+    The offset is ``dn_offset`` if given, else the one the folder's product metadata
+    declares (:func:`~urbanseg_core.bandfolder.product_offset`), else 0 with a note when the
+    folder looks like Level-2A. ``max_pixels``: refuse larger stacks; ``bands``: refused (a
+    band file's band is read from its name).
+
+    Returns:
+        ``(stack path, DN offset)``.
+
+    Raises:
+        InputError: the folder cannot be stacked (see
+            :func:`~urbanseg_core.bandfolder.stack_folder`).
+    """
+    from .bandfolder import looks_level2a, product_offset, stack_folder
+
+    if bands:
+        fail("--bands does not apply to a folder of band files: each file's band is read "
+             "from its name. Leave --bands out.")
+    stack, notes = stack_folder(path, output, max_pixels=max_pixels)
+    typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
+               err=True)
+    if dn_offset is None:
+        declared = product_offset(path)
+        if declared is not None:
+            dn_offset = declared[0]
+            notes.append(f"DN offset {dn_offset:g} as declared in {declared[1].name} "
+                         "(--dn-offset overrides it).")
+        elif looks_level2a(path):
+            notes.append(LEVEL2A_HINT)
+    for note in notes:
+        typer.echo(f"Note: {note}", err=True)
+    return stack, dn_offset or 0.0
+
+
 @contextmanager
 def image_input(path: Path, max_pixels: int | None = None, bands: str | None = None,
                 dn_offset: float | None = None) -> Iterator[tuple[Path, float]]:
     """The raster to read for an INPUT/IMAGE argument and the DN offset to read it with.
 
     A file is used as it is (offset: ``dn_offset`` or 0). A folder of single-band files is
-    stacked into an 11-band GeoTIFF in a temporary folder (removed afterwards; ``urbanseg
-    stack`` keeps one); its offset is ``dn_offset`` if given, else the one its product
-    metadata declares (:func:`~urbanseg_core.bandfolder.product_offset`), else 0 with a note
-    when the folder looks like Level-2A. ``max_pixels``: refuse larger stacks; ``bands``:
-    refused for folders."""
+    stacked by :func:`stack_band_folder` into a temporary folder (removed afterwards;
+    ``urbanseg stack`` keeps one)."""
     if not path.is_dir():
         yield path, dn_offset or 0.0
         return
-    from .bandfolder import looks_level2a, product_offset, stack_folder
-
-    if bands:
-        fail("--bands does not apply to a folder of band files: each file's band is read "
-             "from its name. Leave --bands out.")
     with tempfile.TemporaryDirectory(prefix="urbanseg-stack-") as tmp:
-        stack, notes = stack_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif",
-                                    max_pixels=max_pixels)
-        typer.echo(f"Stacked the band files of {path} onto a 10 m grid (nearest neighbour).",
-                   err=True)
-        if dn_offset is None:
-            declared = product_offset(path)
-            if declared is not None:
-                dn_offset = declared[0]
-                notes.append(f"DN offset {dn_offset:g} as declared in {declared[1].name} "
-                             "(--dn-offset overrides it).")
-            elif looks_level2a(path):
-                notes.append(LEVEL2A_HINT)
-        for note in notes:
-            typer.echo(f"Note: {note}", err=True)
-        yield stack, dn_offset or 0.0
+        yield stack_band_folder(path, Path(tmp) / f"{path.name or 'bands'}.tif", max_pixels,
+                                bands, dn_offset)
 
 
 def user_notes(notes, from_folder: bool) -> list[str]:

@@ -10,12 +10,14 @@ from typing import List, Optional
 
 import typer
 
-from .cli import BandsOption, DnOffsetOption, ModelOption, app, band_list, fail
+from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail,
+                  stack_band_folder)
 
 
 @app.command()
 def batch(
-    inputs: Optional[List[Path]] = typer.Argument(None, help="Sentinel-2 GeoTIFF(s), each "
+    inputs: Optional[List[Path]] = typer.Argument(None, help="Sentinel-2 GeoTIFF(s) or "
+                                                  "folder(s) of single-band files, each "
                                                   "tiled on its own grid."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (created; rerun "
                                 "with the same folder to resume)."),
@@ -38,7 +40,7 @@ def batch(
                                             "scheduler, e.g. tcp://HOST:8786."),
     model: ModelOption = None,
     bands: BandsOption = None,
-    dn_offset: DnOffsetOption = 0.0,
+    dn_offset: DnOffsetOption = None,
 ) -> None:
     """Segment whole regions: tiles on dask, tile GeoTIFFs, a COG mosaic and a stats table."""
     from .batch import aoi_input, file_input, run_batch
@@ -69,11 +71,27 @@ def batch(
         batch_inputs = [aoi_input(aoi, options=options)]
     else:
         paths = [SAMPLE_SCENE] if sample else list(inputs or [])
-        folders = [p for p in paths if p.is_dir()]
-        if folders:
-            fail(f"{folders[0]} is a folder. For a folder of single-band files, stack it "
-                 f"first: urbanseg stack {folders[0]} -o scene.tif, then batch scene.tif.")
-        batch_inputs = [file_input(p, band_order=band_order, dn_offset=dn_offset) for p in paths]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            fail(f"{missing[0]} does not exist. Check the path.")
+        if bands and any(p.is_dir() for p in paths):
+            fail("--bands does not apply to a folder of band files: each file's band is read "
+                 "from its name. Leave --bands out, or batch the folders separately.")
+        if len({p.resolve().name for p in paths if p.is_dir()}) < sum(p.is_dir() for p in paths):
+            fail("Two of the folders have the same name; their stacks would overwrite each "
+                 "other. Rename one, or run them as separate batches.")
+        batch_inputs = []
+        for path in paths:
+            if not path.is_dir():
+                batch_inputs.append(file_input(path, band_order=band_order,
+                                               dn_offset=dn_offset or 0.0))
+                continue
+            _make_folder(output / "stacked")  # a band folder: stacked into the output folder
+            stack, offset = stack_band_folder(
+                path, output / "stacked" / f"{path.resolve().name}.tif", dn_offset=dn_offset)
+            inp = file_input(stack, dn_offset=offset)
+            inp.description["band_folder"] = str(path.resolve())
+            batch_inputs.append(inp)
 
     for inp in batch_inputs:
         warped = inp.description.get("warped")
@@ -81,11 +99,7 @@ def batch(
             typer.echo(f"Note: {inp.name}: {warped['reason']}; it is read through a warped VRT "
                        f"on the {warped['transform'][0]:g} m grid of {warped['crs']}, and the "
                        "mosaic is on that grid.", err=True)
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"Cannot create the output folder {output} ({exc.strerror}). Choose another "
-             "location.")
+    _make_folder(output)
     result = run_batch(batch_inputs, output, model=model, tile_km=tile_km, workers=workers,
                        scheduler=scheduler, gee_concurrency=gee_concurrency)
     rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"
@@ -96,6 +110,15 @@ def batch(
         typer.echo(f"Mosaic of {name}: {path}")
     typer.echo(f"Statistics: {result.stats_csv}; run manifest: {result.manifest}")
     _print_totals(result.rows)
+
+
+def _make_folder(output: Path) -> None:
+    """Create the output folder with its parents, or fail with a plain message."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"Cannot create the output folder {output} ({exc.strerror}). Choose another "
+             "location.")
 
 
 def _print_totals(rows) -> None:
