@@ -195,6 +195,40 @@ def test_upload_of_single_band_files_is_stacked_and_runs(monkeypatch):
     assert at.button(key="w_run").disabled
 
 
+def test_product_metadata_uploaded_with_the_bands_sets_the_offset():
+    from .test_bandfolder import mtd_xml
+
+    res = {"B2": 10, "B3": 10, "B4": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B9": 60,
+           "B11": 20, "B12": 20}
+    files = [(f"T33UUU_20220216_{b.replace('B', 'B0') if len(b) == 2 else b}_20m.tif",
+              _band_bytes(b, m), "image/tiff") for b, m in res.items()]
+    mtd = ("MTD_MSIL2A.xml", mtd_xml([-1000] * 13).encode(), "text/xml")
+    at = _fresh()
+    at.radio(key="w_source").set_value("upload").run()
+    at.file_uploader(key="w_upload").set_value(files + [mtd]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    infos = " ".join(i.value for i in at.info)
+    assert "MTD_MSIL2A.xml declares a DN offset of -1000" in infos
+    assert "Stacked from 10 band files" in infos and "Not used" not in infos
+    assert at.checkbox(key="w_offset").value is True
+    at.button(key="w_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[state.RESULT].manifest()["parameters"]["dn_offset"] == -1000.0
+    # the user can still untick it, and the next run reads the files without the offset
+    at.checkbox(key="w_offset").uncheck().run()
+    at.button(key="w_run").click().run()
+    assert at.session_state[state.RESULT].manifest()["parameters"]["dn_offset"] == 0.0
+    # an offset the app cannot apply, or the metadata alone: plain errors
+    odd = ("MTD_MSIL2A.xml", mtd_xml([-2000] * 13).encode(), "text/xml")
+    at.file_uploader(key="w_upload").set_value(files + [odd]).run()
+    assert not at.exception
+    assert any("declares a DN offset of -2000" in e.value for e in at.error)
+    at.file_uploader(key="w_upload").set_value([mtd]).run()
+    assert not at.exception
+    assert any("MTD_MSIL2A.xml: no Sentinel-2 band in the file names" in e.value
+               for e in at.error), [e.value for e in at.error]
+
+
 def test_upload_without_band_names_asks_for_the_band_mapping():
     at = _upload(_fresh(), "five_bands.tif", _raster_bytes(5))
     assert not at.exception, [e.value for e in at.exception]

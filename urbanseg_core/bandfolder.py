@@ -111,11 +111,18 @@ def product_offset(folder: str | Path, levels: int = 3) -> tuple[float, Path] | 
         for name in METADATA_NAMES:
             path = directory / name
             if path.is_file():
-                return _declared_offset(path), path
+                return declared_offset(path), path
     return None
 
 
-def _declared_offset(path: Path) -> float:
+def declared_offset(path: str | Path) -> float:
+    """The DN offset one ``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml`` declares (0 when it declares
+    none: processing baselines before 04.00).
+
+    Raises:
+        InputError: the file cannot be parsed or gives different offsets per band.
+    """
+    path = Path(path)
     try:
         root = ElementTree.parse(path).getroot()
     except (ElementTree.ParseError, OSError) as exc:

@@ -61,22 +61,26 @@ def keep_upload(ups) -> None:
     if failed and failed[0] == ids:  # a set that could not be stacked: say so, do not redo it
         show_error(failed[1])
         return
-    if len(ups) == 1:
+    if len(ups) == 1 and not ups[0].name.lower().endswith(".xml"):
         path, sha = save_upload(ups[0].getvalue(), ups[0].name)
         st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "name": ups[0].name,
                                     "file_id": ids}
         return
     with st.spinner(f"Stacking {len(ups)} band files onto a 10 m grid..."):
         try:
-            path, sha, notes = save_band_uploads([(u.name, u.getvalue()) for u in ups])
+            stacked = save_band_uploads([(u.name, u.getvalue()) for u in ups])
         except UrbansegError as exc:
             st.session_state[UPLOAD_FAILED] = (ids, exc)
             show_error(exc)
             return
-    st.session_state[UPLOAD] = {"path": str(path), "sha256": sha, "file_id": ids,
-                                "name": path.name,
-                                "notes": [f"Stacked from {len(ups)} band files onto a 10 m "
-                                          "grid (nearest neighbour).", *notes]}
+    n_bands = sum(band_of(u.name) is not None for u in ups)
+    st.session_state[UPLOAD] = {"path": str(stacked.path), "sha256": stacked.sha256,
+                                "file_id": ids, "name": stacked.path.name,
+                                "dn_offset": stacked.dn_offset,
+                                "notes": [f"Stacked from {n_bands} band files onto a 10 m "
+                                          "grid (nearest neighbour).", *stacked.notes]}
+    if stacked.dn_offset is not None:  # the metadata decides; the user may still untick it
+        st.session_state["w_offset"] = stacked.dn_offset == -1000
 
 
 def upload_panel() -> SourcePanel:
@@ -85,13 +89,14 @@ def upload_panel() -> SourcePanel:
     col_img, col_ref = st.columns(2)
     with col_img:
         ups = st.file_uploader("Sentinel-2 GeoTIFF, or one file per band (up to 200 MB "
-                               "each)", type=["tif", "tiff", "jp2"], key="w_upload",
+                               "each)", type=["tif", "tiff", "jp2", "xml"], key="w_upload",
                                accept_multiple_files=True,
                                help="A multi-band GeoTIFF with the bands B2, B3, B4, B5, B6, "
                                     "B7, B8, B8A, B9, B11, B12 (more bands are fine), or the "
                                     "single-band files of one image with the band in each "
                                     "name (..._B02.tif, ..._B8A_20m.jp2), stacked here onto "
-                                    "a 10 m grid.")
+                                    "a 10 m grid. Add the product's MTD_MSIL2A.xml (or "
+                                    "MTD_MSIL1C.xml) to read its DN offset from it.")
         keep_upload(ups)
     with col_ref:
         ref = st.file_uploader("Optional: reference mask to compare with (GeoTIFF)",

@@ -13,7 +13,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import rasterio
 from rasterio.errors import RasterioIOError
@@ -21,7 +21,7 @@ from rasterio.errors import RasterioIOError
 from ..bands import (
     L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
 )
-from ..bandfolder import band_of, level2a_signs, stack_folder
+from ..bandfolder import METADATA_NAMES, band_of, declared_offset, level2a_signs, stack_folder
 from ..errors import BandOrderError, InputError
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
@@ -53,51 +53,82 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
     return path, digest
 
 
-def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[Path, str, list[str]]:
+class StackedUpload(NamedTuple):
+    """Uploaded band files stacked into one GeoTIFF (:func:`save_band_uploads`)."""
+
+    path: Path
+    sha256: str
+    notes: list[str]
+    #: DN offset declared by an uploaded MTD_MSIL2A.xml / MTD_MSIL1C.xml; None without one.
+    dn_offset: float | None = None
+
+
+def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
     """Write uploaded single-band files (one per Sentinel-2 band) to one folder and stack them.
 
     The folder is keyed by the files' names and contents, so the same set uploaded again is
     stacked once. Stacking is :func:`~urbanseg_core.bandfolder.stack_folder` (every band
-    resampled with nearest neighbour onto a 10 m grid, DN kept).
+    resampled with nearest neighbour onto a 10 m grid, DN kept). A product metadata file
+    uploaded with the bands (``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml``) gives the DN offset
+    (:func:`~urbanseg_core.bandfolder.declared_offset`).
 
     Args:
         files: ``(file name, bytes)`` per upload; the band is read from each name.
 
     Returns:
-        ``(stack GeoTIFF path, sha256 hex of the stack, notes)``.
+        :class:`StackedUpload`: the stack's path and sha256 hex, notes, the declared offset.
 
     Files whose names name no band (``SCL``, ``TCI``...) are left out, with a note.
 
     Raises:
         InputError: no file name names a band, a model band is missing, the files cannot
-            be read as rasters, or the stack would exceed :data:`MAX_PIXELS`.
+            be read as rasters, the metadata cannot be read, or the stack would exceed
+            :data:`MAX_PIXELS`.
     """
     names = [name for name, _ in files]
-    unnamed = [name for name in names if band_of(name) is None]
+    metadata = [(name, data) for name, data in files if Path(name).name in METADATA_NAMES]
+    unnamed = [name for name in names
+               if band_of(name) is None and Path(name).name not in METADATA_NAMES]
     files = [(name, data) for name, data in files if band_of(name) is not None]
     if not files:
         raise InputError(
-            f"{', '.join(unnamed)}: no Sentinel-2 band in the file names. Upload either one "
-            "multi-band GeoTIFF, or one file per band with the band in each name "
+            f"{', '.join(unnamed or names)}: no Sentinel-2 band in the file names. Upload either "
+            "one multi-band GeoTIFF, or one file per band with the band in each name "
             "(..._B02.tif, ..._B8A_20m.jp2).")
+    if len(metadata) > 1:
+        raise InputError("More than one product metadata file (MTD_MSIL*.xml) in the upload: "
+                         "upload the band files of one product with its own metadata file.")
     key = hashlib.sha256()
-    for name, data in sorted(files, key=lambda f: f[0]):
+    for name, data in sorted(files + metadata, key=lambda f: f[0]):
         key.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     folder = UPLOAD_DIR / f"bands-{key.hexdigest()[:16]}"
     band_dir = folder / "bands"
     band_dir.mkdir(parents=True, exist_ok=True)
     for name, data in files:
         (band_dir / _safe_name(name)).write_bytes(data)
+    offset = None
+    if metadata:
+        mtd = folder / Path(metadata[0][0]).name
+        mtd.write_bytes(metadata[0][1])
+        offset = declared_offset(mtd)
+        if offset not in (0.0, -1000.0):
+            raise InputError(f"{mtd.name} declares a DN offset of {offset:g}; the app applies "
+                             "0 or -1000 only. Use the command line, which applies any "
+                             "offset: urbanseg predict FOLDER -o mask.tif.")
     stack = folder / f"{_common_stem([name for name, _ in files])}_stack.tif"
     part = folder / "stack.part.tif"
     _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS, label="the upload")
     part.replace(stack)
     if unnamed:
         notes.append(f"Not used (no band in the name): {', '.join(unnamed)}.")
-    if level2a_signs(names):
+    if offset is not None:
+        notes.append(f"{mtd.name} declares a DN offset of {offset:g}: the Level-2A offset "
+                     f"box below is {'ticked' if offset else 'left unticked'} accordingly.")
+    elif level2a_signs(names):
         notes.append("These look like Level-2A files: tick the Level-2A offset box below if "
-                     "the product is of processing baseline 04.00 or later.")
-    return stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes
+                     "the product is of processing baseline 04.00 or later (or upload its "
+                     "MTD_MSIL2A.xml with the bands).")
+    return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes, offset)
 
 
 def _common_stem(names: Sequence[str]) -> str:
