@@ -76,7 +76,6 @@ def keep_upload(ups) -> None:
     n_bands = sum(band_of(u.name) is not None for u in ups)
     st.session_state[UPLOAD] = {"path": str(stacked.path), "sha256": stacked.sha256,
                                 "file_id": ids, "name": stacked.path.name,
-                                "dn_offset": stacked.dn_offset,
                                 "notes": [f"Stacked from {n_bands} band files onto a 10 m "
                                           "grid (nearest neighbour).", *stacked.notes]}
     if stacked.dn_offset is not None:  # the metadata decides; the user may still untick it
