@@ -122,7 +122,7 @@ def test_sample_mosaic_matches_single_process_predict(sample_run, tiny_model):
     agreement = _agreement(mosaic, reference)
     print(f"sample: batch mosaic agrees with single-process predict on {100 * agreement:.4f}% "
           f"of {reference.size} px")
-    assert agreement >= 0.995
+    assert agreement >= 0.9999
     with rasterio.open(mosaic_path) as src:  # a georeferenced COG with colour table
         assert src.crs.to_epsg() == 32633 and src.transform.c == 330000
         assert src.overviews(1) and src.colormap(1)[2][:3] == (0xE6, 0x9F, 0x00)
@@ -162,6 +162,9 @@ def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_mod
     rec["model_sha256"] = "0" * 64  # made by another model
     (tiles / f"{other_model}.json").write_text(json.dumps(rec))
     (tiles / f".{names[0]}.tif.999.dead.tmp").write_bytes(b"left by a killed worker")
+    for suffix in (".tif", ".json"):  # a tile of an earlier run with another --tile-km
+        shutil.copy(tiles / f"{names[2]}{suffix}", tiles / f"r000032_c000416{suffix}")
+    (tiles / "notes.txt").write_text("the user's own file")
     (out / "sample_t33uuu_2017-02-16" / "mosaic.tif").unlink()
     redone: list[str] = []
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
@@ -169,8 +172,9 @@ def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_mod
                        on_tile_done=lambda r: redone.append(r["tile"]))
     assert sorted(redone) == sorted([truncated, no_sidecar, bad_sidecar, other_model])
     assert (result.computed, result.skipped) == (4, 11)
-    assert _tile_hashes(tiles) == before  # identical tiles, no stray temporary files
-    assert not list(tiles.glob(".*.tmp"))
+    assert _tile_hashes(tiles) == before  # identical tiles, no stray or stale tile files
+    assert not list(tiles.glob(".*.tmp")) and not list(tiles.glob("r000032_c000416.*"))
+    assert (tiles / "notes.txt").exists()
     np.testing.assert_array_equal(_read(out / "sample_t33uuu_2017-02-16" / "mosaic.tif"),
                                   mosaic_before)
     assert (out / "stats.csv").read_bytes() == stats_before
@@ -236,15 +240,16 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     reference = _predict_reference(stack, tiny_model)
     mosaic = _read(result.mosaics["milano"])
     agreement = _agreement(mosaic, reference)
-    print(f"OSCD milano {reference.shape}: 6 tiles, agreement {100 * agreement:.4f}%")
-    assert (result.tiles, result.computed, result.skipped) == (6 + 15, 6, 15)  # 3 x 2 on milano
+    print(f"OSCD milano {reference.shape}: agreement {100 * agreement:.4f}%")
+    # milano gets 512 px model tiles, as from predict: one 4.48 km stride covers it, one tile
+    assert (result.tiles, result.computed, result.skipped) == (1 + 15, 1, 15)
     assert set(result.mosaics) == {"milano", "sample_t33uuu_2017-02-16"}
     totals = {r["input"]: r for r in result.rows if r["tile"] == "TOTAL"}
     assert set(totals) == {"milano", "sample_t33uuu_2017-02-16", "ALL"}
     assert float(totals["ALL"]["valid_km2"]) == pytest.approx(
         float(totals["milano"]["valid_km2"]) + float(totals["sample_t33uuu_2017-02-16"]["valid_km2"]))
     assert (np.bincount(reference.ravel(), minlength=256)[:3] > 0).all()
-    assert agreement >= 0.995
+    assert agreement >= 0.9999
 
 
 def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
@@ -257,10 +262,10 @@ def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
     from urbanseg_core.bands import BandFile
     from urbanseg_core.predict import predict_source
 
-    crop = tmp_path / "crop.tif"  # 320 x 448 px of the sample (14.3 km²), to stay fast
+    crop = tmp_path / "crop.tif"  # 600 x 900 px of the sample (54 km²)
     with rasterio.open(SAMPLE_SCENE) as src:
-        window = rasterio.windows.Window(0, 0, 448, 320)
-        profile = src.profile | {"width": 448, "height": 320,
+        window = rasterio.windows.Window(0, 0, 900, 600)
+        profile = src.profile | {"width": 900, "height": 600,
                                  "transform": src.window_transform(window)}
         with rasterio.open(crop, "w", **profile) as dst:
             dst.write(src.read(window=window))
@@ -283,10 +288,14 @@ def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
     vrt_path = tmp_path / "out" / "sample_4326" / "input_warped.vrt"
     reference = predict_source(BandFile(vrt_path), load_model(tiny_model))
     agreement = _agreement(mosaic, reference)
-    print(f"EPSG:4326 input: {result.tiles} tiles, agreement {100 * agreement:.4f}%")
-    assert result.tiles >= 2 and agreement >= 0.995
+    layout = json.loads((tmp_path / "out" / "batch.json").read_text())["source"]["inputs"][0]
+    print(f"EPSG:4326 input: {result.tiles} tiles of {layout['model_tile_size']} px model "
+          f"tiles, agreement {100 * agreement:.4f}%")
+    # predict chooses 384 px model tiles for this grid; batch tiles cut along that plan
+    assert layout["model_tile_size"] == 384 and result.tiles >= 2
+    assert agreement >= 0.9999
     total = next(r for r in result.rows if r["tile"] == "TOTAL")
-    assert float(total["valid_km2"]) == pytest.approx(320 * 448 * 1e-4, rel=0.01)  # the crop's
+    assert float(total["valid_km2"]) == pytest.approx(600 * 900 * 1e-4, rel=0.01)  # the crop's
 
 
 def fake_fetch(bounds, crs, resolution, *, aoi, log_dir, delay=0.3):
@@ -308,7 +317,7 @@ def _sample_aoi(folder: Path) -> Path:
     from pyproj import Transformer
 
     to_ll = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
-    x0, y0, x1, y1 = 332000, 5815500, 338000, 5820000
+    x0, y0, x1, y1 = 332000, 5815500, 338000, 5819000  # 6 x 3.5 km: 256 px model tiles
     ring = [list(to_ll.transform(x, y)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
     aoi = folder / "aoi.geojson"
     aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
@@ -362,7 +371,7 @@ def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, clie
     result = run_batch([inp], tmp_path / "out", model=tiny_model, tile_km=2.0, client=client,
                        torch_threads=1, gee_concurrency=1, progress=False)
     calls = sorted(tuple(map(float, p.read_text().split())) for p in logs.iterdir())
-    assert len(calls) == result.tiles >= 4  # one fetch per tile
+    assert len(calls) == result.tiles >= 2  # one fetch per tile
     overlaps = sum(b[0] < a[1] - 1e-3 for a, b in zip(calls, calls[1:]))
     assert overlaps == 0, "two fetches ran at once despite gee_concurrency=1"
     grid = inp.grid
@@ -380,7 +389,7 @@ def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, clie
     reference = _predict_reference(window_file, tiny_model)
     agreement = _agreement(_read(result.mosaics["aoi"]), reference)
     print(f"--gee (fake fetch): {result.tiles} tiles, agreement {100 * agreement:.4f}%")
-    assert agreement >= 0.995
+    assert agreement >= 0.9999
 
 
 def test_cli_batch_on_a_running_scheduler_then_resume(tmp_path, tiny_model, client):
@@ -441,7 +450,7 @@ def test_cli_batch_stacks_a_band_folder_with_its_declared_offset(tmp_path, tiny_
     res = runner.invoke(app, ["predict", str(img), "-o", str(predicted), "--model",
                               str(tiny_model)])
     assert res.exit_code == 0, res.output
-    assert _agreement(_read(out / "IMG_DATA" / "mosaic.tif"), _read(predicted)) >= 0.995
+    assert _agreement(_read(out / "IMG_DATA" / "mosaic.tif"), _read(predicted)) >= 0.9999
     stack_bytes = stack.read_bytes()
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
@@ -449,17 +458,19 @@ def test_cli_batch_stacks_a_band_folder_with_its_declared_offset(tmp_path, tiny_
 
 
 def test_cli_batch_refuses_band_folder_mistakes_before_creating_anything(tmp_path):
-    import urbanseg_core.cli_batch  # noqa: F401
-    from urbanseg_core.cli import app
-
     from .test_bandfolder import band_folder
+    from .test_cli import run_cli
 
     a, b = band_folder(tmp_path / "a" / "IMG_DATA"), band_folder(tmp_path / "b" / "IMG_DATA")
+    two = band_folder(band_folder(tmp_path / "two"), name="T33UUU_20180811T100031_{}.tif")
     for args, message in (([str(a), str(b)], "same name"),
                           ([str(a), "--bands", "B2,B3"], "--bands does not apply"),
-                          ([str(tmp_path / "nowhere")], "does not exist")):
-        result = CliRunner().invoke(app, ["batch", *args, "-o", str(tmp_path / "o")])
-        assert result.exit_code == 2 and message in result.output, result.output
+                          ([str(tmp_path / "nowhere")], "does not exist"),
+                          ([str(a), "--tile-km", "0"], "--tile-km must be a positive"),
+                          ([str(two)], "The folder two holds more than one B1 file")):
+        result = run_cli("batch", *args, "-o", tmp_path / "o")
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
         assert not (tmp_path / "o").exists()  # nothing created for a refused run
 
 

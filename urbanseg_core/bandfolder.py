@@ -159,7 +159,7 @@ def find_band_files(folder: str | Path, label: str | None = None) -> dict[str, P
 
     Args:
         folder: a directory holding one raster file per band (``.tif``, ``.tiff``, ``.jp2``).
-        label: how messages name the source (default: the folder path).
+        label: how messages name the source (default: "the folder <path>").
 
     Returns:
         ``{"B2": Path, ...}`` for every band found (all Sentinel-2 bands, not only the model's).
@@ -169,7 +169,7 @@ def find_band_files(folder: str | Path, label: str | None = None) -> dict[str, P
             one band twice on the same grid, or holds files of different areas.
     """
     folder = Path(folder)
-    label = label or str(folder)
+    label = label or f"the folder {folder}"
     if not folder.is_dir():
         raise InputError(f"{_cap(label)} is not a folder of band files.")
     candidates: dict[str, list[Path]] = {}
@@ -237,7 +237,7 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
         output: the GeoTIFF to write.
         resolution: output pixel size in metres (the model's 10 m by default).
         max_pixels: refuse, before reading any band, a stack with more pixels than this.
-        label: how messages name the source (default: the folder's name).
+        label: how messages name the source (default: "the folder <name>").
 
     Returns:
         ``(output path, notes)``: notes say which band stood in for a missing one.
@@ -246,7 +246,7 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
         InputError: no band files, a model band is missing with no substitute, or the stack
             would exceed ``max_pixels``.
     """
-    label = label or Path(folder).name
+    label = label or f"the folder {Path(folder).name}"
     files = find_band_files(folder, label)
     notes: list[str] = []
     missing = []

@@ -5,6 +5,7 @@ Registers itself on :data:`urbanseg_core.cli.app` when imported (``cli.main`` im
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,6 +13,7 @@ import typer
 
 from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail,
                   stack_band_folder)
+from .errors import UrbansegError
 
 
 @app.command()
@@ -60,6 +62,8 @@ def batch(
         fail(f"--gee-concurrency must be at least 1, not {gee_concurrency}.")
     if output.exists() and not output.is_dir():
         fail(f"{output} is a file; give a folder for the batch outputs.")
+    if not tile_km > 0 or not math.isfinite(tile_km):
+        fail(f"--tile-km must be a positive number of kilometres, not {tile_km}.")
 
     try:
         import distributed  # noqa: F401
@@ -86,9 +90,16 @@ def batch(
                 batch_inputs.append(file_input(path, band_order=band_order,
                                                dn_offset=dn_offset or 0.0))
                 continue
+            created = [f for f in (output, output / "stacked") if not f.exists()]
             _make_folder(output / "stacked")  # a band folder: stacked into the output folder
-            stack, offset = stack_band_folder(
-                path, output / "stacked" / f"{path.resolve().name}.tif", dn_offset=dn_offset)
+            try:
+                stack, offset = stack_band_folder(
+                    path, output / "stacked" / f"{path.resolve().name}.tif", dn_offset=dn_offset)
+            except UrbansegError:
+                for folder in reversed(created):  # leave no empty folders behind
+                    if not any(folder.iterdir()):
+                        folder.rmdir()
+                raise
             inp = file_input(stack, dn_offset=offset)
             inp.description["band_folder"] = str(path.resolve())
             batch_inputs.append(inp)

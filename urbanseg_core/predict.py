@@ -93,10 +93,7 @@ def predict_source(
     card = loaded.card
     overlap = card.overlap if overlap is None else overlap
     height, width = source.shape
-    if card.normalisation.method == "minmax_window":
-        # per-window scaling: the window is part of the model's input contract
-        tile_size = tile_size or card.normalisation.window or card.tile_size
-    tile_size = tile_size or choose_tile_size(height, width, card.tile_size, overlap)
+    tile_size = tile_size or scene_tile_size(card, height, width, overlap)
     tiles = plan_tiles(height, width, tile_size, overlap)
     batch_size = batch_size or max(1, BATCH_PIXELS // (tile_size * tile_size))
     out = np.full((height, width), NODATA, dtype="uint8")
@@ -147,6 +144,16 @@ def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:
         if best_cost is None or cost <= best_cost:
             best, best_cost = size, cost
     return best
+
+
+def scene_tile_size(card, height: int, width: int, overlap: int | None = None) -> int:
+    """The tile side :func:`predict_source` uses for a ``height`` x ``width`` px raster when
+    none is given: the model's window for per-window min-max models (part of their input
+    contract), else :func:`choose_tile_size` from the card's ``tile_size``."""
+    overlap = card.overlap if overlap is None else overlap
+    if card.normalisation.method == "minmax_window":
+        return card.normalisation.window or card.tile_size
+    return choose_tile_size(height, width, card.tile_size, overlap)
 
 
 def predict_scene(scene: Scene, loaded: LoadedModel, **kwargs) -> np.ndarray:

@@ -28,11 +28,12 @@ from typing import Any, Callable, Sequence
 
 from ..errors import UrbansegError
 from ..loading import default_model_path, load_model
+from ..predict import scene_tile_size
 from .cluster import BatchError, connect_client, with_semaphore
 from .inputs import BatchInput, prepare_input
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
 from .plan import BatchTile, plan_batch
-from .store import FORMAT, atomic_write, clean_stale_tmp, verify_tile
+from .store import FORMAT, atomic_write, clean_stale_tmp, remove_other_tiles, verify_tile
 from .worker import TileJob, run_tile
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,18 @@ def run_batch(
     names = _unique_names([inp.name for inp in inputs])
 
     plans: list[tuple[BatchInput, str, list[BatchTile], Path]] = []
-    strides = 0
+    layouts: list[dict[str, int]] = []
     for inp, name in zip(inputs, names):
-        tiles, strides = plan_batch(inp.grid, tile_km, card.tile_size, card.overlap)
+        # the model tile size `urbanseg predict` would use on the whole raster, so that batch
+        # tiles cut along its tile plan and the mosaic equals a single-process prediction
+        model_tile = scene_tile_size(card, inp.grid.height, inp.grid.width)
+        tiles, strides = plan_batch(inp.grid, tile_km, model_tile, card.overlap)
+        layouts.append({"model_tile_size": model_tile, "batch_tile_strides": strides,
+                        "batch_tile_px": strides * (model_tile - card.overlap)})
         folder = outdir / name / "tiles"
         folder.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(folder)
+        remove_other_tiles(folder, {t.name for t in tiles})
         plans.append((prepare_input(inp, outdir / name), name, tiles, folder))
 
     own_client = client is None
@@ -163,9 +170,10 @@ def run_batch(
     pending: list[TileJob] = []
     pending_names: list[str] = []
 
-    for inp, name, tiles, folder in plans:
-        done, jobs = _plan_jobs(inp, tiles, folder, model_path, loaded.sha256, card.tile_size,
-                                card.overlap, batch_size, torch_threads)
+    for (inp, name, tiles, folder), layout in zip(plans, layouts):
+        done, jobs = _plan_jobs(inp, tiles, folder, model_path, loaded.sha256,
+                                layout["model_tile_size"], card.overlap, batch_size,
+                                torch_threads)
         records[name] = done
         pending += jobs
         pending_names += [name] * len(jobs)
@@ -213,7 +221,7 @@ def run_batch(
     else:
         stats_csv.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
-    manifest = _write_manifest(outdir, plans, names, loaded, tile_km, strides, workers, scheduler,
+    manifest = _write_manifest(outdir, plans, names, layouts, loaded, tile_km, workers, scheduler,
                                n_tiles, len(pending), skipped, failures, seconds,
                                compute_seconds, computed_km2, rows)
     if failures:
@@ -281,25 +289,22 @@ def _compute(client, jobs: list[TileJob], names: list[str], records, total: int,
     return km2, failures
 
 
-def _write_manifest(outdir: Path, plans, names, loaded, tile_km, strides, workers, scheduler,
+def _write_manifest(outdir: Path, plans, names, layouts, loaded, tile_km, workers, scheduler,
                     n_tiles, computed, skipped, failures, seconds, compute_seconds,
                     computed_km2, rows) -> Path:
     from ..manifest import build_manifest, manifest_bytes
 
     card = loaded.card
-    stride_px = card.tile_size - card.overlap
     manifest = build_manifest(
         source={"kind": "batch", "inputs": [
             dict(inp.description, name=name, crs=inp.grid.crs.to_string() if inp.grid.crs else None,
                  shape_px=[inp.grid.height, inp.grid.width], bounds=list(inp.grid.bounds),
-                 tiles=len(tiles))
-            for (inp, _, tiles, _), name in zip(plans, names)]},
+                 tiles=len(tiles), **layout)
+            for (inp, _, tiles, _), name, layout in zip(plans, names, layouts)]},
         model={"name": card.name, "version": card.version, "sha256": loaded.sha256,
                "weights": str(loaded.path)},
-        parameters={"tile_km_requested": tile_km, "batch_tile_strides": strides,
-                    "batch_tile_px": strides * stride_px, "margin_px": card.overlap // 2,
-                    "model_tile_size": card.tile_size, "model_overlap": card.overlap,
-                    "workers": workers, "scheduler": scheduler},
+        parameters={"tile_km_requested": tile_km, "margin_px": card.overlap // 2,
+                    "model_overlap": card.overlap, "workers": workers, "scheduler": scheduler},
         results={"tiles": n_tiles, "computed": computed - len(failures), "skipped": skipped,
                  "failed": failures, "seconds": round(seconds, 3),
                  "compute_seconds": round(compute_seconds, 3),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -95,4 +96,22 @@ def clean_stale_tmp(folder: Path) -> int:
             removed += 1
         except OSError:
             pass
+    return removed
+
+
+#: A tile file's name: ``r<first row>_c<first column>`` (pixel offsets, zero-padded).
+TILE_NAME = re.compile(r"r\d{6}_c\d{6}\.(tif|json)")
+
+
+def remove_other_tiles(folder: Path, keep: set[str]) -> int:
+    """Remove tile GeoTIFFs and sidecars whose names are not in ``keep`` (tiles of an earlier
+    run with another tile layout, which the mosaic never uses); returns how many files."""
+    removed = 0
+    for path in folder.iterdir():
+        if TILE_NAME.fullmatch(path.name) and path.stem not in keep:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
     return removed

@@ -92,7 +92,8 @@ def run_tile(job: TileJob) -> dict[str, Any]:
     tile, grid = job.tile, job.grid
     start = time.perf_counter()
     source = open_tile_source(job.source, grid, tile)
-    classes = predict_source(source, loaded, batch_size=job.batch_size)
+    classes = predict_source(source, loaded, tile_size=job.identity["model_tile_size"],
+                             overlap=job.identity["model_overlap"], batch_size=job.batch_size)
     r0, c0 = tile.row - tile.read_row, tile.col - tile.read_col
     core = classes[r0:r0 + tile.height, c0:c0 + tile.width]
     seconds = time.perf_counter() - start
