@@ -141,6 +141,10 @@ def test_sample_mosaic_matches_single_process_predict(sample_run, tiny_model):
         assert float(total[f"{c.name}_share"]) == pytest.approx(c.share_of_valid, abs=1e-5)
     manifest = json.loads((out / "batch.json").read_text())
     assert manifest["results"]["computed"] == 15 and manifest["parameters"]["margin_px"] == 32
+    assert manifest["results"]["reused"] == 0
+    (total_json,) = manifest["results"]["totals"]  # numbers, as in stats.csv's TOTAL row
+    assert total_json["valid_km2"] == pytest.approx(float(total["valid_km2"]))
+    assert isinstance(total_json["built_up_share"], float) and total_json["left"] == 330000
 
 
 def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_model, client,

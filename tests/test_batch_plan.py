@@ -213,5 +213,5 @@ def test_default_gee_fetch_without_credentials_is_a_plain_error(monkeypatch, tmp
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(sources, "_EE_READY", False)
-    with pytest.raises(EarthEngineError, match="not connected to Earth Engine"):
+    with pytest.raises(EarthEngineError, match="^Not connected: no Earth Engine credentials"):
         sources.gee_fetch((0, 0, 100, 100), UTM, 10.0, aoi={"type": "Polygon", "coordinates": []})

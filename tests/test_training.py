@@ -276,6 +276,13 @@ def test_evaluate_cli_json_table_and_plot(trained, pairs_dir, tmp_path):
                               "--plot", str(png)])
     assert res.exit_code == 0, res.output
     assert "weighted Dice" in res.stdout and png.stat().st_size > 10_000
+    header, first = res.stdout.split("prediction):\n")[1].splitlines()[:2]
+    assert header.split() == ["other", "non-residential", "residential"]
+    assert first.split()[0] == "other"  # labelled rows and columns
+    res = runner.invoke(app, ["evaluate", str(image), str(mask), "--model", str(trained),
+                              "--json", "--plot", str(png)])
+    assert json.loads(res.stdout)["valid_px"] == 96 * 96  # stdout stays one JSON object
+    assert f"Plot written to {png}" in res.stderr
     with open(png, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -291,6 +298,12 @@ def test_evaluate_cli_plain_errors(trained, pairs_dir, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.startswith("Error: Reference file not found") and "Traceback" not in res.stderr
+    mask = pairs_dir / "tile0_mask.tif"  # the arguments swapped
+    code = code.replace(repr(str(tmp_path / "missing.tif")), repr(str(image))).replace(
+        repr(str(image)), repr(str(mask)), 1)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "the arguments look swapped" in res.stderr, res.stderr
 
 
 def test_load_pair_with_mask_in_another_crs(tmp_path):

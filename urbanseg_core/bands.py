@@ -149,6 +149,11 @@ def resolve_band_order(
                + ", ".join(MODEL_BANDS))
     elif count == 13:
         names, how = _guess_l1c_order(l1c_sample)
+    elif count == 1 and band_order is None:
+        raise BandOrderError(
+            "This file has a single band: a class mask or one band of an image, not a "
+            "Sentinel-2 image. Give the multi-band image, or the folder of its band files."
+        )
     else:
         raise BandOrderError(
             f"This file has {count} bands without Sentinel-2 band names, so the model's bands "
@@ -263,7 +268,10 @@ class BandFile:
                 canonical_band_name(d or "") for d in src.descriptions
             ):
                 sample = self._guarded(lambda: _overview_sample(src))
-            names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
+            try:
+                names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
+            except BandOrderError as exc:  # name the file: commands read several
+                raise BandOrderError(f"{path.name}: {exc}") from None
             self.shape: tuple[int, int] = (src.height, src.width)
             self.crs = src.crs
             self.transform = src.transform

@@ -46,10 +46,26 @@ def _table(m: dict) -> str:
         f"{f(m['dice_binary_builtup']).strip()}",
         f"built-up share: predicted {100 * m['built_up_share_pred']:.2f}%, reference "
         f"{100 * m['built_up_share_ref']:.2f}% of {m['valid_px']:,} px valid in both",
-        "confusion matrix (rows = reference, columns = prediction):",
+        "confusion matrix, pixels (rows = reference, columns = prediction):",
     ]
-    lines += ["  " + " ".join(f"{v:>10,}" for v in row) for row in m["confusion_matrix"]]
+    names = list(m["per_class"])
+    width = max(12, *(len(n) + 2 for n in names))
+    lines.append(" " * 18 + "".join(f"{n:>{width}}" for n in names))
+    lines += [f"{name:<18}" + "".join(f"{v:>{width},}" for v in row)
+              for name, row in zip(names, m["confusion_matrix"])]
     return "\n".join(lines)
+
+
+def _band_count(path: Path) -> int | None:
+    """Bands in a raster file, or ``None`` when it is not one."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            return src.count
+    except (RasterioIOError, OSError):
+        return None
 
 
 @app.command()
@@ -69,6 +85,7 @@ def evaluate(
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
     from .bands import read_scene
+    from .errors import BandOrderError
     from .loading import load_model
     from .metrics import evaluate_maps, json_safe
     from .pipeline import segment_scene
@@ -81,7 +98,14 @@ def evaluate(
 
         check_writable(plot)
     with image_input(image, bands=bands, dn_offset=dn_offset) as (raster, offset):
-        scene = read_scene(raster, band_order=band_list(bands), dn_offset=offset)
+        try:
+            scene = read_scene(raster, band_order=band_list(bands), dn_offset=offset)
+        except BandOrderError as exc:
+            if _band_count(raster) == 1 and (_band_count(reference) or 0) > 1:
+                fail(f"{image.name} has one band and {reference.name} several: the arguments "
+                     "look swapped. Give the Sentinel-2 image first, then the reference "
+                     f"mask: urbanseg evaluate {reference} {image}")
+            raise
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
@@ -94,6 +118,8 @@ def evaluate(
         payload = {"image": str(image), "reference": str(reference),
                    "model": seg.model_name, "model_sha256": seg.model_sha256, **metrics}
         typer.echo(json.dumps(json_safe(payload), allow_nan=False))
+        if plot:  # stdout stays one JSON object
+            typer.echo(f"Plot written to {plot}", err=True)
     else:
         typer.echo(f"Model {seg.model_name} on {image.name} vs {reference.name}")
         typer.echo(_table(metrics))

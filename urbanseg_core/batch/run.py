@@ -289,6 +289,17 @@ def _compute(client, jobs: list[TileJob], names: list[str], records, total: int,
     return km2, failures
 
 
+def _numbers(row: dict[str, Any]) -> dict[str, Any]:
+    """A statistics row with its numeric fields as numbers (``None`` where empty), for JSON."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in ("input", "tile"):
+            out[key] = value
+        else:
+            out[key] = float(value) if value not in ("", None) else None
+    return out
+
+
 def _write_manifest(outdir: Path, plans, names, layouts, loaded, tile_km, workers, scheduler,
                     n_tiles, computed, skipped, failures, seconds, compute_seconds,
                     computed_km2, rows) -> Path:
@@ -305,12 +316,12 @@ def _write_manifest(outdir: Path, plans, names, layouts, loaded, tile_km, worker
                "weights": str(loaded.path)},
         parameters={"tile_km_requested": tile_km, "margin_px": card.overlap // 2,
                     "model_overlap": card.overlap, "workers": workers, "scheduler": scheduler},
-        results={"tiles": n_tiles, "computed": computed - len(failures), "skipped": skipped,
+        results={"tiles": n_tiles, "computed": computed - len(failures), "reused": skipped,
                  "failed": failures, "seconds": round(seconds, 3),
                  "compute_seconds": round(compute_seconds, 3),
                  "computed_km2": round(computed_km2, 4),
                  "km2_per_second": round(computed_km2 / compute_seconds, 4) if compute_seconds else None,
-                 "totals": [r for r in rows if r["tile"] == "TOTAL"]},
+                 "totals": [_numbers(r) for r in rows if r["tile"] == "TOTAL"]},
     )
     path = outdir / "batch.json"
     data = manifest_bytes(manifest)

@@ -89,7 +89,7 @@ def ensure_connected() -> None:
 
     conn = connect()
     if not conn.connected:
-        raise EarthEngineError(f"This machine is not connected to Earth Engine. {conn.message}")
+        raise EarthEngineError(conn.message)
     _EE_READY = True
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 HOW_TO_CONNECT = (
     "Add a service-account key to .streamlit/secrets.toml ([gee] service_account_key and "
     "project) or set EE_SERVICE_ACCOUNT_KEY and EE_PROJECT, or run `earthengine authenticate` "
-    "and set EE_PROJECT; then restart. See README, 'Connecting Earth Engine'."
+    "and set EE_PROJECT; then restart the app or rerun the command. See README, "
+    "'Connecting Earth Engine'."
 )
 
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.S)
