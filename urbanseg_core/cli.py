@@ -170,7 +170,7 @@ def print_areas(seg) -> None:
     typer.echo(f"built-up share (non-residential + residential): {100 * stats.built_up_share:.2f}%")
 
 
-@app.command()
+@app.command(short_help="Segment one scene (GeoTIFF or band folder).")
 def predict(
     input: Optional[Path] = typer.Argument(None, help="Sentinel-2 GeoTIFF (11 model bands, "
                                             "named bands, or 13 L1C bands), or a folder "
@@ -227,7 +227,7 @@ def predict(
             fail(f"Cannot write {json_path}: {exc.strerror}. Choose a writable location.")
 
 
-@app.command()
+@app.command(short_help="Stack single-band files into one GeoTIFF.")
 def stack(
     folder: Path = typer.Argument(..., help="Folder of single-band Sentinel-2 files "
                                   "(..._B02.tif, ..._B8A_20m.jp2; searched recursively)."),

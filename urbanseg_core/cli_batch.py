@@ -16,9 +16,10 @@ from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail
 from .errors import UrbansegError
 
 
-@app.command()
+@app.command(short_help="Segment whole regions tile by tile (Dask).")
 def batch(
-    inputs: Optional[List[Path]] = typer.Argument(None, help="Sentinel-2 GeoTIFF(s) or "
+    inputs: Optional[List[Path]] = typer.Argument(None, metavar="INPUT",
+                                                  help="Sentinel-2 GeoTIFF(s) or "
                                                   "folder(s) of single-band files, each "
                                                   "tiled on its own grid."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (created; rerun "
@@ -115,7 +116,8 @@ def batch(
                        scheduler=scheduler, gee_concurrency=gee_concurrency)
     rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"
             if result.compute_seconds else "")
-    typer.echo(f"{result.tiles} tiles: {result.computed} computed, {result.skipped} reused "
+    typer.echo(f"{result.tiles} tile{'s' * (result.tiles != 1)}: {result.computed} computed, "
+               f"{result.skipped} reused "
                f"(verified) in {result.seconds:.1f} s{rate}.")
     for name, path in result.mosaics.items():
         typer.echo(f"Mosaic of {name}: {path}")

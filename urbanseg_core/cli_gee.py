@@ -51,9 +51,10 @@ def _read_aoi(path: Path, max_km2: float):
         fail(str(exc))
 
 
-@app.command("gee-status")
+@app.command("gee-status", short_help="Show the Earth Engine connection and tasks.")
 def gee_status(
-    task_ids: Optional[List[str]] = typer.Argument(None, help="Export task ids to check "
+    task_ids: Optional[List[str]] = typer.Argument(None, metavar="TASK_ID",
+                                                   help="Export task ids to check "
                                                    "(default: the 10 most recent tasks)."),
 ) -> None:
     """Show the Earth Engine connection and the state of export tasks."""
@@ -67,7 +68,7 @@ def gee_status(
         typer.echo(f"{st.id:<26}{st.state:<11}{st.message}")
 
 
-@app.command("gee-fetch")
+@app.command("gee-fetch", short_help="Fetch an AOI's composite from Earth Engine.")
 def gee_fetch(
     aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon (EPSG:4326)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF "
@@ -103,7 +104,7 @@ def gee_fetch(
                + (f" and {reference}" if reference else "") + ".")
 
 
-@app.command("gee-export")
+@app.command("gee-export", short_help="Export a large AOI's composite to Drive/GCS.")
 def gee_export(
     aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon."),
     name: Optional[str] = typer.Option(None, help="Export name (default: the file name)."),
@@ -128,7 +129,7 @@ def gee_export(
                f"Check it with: urbanseg gee-status {task.id}")
 
 
-@app.command("gee-export-pairs")
+@app.command("gee-export-pairs", short_help="Export composite + GHSL training pairs.")
 def gee_export_pairs(
     aois_path: Path = typer.Argument(..., help="GeoJSON FeatureCollection: one polygon per "
                                      "AOI, named by its 'name' property."),

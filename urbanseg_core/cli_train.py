@@ -12,7 +12,7 @@ from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail
                   progress_bar)
 
 
-@app.command()
+@app.command(short_help="Train the UNet from a YAML config.")
 def train(
     config: Path = typer.Option(..., "--config", help="Training config YAML (see "
                                 "models/urbanseg-unet.yaml)."),
@@ -68,7 +68,7 @@ def _band_count(path: Path) -> int | None:
         return None
 
 
-@app.command()
+@app.command(short_help="Score a segmentation against a reference.")
 def evaluate(
     image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment, or a folder of "
                                  "single-band files."),

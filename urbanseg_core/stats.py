@@ -48,13 +48,22 @@ class AreaStats:
     pixel_area_method: str
 
     def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict; km² and shares rounded to 6 decimals (1 m², 0.0001 %)."""
+        d = asdict(self)
+        for c in d["classes"]:
+            c["area_km2"], c["share_of_valid"] = _r6(c["area_km2"]), _r6(c["share_of_valid"])
+        for key in ("valid_km2", "nodata_km2", "built_up_share"):
+            d[key] = _r6(d[key])
+        return d
 
     def rows(self) -> list[dict]:
         """Table rows: class, pixels, km², % of valid area."""
         return [{"class": c.name, "pixels": c.pixels, "area_km2": round(c.area_km2, 4),
                  "share_%": round(100 * c.share_of_valid, 2)} for c in self.classes]
+
+
+def _r6(value: float) -> float:
+    return value if value != value else round(float(value), 6)  # nan stays nan
 
 
 def pixel_areas_km2(shape: tuple[int, int], crs: CRS | None, transform) -> tuple[np.ndarray, str]:
