@@ -59,6 +59,8 @@ class StackedUpload(NamedTuple):
     path: Path
     sha256: str
     notes: list[str]
+    #: Band files stacked (uploads whose names name no band are left out).
+    band_files: int
     #: DN offset declared by an uploaded MTD_MSIL2A.xml / MTD_MSIL1C.xml; None without one.
     dn_offset: float | None = None
 
@@ -76,7 +78,8 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
         files: ``(file name, bytes)`` per upload; the band is read from each name.
 
     Returns:
-        :class:`StackedUpload`: the stack's path and sha256 hex, notes, the declared offset.
+        :class:`StackedUpload`: the stack's path and sha256 hex, notes, the number of band
+        files stacked, the declared offset.
 
     Files whose names name no band (``SCL``, ``TCI``...) are left out, with a note.
 
@@ -128,7 +131,8 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
         notes.append("These look like Level-2A files: tick the Level-2A offset box below if "
                      "the product is of processing baseline 04.00 or later (or upload its "
                      "MTD_MSIL2A.xml with the bands).")
-    return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes, offset)
+    return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes,
+                         len(files), offset)
 
 
 def _common_stem(names: Sequence[str]) -> str:
