@@ -75,8 +75,8 @@ def keep_upload(ups) -> None:
             return
     st.session_state[UPLOAD] = {"path": str(stacked.path), "sha256": stacked.sha256,
                                 "file_id": ids, "name": stacked.path.name,
-                                "notes": [f"Stacked from {stacked.band_files} band files onto a 10 m "
-                                          "grid (nearest neighbour).", *stacked.notes]}
+                                "notes": [f"Stacked from {stacked.band_files} band files onto "
+                                          "a 10 m grid (nearest neighbour).", *stacked.notes]}
     if stacked.dn_offset is not None:  # the metadata decides; the user may still untick it
         st.session_state["w_offset"] = stacked.dn_offset == -1000
 
