@@ -15,7 +15,8 @@ by pixel at 10 m, with a UNet neural network.
 ### How to use it, in five steps
 1. **Choose the imagery** on *Map & run*: the bundled sample scene, your own Sentinel-2
    GeoTIFF (or the single-band files of one image, selected together: they are stacked onto
-   a 10 m grid for you; add the product's MTD_MSIL2A.xml to take its DN offset from it), or an area drawn on the map (Earth Engine).
+   a 10 m grid for you; add the product's MTD_MSIL2A.xml to take its DN offset from it),
+   or an area drawn on the map (Earth Engine).
 2. **Check it on the map**: the true-colour image and its outline appear. For uploads without
    band names, say which band is which in the band-mapping form.
 3. **Press Run**. A progress box shows reading, the model and drawing the maps.
