@@ -8,7 +8,7 @@ Run from the repository root::
 
 What it measures (same input, model and machine):
 
-* ``single_process``: the ``urbanseg predict`` path (:func:`urbanseg_core.pipeline.segment_file`)
+* ``single_process``: the ``urbanseg predict`` path (:func:`urbanseg_core.inference.pipeline.segment_file`)
   in this process with 1 torch thread: the work one batch worker does, without dask (fastest
   of ``--repeat`` runs).
 * per worker count N, the cluster ``urbanseg batch --workers N`` starts
@@ -50,8 +50,8 @@ sys.path.insert(0, str(REPO))
 
 from urbanseg_core.batch import file_input, local_cluster, run_batch  # noqa: E402
 from urbanseg_core.batch.worker import worker_model  # noqa: E402
-from urbanseg_core.loading import default_model_path, load_model  # noqa: E402
-from urbanseg_core.pipeline import SAMPLE_SCENE, segment_file  # noqa: E402
+from urbanseg_core.model.loading import default_model_path, load_model  # noqa: E402
+from urbanseg_core.inference.pipeline import SAMPLE_SCENE, segment_file  # noqa: E402
 
 
 def _warm(path: str, sha256: str) -> bool:

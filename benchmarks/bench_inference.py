@@ -7,8 +7,8 @@ Run from the repository root (needs ``../shared/data``)::
 
 What it measures, in one run on the same area and machine:
 
-* ``km2_per_s``: the product's predict path (:func:`urbanseg_core.predict.predict_source` over
-  a windowed :class:`~urbanseg_core.bands.BandFile`, bundled model, card tile size/overlap).
+* ``km2_per_s``: the product's predict path (:func:`urbanseg_core.inference.predict.predict_source` over
+  a windowed :class:`~urbanseg_core.io.scene.BandFile`, bundled model, card tile size/overlap).
 * ``seed_km2_per_s`` and ``ratio_vs_seed_style``: the original procedure on the same pixels:
   per 300 x 300 window, per-band min-max scaling, ``UNet(15, 3, bilinear=True)`` of base width
   64 in fp32 eager mode, one window at a time, no overlap (random weights: the original
@@ -41,14 +41,14 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from urbanseg_core.bands import MODEL_BANDS, BandFile  # noqa: E402
-from urbanseg_core.indices import add_indices  # noqa: E402
-from urbanseg_core.loading import load_model  # noqa: E402
-from urbanseg_core.model import UNet  # noqa: E402
-from urbanseg_core.modelcard import Normalisation  # noqa: E402
-from urbanseg_core.normalise import normalise  # noqa: E402
-from urbanseg_core.predict import predict_source  # noqa: E402
-from urbanseg_core.stacking import stack_bands, write_stack  # noqa: E402
+from urbanseg_core.io.scene import MODEL_BANDS, BandFile  # noqa: E402
+from urbanseg_core.inference.features import add_indices  # noqa: E402
+from urbanseg_core.model.loading import load_model  # noqa: E402
+from urbanseg_core.model.unet import UNet  # noqa: E402
+from urbanseg_core.model.card import Normalisation  # noqa: E402
+from urbanseg_core.inference.normalise import normalise  # noqa: E402
+from urbanseg_core.inference.predict import predict_source  # noqa: E402
+from urbanseg_core.io.stacking import stack_bands, write_stack  # noqa: E402
 
 SHARED = Path(os.environ.get("URBANSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 CACHE = Path(tempfile.gettempdir()) / "urbanseg-bench"
@@ -129,9 +129,9 @@ def peak_rss_child(path: Path, dn_offset: float) -> float:
     """Peak RSS (MB) of a fresh process predicting ``path`` from disk."""
     code = (
         "import resource, sys; sys.path.insert(0, %r)\n"
-        "from urbanseg_core.bands import BandFile\n"
-        "from urbanseg_core.loading import load_model\n"
-        "from urbanseg_core.predict import predict_source\n"
+        "from urbanseg_core.io.scene import BandFile\n"
+        "from urbanseg_core.model.loading import load_model\n"
+        "from urbanseg_core.inference.predict import predict_source\n"
         "predict_source(BandFile(%r, dn_offset=%r), load_model())\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     ) % (str(REPO), str(path), dn_offset)
@@ -171,8 +171,8 @@ def main() -> None:
     seed_s, seed_px = seed_style(crop, dn_offset)
     seed_km2_per_s = seed_px * 1e-4 / seed_s
 
-    from urbanseg_core.predict import choose_tile_size
-    from urbanseg_core.tiling import plan_tiles
+    from urbanseg_core.inference.predict import choose_tile_size
+    from urbanseg_core.inference.tiling import plan_tiles
 
     tile = choose_tile_size(args.size, args.size, card.tile_size, card.overlap)
     tiles = plan_tiles(args.size, args.size, tile, card.overlap)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from urbanseg_core import mapview
+from urbanseg_core.io import display as mapview
 from urbanseg_core.app import earthengine, resources, state
 from urbanseg_core.app.controller import current_model, prefetch_sample, run_request
 from urbanseg_core.app.panels import earthengine_panel, sample_panel, upload_panel

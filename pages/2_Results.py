@@ -4,12 +4,12 @@ import math
 
 import streamlit as st
 
-from urbanseg_core import mapview
+from urbanseg_core.io import display as mapview
 from urbanseg_core.app import state
 from urbanseg_core.app.widgets import (
     DOWNLOADS, confusion_chart, download_bytes, legend, metrics_frame, render_map, stats_frame,
 )
-from urbanseg_core.outputs import overlay_rgba, png_bytes
+from urbanseg_core.io.outputs import overlay_rgba, png_bytes
 
 state.init()
 st.title("Results")

@@ -11,10 +11,10 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from urbanseg_core.bands import MODEL_BANDS
-from urbanseg_core.loading import LoadedModel, load_model
-from urbanseg_core.model import UNet
-from urbanseg_core.modelcard import (
+from urbanseg_core.io.scene import MODEL_BANDS
+from urbanseg_core.model.loading import LoadedModel, load_model
+from urbanseg_core.model.unet import UNet
+from urbanseg_core.model.card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
 )
 

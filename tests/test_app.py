@@ -310,7 +310,7 @@ def test_model_page_renders_and_refuses_bad_weights():
     at = _fresh()
     at.switch_page("pages/3_Model.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    from urbanseg_core.loading import load_model
+    from urbanseg_core.model.loading import load_model
 
     card = load_model().card
     assert any(card.name in s.value for s in at.subheader)
@@ -355,8 +355,8 @@ def _submit_weights(at: AppTest, weights: tuple, card: tuple | None) -> AppTest:
 def test_model_page_loads_fitting_weights_and_explains_misfits():
     import torch
 
-    from urbanseg_core.loading import default_model_path, load_model
-    from urbanseg_core.model import UNet
+    from urbanseg_core.model.loading import default_model_path, load_model
+    from urbanseg_core.model.unet import UNet
 
     card_path = default_model_path()
     card = json.loads(card_path.read_text())

@@ -16,14 +16,14 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from shapely.geometry import shape
 
-from urbanseg_core import mapview
+from urbanseg_core.io import display as mapview
 from urbanseg_core.app.runner import RunRequest
-from urbanseg_core.app.sources import check_band_order, inspect_raster, save_upload
+from urbanseg_core.runs.uploads import check_band_order, inspect_raster, save_upload
 from urbanseg_core.errors import BandOrderError, InputError
-from urbanseg_core.manifest import build_manifest, manifest_bytes, scrub
-from urbanseg_core.report import stats_csv, stats_rows
-from urbanseg_core.stats import class_areas
-from urbanseg_core.vectorize import class_polygons
+from urbanseg_core.evaluation.manifest import build_manifest, manifest_bytes, scrub
+from urbanseg_core.evaluation.report import stats_csv, stats_rows
+from urbanseg_core.evaluation.areas import class_areas
+from urbanseg_core.io.vectorize import class_polygons
 
 UTM33 = CRS.from_epsg(32633)
 T = from_origin(330000, 5822040, 10, 10)   # 10 m pixels, west of Berlin

@@ -79,7 +79,7 @@ def test_large_area_offers_an_export_task(connected):
 
 
 def test_tile_layers_are_drawn_on_the_map():
-    from urbanseg_core import mapview
+    from urbanseg_core.io import display as mapview
 
     m = mapview.build_map(bounds=[[52.4, 12.5], [52.5, 12.6]],
                           tiles=[("GHSL built-up 2018 (reference)",

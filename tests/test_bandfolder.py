@@ -7,10 +7,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from urbanseg_core.bandfolder import (
+from urbanseg_core.io.bandfolder import (
     band_of, find_band_files, looks_level2a, product_offset, stack_folder,
 )
-from urbanseg_core.bands import MODEL_BANDS, read_scene
+from urbanseg_core.io.scene import MODEL_BANDS, read_scene
 from urbanseg_core.errors import InputError
 
 from .test_cli import run_cli
@@ -230,7 +230,7 @@ def test_stack_command_and_its_errors(tmp_path):
 def test_bercy_band_folder_scores_as_in_the_model_card(shared_data):
     """The card's Bercy figures were measured on a nearest-neighbour UTM stack of the band
     files; evaluating the folder itself must give the same numbers."""
-    from urbanseg_core.loading import default_model_path
+    from urbanseg_core.model.loading import default_model_path
 
     card = json.loads(default_model_path().with_suffix(".json").read_text())
     expected = card["metrics"]["bercy_urban_atlas"]["imgs_1"]["model"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from urbanseg_core.bands import (
+from urbanseg_core.io.scene import (
     L1C_EUROSAT_ORDER, L1C_SAFE_ORDER, MODEL_BANDS, BandFile, canonical_band_name, read_scene,
     resolve_band_order, to_reflectance,
 )

@@ -22,17 +22,17 @@ import torch
 from rasterio.windows import from_bounds
 from typer.testing import CliRunner
 
-from urbanseg_core.bands import read_scene
+from urbanseg_core.io.scene import read_scene
 from urbanseg_core.batch import aoi_input, file_input, run_batch
-from urbanseg_core.indices import add_indices
-from urbanseg_core.loading import load_model
-from urbanseg_core.model import UNet
-from urbanseg_core.modelcard import (
+from urbanseg_core.inference.features import add_indices
+from urbanseg_core.model.loading import load_model
+from urbanseg_core.model.unet import UNet
+from urbanseg_core.model.card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
 )
-from urbanseg_core.normalise import channel_statistics
-from urbanseg_core.pipeline import SAMPLE_SCENE, segment_file
-from urbanseg_core.stats import class_areas
+from urbanseg_core.inference.normalise import channel_statistics
+from urbanseg_core.inference.pipeline import SAMPLE_SCENE, segment_file
+from urbanseg_core.evaluation.areas import class_areas
 
 distributed = pytest.importorskip("distributed")
 
@@ -229,7 +229,7 @@ def _wait_idle(client, timeout: float = 60.0) -> None:
 @pytest.mark.realdata
 def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, client, one_thread,
                                                          sample_run):
-    from urbanseg_core.bandfolder import stack_folder
+    from urbanseg_core.io.bandfolder import stack_folder
 
     city = SHARED / "oscd_cities" / "milano" / "imgs_1"
     if not city.is_dir():
@@ -263,8 +263,8 @@ def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
 
-    from urbanseg_core.bands import BandFile
-    from urbanseg_core.predict import predict_source
+    from urbanseg_core.io.scene import BandFile
+    from urbanseg_core.inference.predict import predict_source
 
     crop = tmp_path / "crop.tif"  # 600 x 900 px of the sample (54 km²)
     with rasterio.open(SAMPLE_SCENE) as src:

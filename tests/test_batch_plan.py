@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from urbanseg_core.bands import Scene
+from urbanseg_core.io.scene import Scene
 from urbanseg_core.batch.mosaic import stats_rows
 from urbanseg_core.batch.plan import BatchTile, Grid, pixel_size_m, plan_batch, plan_batch_axis
 from urbanseg_core.batch.sources import fit_scene, grid_from_aoi, read_aoi
@@ -20,15 +20,15 @@ from urbanseg_core.batch.store import (
     FORMAT, atomic_write, clean_stale_tmp, verify_tile, write_sidecar,
 )
 from urbanseg_core.errors import EarthEngineError, InputError
-from urbanseg_core.modelcard import sha256_file
-from urbanseg_core.tiling import plan_axis
+from urbanseg_core.model.card import sha256_file
+from urbanseg_core.inference.tiling import plan_axis
 
 UTM = CRS.from_epsg(32633)
 
 
 def _global_cores(n: int, tile: int, overlap: int) -> dict[int, tuple[int, int]]:
     """start -> (core_start, core_end, size) of the whole-axis model tiles, as
-    :func:`urbanseg_core.tiling.plan_tiles` lays them (small axes: one shrunk tile)."""
+    :func:`urbanseg_core.inference.tiling.plan_tiles` lays them (small axes: one shrunk tile)."""
     size = min(tile, -(-n // 16) * 16)
     return {s.start: (s.core_start, s.core_end, s.size)
             for s in plan_axis(n, size, overlap if size == tile else 0)}

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import rasterio
 
-from urbanseg_core.pipeline import SAMPLE_SCENE
+from urbanseg_core.inference.pipeline import SAMPLE_SCENE
 
 
 def run_cli(*args, cwd=None):

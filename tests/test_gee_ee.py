@@ -19,7 +19,7 @@ ee = pytest.importorskip("ee")
 from ee import apitestcase  # noqa: E402
 
 from urbanseg_core.aoi import from_bounds  # noqa: E402
-from urbanseg_core.bands import MODEL_BANDS, read_scene  # noqa: E402
+from urbanseg_core.io.scene import MODEL_BANDS, read_scene  # noqa: E402
 from urbanseg_core.errors import EarthEngineError  # noqa: E402
 from urbanseg_core.gee import composite as comp  # noqa: E402
 from urbanseg_core.gee import download, export, layers, reference  # noqa: E402
@@ -250,9 +250,9 @@ def test_gee_fetch_scene_grid_chunks_and_exact_stitching(ee_api):
 
 def test_gee_fetched_scene_segments_directly(ee_api, tmp_path):
     """segment_scene runs on a GeeScene (tiny untrained UNet: checks wiring, not skill)."""
-    from urbanseg_core.loading import LoadedModel, build_model
-    from urbanseg_core.modelcard import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation
-    from urbanseg_core.pipeline import segment_scene
+    from urbanseg_core.model.loading import LoadedModel, build_model
+    from urbanseg_core.model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation
+    from urbanseg_core.inference.pipeline import segment_scene
 
     small = from_bounds(13.30, 52.50, 13.305, 52.503)
     grid = grid_for_aoi(small)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from urbanseg_core.bands import MODEL_BANDS
-from urbanseg_core.indices import CHANNELS, add_indices, normalized_difference
+from urbanseg_core.io.scene import MODEL_BANDS
+from urbanseg_core.inference.features import CHANNELS, add_indices, normalized_difference
 
 
 def test_normalized_difference_hand_values():

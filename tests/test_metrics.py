@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from urbanseg_core.errors import ReferenceError_
-from urbanseg_core.metrics import confusion_matrix, evaluate_maps, json_safe
+from urbanseg_core.evaluation.metrics import confusion_matrix, evaluate_maps, json_safe
 
 PRED = np.array([[0, 0, 1], [2, 2, 255]], dtype="uint8")
 REF = np.array([[0, 1, 1], [2, 0, 2]], dtype="uint8")

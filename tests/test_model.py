@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from urbanseg_core.errors import ModelLoadError
-from urbanseg_core.loading import load_model
-from urbanseg_core.model import UNet, count_parameters
+from urbanseg_core.model.loading import load_model
+from urbanseg_core.model.unet import UNet, count_parameters
 
 from .conftest import SHARED_DATA
 

@@ -14,10 +14,10 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from urbanseg_core.loading import DEFAULT_CARD, load_model
-from urbanseg_core.metrics import evaluate_maps
-from urbanseg_core.pipeline import segment_scene
-from urbanseg_core.stacking import write_stack
+from urbanseg_core.model.loading import DEFAULT_CARD, load_model
+from urbanseg_core.evaluation.metrics import evaluate_maps
+from urbanseg_core.inference.pipeline import segment_scene
+from urbanseg_core.io.stacking import write_stack
 
 pytestmark = pytest.mark.realdata
 
@@ -32,7 +32,7 @@ def islamabad_test_block():
 
     if not (SHARED_DATA / "islamabad_ghsl").is_dir():
         pytest.skip(f"real data not available at {SHARED_DATA}")
-    from urbanseg_core.modelcard import read_card
+    from urbanseg_core.model.card import read_card
     from urbanseg_core.training.config import HoldoutBlock
     from urbanseg_core.training.datasets import holdout_rect, load_islamabad
 

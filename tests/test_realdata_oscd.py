@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from urbanseg_core.bandfolder import stack_folder
-from urbanseg_core.pipeline import segment_file
+from urbanseg_core.io.bandfolder import stack_folder
+from urbanseg_core.inference.pipeline import segment_file
 
 
 def oscd_stack(city_dir, out_path):

@@ -9,10 +9,10 @@ import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
 
-from urbanseg_core.bands import L1C_SAFE_ORDER, MODEL_BANDS
+from urbanseg_core.io.scene import L1C_SAFE_ORDER, MODEL_BANDS
 from urbanseg_core.errors import BandOrderError, InputError
-from urbanseg_core.pipeline import segment_file, segment_scene
-from urbanseg_core.predict import NODATA
+from urbanseg_core.inference.pipeline import segment_file, segment_scene
+from urbanseg_core.inference.predict import NODATA
 
 from .conftest import textured_reflectance, write_geotiff
 
@@ -82,11 +82,11 @@ def test_geographic_crs_is_warped_to_utm_and_back(tmp_path, tiny_model):
 
 def test_warp_to_the_model_grid_keeps_pixel_values():
     """Nearest neighbour, not bilinear: the model is sensitive to smoothed input (see
-    urbanseg_core.regrid.INPUT_RESAMPLING), so every warped reflectance is one of the input's."""
+    urbanseg_core.io.regrid.INPUT_RESAMPLING), so every warped reflectance is one of the input's."""
     from rasterio.crs import CRS
 
-    from urbanseg_core.bands import Scene
-    from urbanseg_core.regrid import to_model_grid
+    from urbanseg_core.io.scene import Scene
+    from urbanseg_core.io.regrid import to_model_grid
 
     refl = textured_reflectance(120, 160)
     scene = Scene(refl, np.ones((120, 160), bool), CRS.from_epsg(4326),
@@ -121,7 +121,7 @@ def test_13_band_l1c_file_without_names(tmp_path, tiny_model):
 
 
 def test_threaded_predictions_match_sequential(tiny_model):
-    from urbanseg_core.bands import Scene
+    from urbanseg_core.io.scene import Scene
 
     scenes = [Scene(textured_reflectance(96, 130, seed), np.ones((96, 130), bool), None,
                     from_origin(0, 0, 10, 10)) for seed in range(4)]

@@ -6,9 +6,9 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from urbanseg_core.bands import Scene
-from urbanseg_core.predict import NODATA, predict_scene
-from urbanseg_core.tiling import plan_axis, plan_tiles
+from urbanseg_core.io.scene import Scene
+from urbanseg_core.inference.predict import NODATA, predict_scene
+from urbanseg_core.inference.tiling import plan_axis, plan_tiles
 
 from .conftest import textured_reflectance
 

@@ -10,9 +10,9 @@ import torch
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
-from urbanseg_core.bands import MODEL_BANDS
+from urbanseg_core.io.scene import MODEL_BANDS
 from urbanseg_core.errors import InputError
-from urbanseg_core.modelcard import Normalisation
+from urbanseg_core.model.card import Normalisation
 from urbanseg_core.training.augment import (
     Prepare, draw_scale, geometric, radiometric_jitter, resize_pair,
 )
@@ -231,8 +231,8 @@ def trained(tmp_path, pairs_dir):
 
 
 def test_train_writes_loadable_model_and_card(trained, pairs_dir):
-    from urbanseg_core.loading import load_model
-    from urbanseg_core.pipeline import segment_file
+    from urbanseg_core.model.loading import load_model
+    from urbanseg_core.inference.pipeline import segment_file
 
     card = json.loads(trained.read_text())
     assert card["weights"] == "tiny.pt"
@@ -353,8 +353,8 @@ def test_swa_averages_the_last_epochs(trained, tmp_path):
 def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tmp_path):
     """The Bercy source trains on rows above the held-out strip (both dates) and the card's
     Bercy figures count only the held-out rows."""
-    from urbanseg_core.loading import build_model
-    from urbanseg_core.modelcard import DEFAULT_CLASSES, Architecture, ModelCard
+    from urbanseg_core.model.loading import build_model
+    from urbanseg_core.model.card import DEFAULT_CLASSES, Architecture, ModelCard
     from urbanseg_core.training.config import TrainConfig
     from urbanseg_core.training.datasets import load_bercy
     from urbanseg_core.training.loop import (

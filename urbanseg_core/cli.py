@@ -83,7 +83,7 @@ def stack_band_folder(path: Path, output: Path, max_pixels: int | None = None,
     offset, printing what was done on stderr.
 
     The offset is ``dn_offset`` if given, else the one the folder's product metadata
-    declares (:func:`~urbanseg_core.bandfolder.product_offset`), else 0 with a note when the
+    declares (:func:`~urbanseg_core.io.bandfolder.product_offset`), else 0 with a note when the
     folder looks like Level-2A. ``max_pixels``: refuse larger stacks; ``bands``: refused (a
     band file's band is read from its name).
 
@@ -92,9 +92,9 @@ def stack_band_folder(path: Path, output: Path, max_pixels: int | None = None,
 
     Raises:
         InputError: the folder cannot be stacked (see
-            :func:`~urbanseg_core.bandfolder.stack_folder`).
+            :func:`~urbanseg_core.io.bandfolder.stack_folder`).
     """
-    from .bandfolder import looks_level2a, product_offset, stack_folder
+    from .io.bandfolder import looks_level2a, product_offset, stack_folder
 
     if bands:
         fail("--bands does not apply to a folder of band files: each file's band is read "
@@ -134,7 +134,7 @@ def image_input(path: Path, max_pixels: int | None = None, bands: str | None = N
 def user_notes(notes, from_folder: bool) -> list[str]:
     """Notes worth printing: for a band folder, not how the (generated) stack's bands were
     found."""
-    from .bands import HOW_DESCRIPTIONS, how_note
+    from .io.scene import HOW_DESCRIPTIONS, how_note
 
     return [n for n in notes if not (from_folder and n == how_note(HOW_DESCRIPTIONS))]
 
@@ -158,7 +158,7 @@ def progress_bar(label: str):
 
 
 def print_areas(seg) -> None:
-    """Print the class-area table of a :class:`~urbanseg_core.pipeline.Segmentation`."""
+    """Print the class-area table of a :class:`~urbanseg_core.inference.pipeline.Segmentation`."""
     stats = seg.stats
     typer.echo(f"{'class':<18}{'pixels':>12}{'km²':>12}{'% of valid':>12}")
     for c in stats.classes:
@@ -191,8 +191,8 @@ def predict(
                                    help="Refuse larger rasters before reading them."),
 ) -> None:
     """Segment a Sentinel-2 scene into other / non-residential / residential."""
-    from .loading import load_model
-    from .pipeline import SAMPLE_SCENE, segment_file
+    from .model.loading import load_model
+    from .inference.pipeline import SAMPLE_SCENE, segment_file
 
     if codes not in ("index", "esm"):
         fail(f"--codes must be 'index' or 'esm', not {codes!r}.")
@@ -236,7 +236,7 @@ def stack(
     """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
     import rasterio
 
-    from .bandfolder import looks_level2a, product_offset, stack_folder
+    from .io.bandfolder import looks_level2a, product_offset, stack_folder
 
     if not folder.is_dir():
         fail(f"{folder} is not a folder. Give the folder that holds the band files.")

@@ -47,7 +47,7 @@ def batch(
 ) -> None:
     """Segment whole regions: tiles on dask, tile GeoTIFFs, a COG mosaic and a stats table."""
     from .batch import aoi_input, file_input, run_batch
-    from .pipeline import SAMPLE_SCENE
+    from .inference.pipeline import SAMPLE_SCENE
 
     sources = sum([bool(inputs), sample, aoi is not None or gee])
     if sources != 1:

@@ -84,12 +84,12 @@ def evaluate(
     dn_offset: DnOffsetOption = None,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
-    from .bands import read_scene
+    from .io.scene import read_scene
     from .errors import BandOrderError
-    from .loading import load_model
-    from .metrics import evaluate_maps, json_safe
-    from .pipeline import segment_scene
-    from .references import CODE_NAMES, read_reference
+    from .model.loading import load_model
+    from .evaluation.metrics import evaluate_maps, json_safe
+    from .inference.pipeline import segment_scene
+    from .io.references import CODE_NAMES, read_reference
 
     if reference_codes not in CODE_NAMES:
         fail(f"--reference-codes must be one of {', '.join(CODE_NAMES)}, not {reference_codes!r}.")
@@ -111,7 +111,7 @@ def evaluate(
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
     metrics = evaluate_maps(seg.classes, ref, loaded.card.class_names)
     if plot:
-        from .eval_plot import evaluation_figure
+        from .evaluation.plots import evaluation_figure
 
         evaluation_figure(scene, ref, seg.classes, metrics, loaded.card, plot)
     if as_json:

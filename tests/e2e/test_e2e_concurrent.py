@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from urbanseg_core.loading import load_model
-from urbanseg_core.pipeline import load_sample, segment_scene
+from urbanseg_core.model.loading import load_model
+from urbanseg_core.inference.pipeline import load_sample, segment_scene
 
 from .conftest import new_context
 from .helpers import wait_for_layers

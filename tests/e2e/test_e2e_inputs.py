@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from urbanseg_core.bandfolder import stack_folder
-from urbanseg_core.bands import read_scene
+from urbanseg_core.io.bandfolder import stack_folder
+from urbanseg_core.io.scene import read_scene
 
 from .conftest import ROOT
 from .helpers import MAP_FRAME, open_app, wait_for_layers

@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from . import resources, state
-from .result import RunResult
+from ..runs.result import RunResult
 from .runner import RunRequest, run
 from .widgets import progress_reporter, show_error
 
@@ -60,7 +60,7 @@ def run_request(request: RunRequest) -> RunResult | None:
 
 @functools.lru_cache(maxsize=1)
 def _sample_sha256() -> str:
-    from ..modelcard import sha256_file
+    from ..model.card import sha256_file
 
     return sha256_file(resources.sample_path())
 

@@ -1,4 +1,4 @@
-"""Uploaded model weights: store them where :func:`urbanseg_core.loading.load_model` finds
+"""Uploaded model weights: store them where :func:`urbanseg_core.model.loading.load_model` finds
 their card, then let it validate them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..errors import ModelLoadError
-from .sources import UPLOAD_DIR
+from ..runs.uploads import UPLOAD_DIR
 
 
 def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
@@ -16,7 +16,7 @@ def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
 
     With a card, the weights are saved under the file name the card names, and the card's
     path is returned; without one, the weights path is returned (read as the original 2022
-    checkpoint layout by :func:`~urbanseg_core.loading.load_model`).
+    checkpoint layout by :func:`~urbanseg_core.model.loading.load_model`).
 
     Raises:
         ModelLoadError: the card is not JSON or names no weights file.

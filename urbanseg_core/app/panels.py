@@ -14,13 +14,13 @@ from datetime import date, timedelta
 import streamlit as st
 
 from ..aoi import DEFAULT_MAX_KM2
-from ..bandfolder import band_of
+from ..io.bandfolder import band_of
 from ..errors import UrbansegError
-from ..references import CODE_NAMES
+from ..io.references import CODE_NAMES
 from . import earthengine, resources, state
 from .controller import measured_throughput, sample_request
 from .runner import RunRequest
-from .sources import (
+from ..runs.uploads import (
     BAND_CHOICES, MAX_PIXELS, check_band_order, inspect_raster, save_band_uploads, save_upload,
 )
 from .widgets import show_error

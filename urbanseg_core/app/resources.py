@@ -13,10 +13,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from .. import mapview
-from ..bands import Scene
-from ..loading import LoadedModel, default_model_path, load_model
-from ..pipeline import SAMPLE_SCENE, load_sample
+from ..io import display as mapview
+from ..io.scene import Scene
+from ..model.loading import LoadedModel, default_model_path, load_model
+from ..inference.pipeline import SAMPLE_SCENE, load_sample
 
 
 def _file_key(path: Path) -> tuple[str, int, float]:

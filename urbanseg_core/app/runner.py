@@ -23,10 +23,10 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from ..bands import Scene, read_scene
-from ..loading import LoadedModel
-from ..pipeline import segment_scene
-from .result import RunResult, build_result
+from ..io.scene import Scene, read_scene
+from ..model.loading import LoadedModel
+from ..inference.pipeline import segment_scene
+from ..runs.result import RunResult, build_result
 
 #: ``progress(stage, fraction)``: stage is "read", "predict", "maps" or "reference".
 StageProgress = Callable[[str, float], None]
@@ -79,7 +79,7 @@ def _read(request: RunRequest, sample: Scene | None, progress: StageProgress) ->
     if request.kind == "sample" and sample is not None:
         scene = sample
     elif request.kind in ("sample", "upload"):
-        from .sources import MAX_PIXELS
+        from ..runs.uploads import MAX_PIXELS
 
         scene = read_scene(request.path, band_order=request.band_order,
                            dn_offset=request.dn_offset, max_pixels=MAX_PIXELS)
@@ -115,7 +115,7 @@ def compute(request: RunRequest, loaded: LoadedModel, progress: StageProgress | 
     reference = None
     codes = None
     if request.reference_path:
-        from ..references import detect_codes, read_reference
+        from ..io.references import detect_codes, read_reference
 
         progress("reference", 0.0)
         reference = read_reference(request.reference_path, scene, request.reference_codes)

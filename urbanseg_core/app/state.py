@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-#: The latest :class:`~urbanseg_core.app.result.RunResult`.
+#: The latest :class:`~urbanseg_core.runs.result.RunResult`.
 RESULT = "urbanseg_result"
 #: The last error shown after Run (a plain sentence), kept until the next run.
 RUN_ERROR = "urbanseg_run_error"

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ..errors import UrbansegError
-from .result import RunResult
+from ..runs.result import RunResult
 
 log = logging.getLogger("urbanseg.app")
 
@@ -65,7 +65,7 @@ def render_map(fmap, key: str, height: int = 520,
 
     ``groups`` (folium FeatureGroups), ``layer_control``, ``center`` ``(lat, lon)`` and
     ``zoom`` are updated in place by streamlit-folium, without reloading the map (see
-    :func:`urbanseg_core.mapview.build_dynamic_map`).
+    :func:`urbanseg_core.io.display.build_dynamic_map`).
     """
     from streamlit_folium import st_folium
 
@@ -76,7 +76,7 @@ def render_map(fmap, key: str, height: int = 520,
 
 def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
     """A legend in the page (coloured squares and class names)."""
-    from ..mapview import legend_html
+    from ..io.display import legend_html
 
     st.markdown(legend_html(class_names, colours, "Legend", skip_first), unsafe_allow_html=True)
 

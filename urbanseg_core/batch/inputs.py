@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..modelcard import sha256_file
-from ..regrid import INPUT_RESAMPLING, regrid_reason
-from ..stacking import target_grid
+from ..model.card import sha256_file
+from ..io.regrid import INPUT_RESAMPLING, regrid_reason
+from ..io.stacking import target_grid
 from .plan import Grid
 from .sources import (FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file,
                       read_aoi, write_warped_vrt)
@@ -62,14 +62,14 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
 
     Args:
         path: GeoTIFF/COG/VRT readable by every worker.
-        band_order, dn_offset: as for :class:`~urbanseg_core.bands.BandFile`.
+        band_order, dn_offset: as for :class:`~urbanseg_core.io.scene.BandFile`.
         name: label (default: the file's stem).
         resolution: the model's pixel size, metres (card ``pixel_size_m``).
 
     A file in a geographic CRS or with pixels far from ``resolution`` (see
-    :func:`urbanseg_core.regrid.regrid_reason`) is tiled on a north-up UTM grid of
-    ``resolution`` metres (:func:`urbanseg_core.stacking.target_grid`) and read through a warped
-    VRT (nearest neighbour, as :func:`urbanseg_core.regrid.to_model_grid`); the mosaic is on
+    :func:`urbanseg_core.io.regrid.regrid_reason`) is tiled on a north-up UTM grid of
+    ``resolution`` metres (:func:`urbanseg_core.io.stacking.target_grid`) and read through a warped
+    VRT (nearest neighbour, as :func:`urbanseg_core.io.regrid.to_model_grid`); the mosaic is on
     that grid.
 
     Raises:

@@ -19,7 +19,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from ..outputs import NODATA_VALUE, _hex_to_rgba
+from ..io.outputs import NODATA_VALUE, _hex_to_rgba
 from .plan import BatchTile, Grid
 from .store import atomic_write, tmp_path
 

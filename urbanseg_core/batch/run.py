@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import UrbansegError
-from ..loading import default_model_path, load_model
-from ..predict import scene_tile_size
+from ..model.loading import default_model_path, load_model
+from ..inference.predict import scene_tile_size
 from .cluster import BatchError, connect_client, with_semaphore
 from .inputs import BatchInput, prepare_input
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
@@ -303,7 +303,7 @@ def _numbers(row: dict[str, Any]) -> dict[str, Any]:
 def _write_manifest(outdir: Path, plans, names, layouts, loaded, tile_km, workers, scheduler,
                     n_tiles, computed, skipped, failures, seconds, compute_seconds,
                     computed_km2, rows) -> Path:
-    from ..manifest import build_manifest, manifest_bytes
+    from ..evaluation.manifest import build_manifest, manifest_bytes
 
     card = loaded.card
     manifest = build_manifest(

@@ -2,10 +2,10 @@
 
 A *source spec* is a small picklable description sent with each task; the worker turns it into
 a tile source (``shape`` + ``read(row, col, height, width)``, the protocol of
-:mod:`urbanseg_core.predict`) covering the tile's read window only.
+:mod:`urbanseg_core.inference.predict`) covering the tile's read window only.
 
 - :class:`FileSpec`: windowed reads of a local or shared GeoTIFF/COG/VRT through
-  :class:`urbanseg_core.bands.BandFile` (bounded memory: model tile by model tile).
+  :class:`urbanseg_core.io.scene.BandFile` (bounded memory: model tile by model tile).
 - :class:`GeeSpec`: each task fetches its own read window's composite with ``fetch(bounds,
   crs, resolution, **options) -> Scene``; the default :func:`gee_fetch` builds the AOI's
   composite with :mod:`urbanseg_core.gee` (imported lazily, only on workers that need it)
@@ -24,9 +24,9 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 
-from ..bands import BandFile, Scene
+from ..io.scene import BandFile, Scene
 from ..errors import EarthEngineError, InputError
-from ..predict import ArraySource
+from ..inference.predict import ArraySource
 from .plan import BatchTile, Grid
 
 Fetch = Callable[..., Scene]
@@ -39,7 +39,7 @@ class FileSpec:
     Attributes:
         path: absolute path of the file, the same on every worker (a shared file system).
         band_order: explicit band names, one per file band, or ``None`` (see
-            :class:`~urbanseg_core.bands.BandFile`).
+            :class:`~urbanseg_core.io.scene.BandFile`).
         dn_offset: added to DN before /10000 (-1000 for non-harmonised L2A since 2022-01-25).
     """
 
@@ -112,14 +112,14 @@ def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | 
             :mod:`urbanseg_core.gee.composite`).
 
     Returns:
-        A :class:`~urbanseg_core.bands.Scene` on the window's grid; pixels without a clear
+        A :class:`~urbanseg_core.io.scene.Scene` on the window's grid; pixels without a clear
         observation or outside the AOI are invalid.
 
     Raises:
         EarthEngineError: not connected, bad parameters, or a request that failed for good.
     """
     from ..aoi import parse_geojson
-    from ..bands import MODEL_BANDS
+    from ..io.scene import MODEL_BANDS
     from ..gee import composite as comp
     from ..gee.download import fetch_image
     from ..gee.grid import Grid as EeGrid
@@ -143,7 +143,7 @@ def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | 
 
 
 class WindowSource:
-    """A tile source over one window of a :class:`~urbanseg_core.bands.BandFile`."""
+    """A tile source over one window of a :class:`~urbanseg_core.io.scene.BandFile`."""
 
     def __init__(self, band_file: BandFile, row: int, col: int, height: int, width: int):
         self.band_file = band_file
@@ -215,7 +215,7 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     """Describe ``src_path`` resampled onto ``grid`` as a GDAL warped VRT file.
 
     The VRT holds no pixels: each window read from it is warped on the fly (nearest
-    neighbour, as :func:`urbanseg_core.regrid.to_model_grid`), so any tile of a large file can
+    neighbour, as :func:`urbanseg_core.io.regrid.to_model_grid`), so any tile of a large file can
     be read with bounded memory. Band descriptions are kept; areas outside the file become
     nodata (0 for integer files, NaN for floating-point ones, unless the file declares its own).
 
@@ -225,7 +225,7 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     import rasterio.shutil
     from rasterio.vrt import WarpedVRT
 
-    from ..regrid import INPUT_RESAMPLING
+    from ..io.regrid import INPUT_RESAMPLING
     from .store import atomic_write
 
     with rasterio.open(src_path) as src:

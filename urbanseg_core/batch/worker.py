@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from ..errors import ModelLoadError
-from ..loading import LoadedModel, load_model
-from ..outputs import write_mask
-from ..predict import predict_source
-from ..stats import class_areas
-from ..modelcard import sha256_file
+from ..model.loading import LoadedModel, load_model
+from ..io.outputs import write_mask
+from ..inference.predict import predict_source
+from ..evaluation.areas import class_areas
+from ..model.card import sha256_file
 from .plan import BatchTile, Grid
 from .sources import FileSpec, GeeSpec, open_tile_source
 from .store import atomic_write, write_sidecar

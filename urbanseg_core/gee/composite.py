@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..bands import MODEL_BANDS
+from ..io.scene import MODEL_BANDS
 from ..errors import EarthEngineError
 
 S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
@@ -116,7 +116,7 @@ def composite(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
 
     Returns:
         An ``ee.Image`` with bands ``B2 .. B12`` (float32 reflectance 0-1, in
-        :data:`~urbanseg_core.bands.MODEL_BANDS` order) and ``clear_count`` (uint16); 0 where
+        :data:`~urbanseg_core.io.scene.MODEL_BANDS` order) and ``clear_count`` (uint16); 0 where
         there is no clear observation or outside the AOI.
 
     Raises:

@@ -7,7 +7,7 @@ Lifecycle of one fetch::
         --ThreadPoolExecutor--> ee.data.computePixels(NPY) per window, retried with
                                 exponential backoff on 429 / 5xx / timeouts
         --stitch--> (bands, H, W) arrays placed at each window's offset (exact, no overlap)
-        --> GeeScene (a urbanseg_core.bands.Scene + clear_count)
+        --> GeeScene (a urbanseg_core.io.scene.Scene + clear_count)
 
 Everything is deterministic for given arguments (AOI, dates, threshold, reducer,
 resolution), and the arguments are hashable, so the app can cache results per AOI and
@@ -28,7 +28,7 @@ import numpy as np
 from rasterio.crs import CRS
 
 from ..aoi import AOI
-from ..bands import MODEL_BANDS, Scene
+from ..io.scene import MODEL_BANDS, Scene
 from ..errors import EarthEngineError
 from .auth import require_initialized
 from .composite import (BAND_DTYPES, COUNT_BAND, DEFAULT_CLOUD_THRESHOLD, DEFAULT_END,
@@ -55,7 +55,7 @@ class RetryPolicy:
 
 @dataclass
 class GeeScene(Scene):
-    """A :class:`~urbanseg_core.bands.Scene` fetched from Earth Engine.
+    """A :class:`~urbanseg_core.io.scene.Scene` fetched from Earth Engine.
 
     Attributes (besides the Scene's):
         clear_count: ``(H, W)`` uint16, clear observations per pixel (0 = nodata).
@@ -222,7 +222,7 @@ def fetch_scene(aoi: AOI, start: str = DEFAULT_START, end: str = DEFAULT_END,
     """Fetch the Cloud Score+ masked Sentinel-2 composite of an AOI as a scene.
 
     See :mod:`urbanseg_core.gee.composite` for how the composite is made. The result plugs
-    into :func:`urbanseg_core.pipeline.segment_scene` directly.
+    into :func:`urbanseg_core.inference.pipeline.segment_scene` directly.
 
     Args:
         aoi: a validated :class:`~urbanseg_core.aoi.AOI`.

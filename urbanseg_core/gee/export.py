@@ -28,7 +28,7 @@ import numpy as np
 import rasterio
 
 from ..aoi import AOI
-from ..bands import MODEL_BANDS
+from ..io.scene import MODEL_BANDS
 from ..errors import EarthEngineError, InputError
 from .auth import require_initialized
 from .composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START, composite, ee_geometry
@@ -157,7 +157,7 @@ def export_composite(aoi: AOI, name: str, destination: Destination = "drive",
                      resolution: float = 10.0) -> ExportTask:
     """Export the composite's 11 bands (float32 reflectance, nodata 0) of a large AOI.
 
-    The output ``<name>_image.tif`` reads with :func:`urbanseg_core.bands.read_scene` and
+    The output ``<name>_image.tif`` reads with :func:`urbanseg_core.io.scene.read_scene` and
     segments with ``urbanseg predict`` or ``urbanseg batch``.
     """
     geometry = ee_geometry(aoi)
@@ -253,7 +253,7 @@ def _base_profile(scene) -> dict:
 
 def write_image(path: str | Path, scene) -> Path:
     """Write a scene's ``(11, H, W)`` reflectance as float32 GeoTIFF, nodata 0, band
-    descriptions B2..B12 (readable by :func:`urbanseg_core.bands.read_scene`)."""
+    descriptions B2..B12 (readable by :func:`urbanseg_core.io.scene.read_scene`)."""
     path = Path(path)
     data = scene.reflectance.astype("float32", copy=True)
     data[:, ~scene.valid] = 0.0

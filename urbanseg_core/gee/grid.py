@@ -1,6 +1,6 @@
 """The download grid of an AOI and its split into requests under Earth Engine's size limit.
 
-The grid is the UTM zone of the AOI's centroid (:func:`urbanseg_core.geo.utm_crs_for`) at
+The grid is the UTM zone of the AOI's centroid (:func:`urbanseg_core.io.grid.utm_crs_for`) at
 10 m, north up, with pixel edges on whole multiples of the resolution (so two fetches of
 overlapping AOIs share pixel edges). ``ee.data.computePixels`` refuses requests above 48 MB of
 uncompressed data or 32768 px on a side (Earth Engine REST reference,
@@ -20,7 +20,7 @@ import numpy as np
 from affine import Affine
 from pyproj import Transformer
 
-from ..geo import utm_crs_for
+from ..io.grid import utm_crs_for
 
 if TYPE_CHECKING:
     from ..aoi import AOI

@@ -18,7 +18,7 @@ from .reference import GHSL_BAND, GHSL_COLLECTION
 
 #: Display stretch for surface reflectance (0-0.3 covers most land).
 TRUE_COLOUR_VIS = {"bands": ["B4", "B3", "B2"], "min": 0.0, "max": 0.3, "gamma": 1.2}
-#: GHSL in the model card's colours (urbanseg_core.modelcard.DEFAULT_CLASSES): non-residential
+#: GHSL in the model card's colours (urbanseg_core.model.card.DEFAULT_CLASSES): non-residential
 #: (21-25) blue, residential (11-15) orange; "other" is masked (transparent).
 GHSL_VIS = {"min": 1, "max": 2, "palette": ["0072B2", "E69F00"]}
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..indices import add_indices
-from ..modelcard import Normalisation
-from ..normalise import normalise
+from ..inference.features import add_indices
+from ..model.card import Normalisation
+from ..inference.normalise import normalise
 from .config import AugmentConfig
 from .datasets import IGNORE, Sample
 

@@ -23,11 +23,11 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from torch.utils.data import Dataset
 
-from ..bandfolder import SUBSTITUTES, find_band_files
-from ..bands import MODEL_BANDS, Scene, read_scene
+from ..io.bandfolder import SUBSTITUTES, find_band_files
+from ..io.scene import MODEL_BANDS, Scene, read_scene
 from ..errors import InputError
-from ..references import read_reference
-from ..stacking import stack_bands
+from ..io.references import read_reference
+from ..io.stacking import stack_bands
 from .config import HoldoutBlock
 
 IGNORE = 255

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bands import Scene
-from ..indices import add_indices
-from ..loading import LoadedModel
-from ..metrics import evaluate_maps
-from ..modelcard import ModelCard
-from ..normalise import normalise
-from ..predict import predict_scene
+from ..io.scene import Scene
+from ..inference.features import add_indices
+from ..model.loading import LoadedModel
+from ..evaluation.metrics import evaluate_maps
+from ..model.card import ModelCard
+from ..inference.normalise import normalise
+from ..inference.predict import predict_scene
 from .datasets import EurosatPatch
 
 

@@ -24,11 +24,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..errors import InputError
-from ..indices import add_indices
-from ..loading import build_model
-from ..metrics import json_safe, scores_from_confusion
-from ..modelcard import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card
-from ..normalise import channel_statistics
+from ..inference.features import add_indices
+from ..model.loading import build_model
+from ..evaluation.metrics import json_safe, scores_from_confusion
+from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card
+from ..inference.normalise import channel_statistics
 from . import evaluation as ev
 from .augment import Prepare
 from .config import TrainConfig

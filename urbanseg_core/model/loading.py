@@ -13,14 +13,14 @@ from pathlib import Path
 import torch
 
 from .engine import Classifier, make_classifier, torch_classifier
-from .errors import ModelLoadError
-from .model import UNet
-from .modelcard import (
+from ..errors import ModelLoadError
+from .unet import UNet
+from .card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, read_card, sha256_file,
 )
 
 #: Folder of the bundled weights (repository root ``models/``).
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 #: Card of the bundled default model.
 DEFAULT_CARD = MODELS_DIR / "urbanseg-unet.json"
 
@@ -146,7 +146,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         device: torch device.
         verify: check the weights' sha256 against the card.
         engine: ``"auto"`` (default, or ``$URBANSEG_ENGINE``), ``"onnx"`` or ``"torch"``; see
-            :mod:`urbanseg_core.engine`.
+            :mod:`urbanseg_core.model.engine`.
 
     Returns:
         A :class:`LoadedModel`.

@@ -18,8 +18,8 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
-from .errors import InputError
-from .predict import NODATA
+from ..errors import InputError
+from ..inference.predict import NODATA
 
 Codes = Literal["index", "esm"]
 

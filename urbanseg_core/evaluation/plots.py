@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bands import MODEL_BANDS
+from ..io.scene import MODEL_BANDS
 
 
 def true_colour(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import numpy as np
-from .bands import Scene
-from .indices import add_indices
-from .loading import LoadedModel
+from ..io.scene import Scene
+from .features import add_indices
+from ..model.loading import LoadedModel
 from .normalise import normalise
 from .tiling import Tile, plan_tiles
 
@@ -43,7 +43,7 @@ class TileSource(Protocol):
 
 
 class ArraySource:
-    """A :class:`TileSource` over an in-memory :class:`~urbanseg_core.bands.Scene`."""
+    """A :class:`TileSource` over an in-memory :class:`~urbanseg_core.io.scene.Scene`."""
 
     def __init__(self, scene: Scene):
         self.scene = scene
@@ -132,7 +132,7 @@ def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:
     output pixels against ``(256 / 192)²`` = 1.78 x for 64 px overlap), smaller ones waste less
     on padding at the edges of small rasters. With overlap at least twice the reach of the
     network's context, the answer does not depend on the tile size (see
-    :mod:`urbanseg_core.tiling`).
+    :mod:`urbanseg_core.inference.tiling`).
     """
     best, best_cost = base, None
     for factor in (1.0, 1.5, 2.0):

@@ -33,7 +33,7 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import BandOrderError, InputError
+from ..errors import BandOrderError, InputError
 
 #: The model's 11 input bands, in the original project's order.
 MODEL_BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
@@ -225,7 +225,7 @@ class BandFile:
 
     Resolves the band order once (see module docstring) and then serves windows, so a raster
     of any size is read with bounded memory. It satisfies the tile-source protocol of
-    :mod:`urbanseg_core.predict` (``shape`` and ``read(row, col, height, width)``). Each read
+    :mod:`urbanseg_core.inference.predict` (``shape`` and ``read(row, col, height, width)``). Each read
     opens the file anew, so one instance can serve several threads.
 
     Args:

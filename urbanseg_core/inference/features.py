@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bands import MODEL_BANDS
+from ..io.scene import MODEL_BANDS
 
 #: Index name -> (numerator band, subtracted band): index = (a - b) / (a + b).
 INDICES: dict[str, tuple[str, str]] = {
@@ -50,7 +50,7 @@ def add_indices(reflectance: np.ndarray) -> np.ndarray:
     """Append NDVI, NDTI, NDVIre and MNDWI to the 11-band stack.
 
     Args:
-        reflectance: ``(11, H, W)`` reflectance 0-1 in :data:`~urbanseg_core.bands.MODEL_BANDS`
+        reflectance: ``(11, H, W)`` reflectance 0-1 in :data:`~urbanseg_core.io.scene.MODEL_BANDS`
             order (also ``(N, 11, H, W)``).
 
     Returns:

@@ -18,7 +18,7 @@ from rasterio.features import shapes
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
-from .predict import NODATA
+from ..inference.predict import NODATA
 
 
 def class_polygons(

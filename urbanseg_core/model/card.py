@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .bands import MODEL_BANDS
-from .errors import ModelLoadError
-from .indices import INDICES
+from ..io.scene import MODEL_BANDS
+from ..errors import ModelLoadError
+from ..inference.features import INDICES
 
 
 class ClassInfo(BaseModel):
@@ -31,7 +31,7 @@ class ClassInfo(BaseModel):
 
 
 class Architecture(BaseModel):
-    """Constructor arguments of :class:`urbanseg_core.model.UNet`."""
+    """Constructor arguments of :class:`urbanseg_core.model.unet.UNet`."""
 
     type: Literal["UNet"] = "UNet"
     n_channels: int = 15

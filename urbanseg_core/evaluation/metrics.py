@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ReferenceError_
+from ..errors import ReferenceError_
 
 NODATA = 255
 DEFAULT_CLASS_NAMES: tuple[str, ...] = ("other", "non-residential", "residential")

@@ -15,7 +15,7 @@ from pyproj import CRS as ProjCRS
 from pyproj import Geod
 from rasterio.crs import CRS
 
-from .predict import NODATA
+from ..inference.predict import NODATA
 
 
 @dataclass

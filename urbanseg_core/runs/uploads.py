@@ -18,10 +18,10 @@ from typing import NamedTuple, Sequence
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from ..bands import (
+from ..io.scene import (
     L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
 )
-from ..bandfolder import METADATA_NAMES, band_of, declared_offset, level2a_signs, stack_folder
+from ..io.bandfolder import METADATA_NAMES, band_of, declared_offset, level2a_signs, stack_folder
 from ..errors import BandOrderError, InputError
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
@@ -69,10 +69,10 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
     """Write uploaded single-band files (one per Sentinel-2 band) to one folder and stack them.
 
     The folder is keyed by the files' names and contents, so the same set uploaded again is
-    stacked once. Stacking is :func:`~urbanseg_core.bandfolder.stack_folder` (every band
+    stacked once. Stacking is :func:`~urbanseg_core.io.bandfolder.stack_folder` (every band
     resampled with nearest neighbour onto a 10 m grid, DN kept). A product metadata file
     uploaded with the bands (``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml``) gives the DN offset
-    (:func:`~urbanseg_core.bandfolder.declared_offset`).
+    (:func:`~urbanseg_core.io.bandfolder.declared_offset`).
 
     Args:
         files: ``(file name, bytes)`` per upload; the band is read from each name.
@@ -210,7 +210,7 @@ def inspect_raster(path: str | Path) -> RasterInfo:
             order = tuple("" for _ in range(src.count))
             how = (f"{src.count} band(s) without names: choose which Sentinel-2 band each "
                    "one is.")
-        from ..mapview import footprint
+        from ..io.display import footprint
 
         return RasterInfo(src.count, src.width, src.height, str(src.dtypes[0]),
                           src.crs.to_string() if src.crs else "none", descriptions, named,

@@ -2,7 +2,7 @@
 
 A reference raster (ESM, GHSL GHS-BUILT-C, CORINE / Urban Atlas, or a class map in the model's
 own index codes) is turned into the model's index classes and reprojected onto the grid of a
-:class:`~urbanseg_core.bands.Scene`, so it can be compared pixel by pixel with a prediction.
+:class:`~urbanseg_core.io.scene.Scene`, so it can be compared pixel by pixel with a prediction.
 
 Code conventions (see ``../shared/data/README.md``, "Label and class conventions"):
 
@@ -33,7 +33,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import reproject
 
-from .errors import ReferenceError_
+from ..errors import ReferenceError_
 
 Codes = Literal["index", "esm", "ghsl", "corine"]
 #: Accepted values of ``codes``.
@@ -152,7 +152,7 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
 
     Args:
         path: a single-band raster (GeoTIFF) of class codes.
-        scene: a :class:`~urbanseg_core.bands.Scene` (only ``crs``, ``transform``, ``shape``
+        scene: a :class:`~urbanseg_core.io.scene.Scene` (only ``crs``, ``transform``, ``shape``
             are used).
         codes: see :func:`to_index`.
 

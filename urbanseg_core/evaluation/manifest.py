@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Mapping
 
-from . import __version__
+from .. import __version__
 
 #: Packages whose versions are recorded.
 PACKAGES: tuple[str, ...] = (

@@ -18,9 +18,9 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 from rasterio.warp import reproject, transform_bounds
 
-from .bands import MODEL_BANDS
-from .errors import InputError
-from .geo import utm_crs_for
+from .scene import MODEL_BANDS
+from ..errors import InputError
+from .grid import utm_crs_for
 
 
 def target_grid(ref_path: str | Path, resolution: float = 10.0):

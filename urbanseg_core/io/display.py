@@ -23,7 +23,7 @@ from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds, transform_geom
 
-from .predict import NODATA
+from ..inference.predict import NODATA
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Largest side, in pixels, of an image sent to the browser (keeps pages light).

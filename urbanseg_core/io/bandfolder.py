@@ -4,7 +4,7 @@ Sentinel-2 products (the SAFE ``IMG_DATA`` folders, ``R10m``/``R20m``/``R60m``),
 change-detection dataset and many download tools deliver one GeoTIFF or JPEG 2000 file per band,
 each on the band's native 10, 20 or 60 m grid. :func:`find_band_files` recognises the band in
 each file name (``..._B02.tif``, ``T43SCT_..._B8A_20m.jp2``, ``B2.tif``); :func:`stack_folder`
-puts the model's 11 bands onto one 10 m grid with :func:`~urbanseg_core.stacking.stack_bands`
+puts the model's 11 bands onto one 10 m grid with :func:`~urbanseg_core.io.stacking.stack_bands`
 (nearest neighbour, so every pixel keeps a measured value) and writes one GeoTIFF that every
 command reads.
 """
@@ -21,8 +21,8 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 from shapely.geometry import Polygon, box
 
-from .bands import MODEL_BANDS, canonical_band_name
-from .errors import InputError
+from .scene import MODEL_BANDS, canonical_band_name
+from ..errors import InputError
 from .stacking import stack_bands, target_grid, write_stack
 
 #: File name endings searched for band files (GeoTIFF and JPEG 2000, as in SAFE products).
@@ -226,7 +226,7 @@ def stack_folder(folder: str | Path, output: str | Path, resolution: float = 10.
     """Stack a band folder's files into one 11-band GeoTIFF on a ``resolution`` m grid.
 
     The grid is B2's when B2 is projected at ``resolution`` m, else a north-up UTM grid over
-    B2's footprint (:func:`~urbanseg_core.stacking.target_grid`). Every band is resampled with
+    B2's footprint (:func:`~urbanseg_core.io.stacking.target_grid`). Every band is resampled with
     nearest neighbour; values stay the files' digital numbers (DN, uint16 for Sentinel-2), with
     band descriptions B2...B12 so the stack is read without a ``--bands`` option. The Level-2A
     offset is not applied here: pass ``--dn-offset -1000`` when reading a non-harmonised

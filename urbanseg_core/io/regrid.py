@@ -15,9 +15,9 @@ from rasterio.enums import Resampling
 from rasterio.transform import array_bounds, from_origin
 from rasterio.warp import reproject, transform_bounds
 
-from .bands import Scene
-from .geo import utm_crs_for
-from .predict import NODATA
+from .scene import Scene
+from .grid import utm_crs_for
+from ..inference.predict import NODATA
 
 #: Pixel sizes within this relative tolerance of the target are used as they are.
 RESOLUTION_TOLERANCE = 0.25

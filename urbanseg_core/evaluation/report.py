@@ -11,16 +11,16 @@ import io
 import math
 from typing import Any, Mapping
 
-from .stats import AreaStats
+from .areas import AreaStats
 
 
 def stats_rows(stats: AreaStats, metrics: Mapping[str, Any] | None = None) -> list[dict]:
     """Rows of the statistics table.
 
     Args:
-        stats: class areas of the prediction (:func:`urbanseg_core.stats.class_areas`).
+        stats: class areas of the prediction (:func:`urbanseg_core.evaluation.areas.class_areas`).
         metrics: optional scores against a reference
-            (:func:`urbanseg_core.metrics.evaluate_maps`).
+            (:func:`urbanseg_core.evaluation.metrics.evaluate_maps`).
 
     Returns:
         A list of dicts with keys ``section``, ``class``, ``metric``, ``value``, ``unit``.

@@ -14,15 +14,15 @@ from typing import Sequence
 import numpy as np
 from rasterio.crs import CRS
 
-from .bands import BandFile, Scene, read_scene
-from .loading import LoadedModel, load_model
-from .outputs import Codes, mask_bytes, write_mask
+from ..io.scene import BandFile, Scene, read_scene
+from ..model.loading import LoadedModel, load_model
+from ..io.outputs import Codes, mask_bytes, write_mask
 from .predict import ProgressCallback, predict_source, predict_scene
-from .regrid import classes_to_grid, regrid_reason, to_model_grid
-from .stats import AreaStats, class_areas
+from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
+from ..evaluation.areas import AreaStats, class_areas
 
 #: The bundled sample scene (Sentinel-2 L1C, T33UUU, 2017-02-16, west of Berlin).
-SAMPLE_SCENE = Path(__file__).resolve().parent / "sample_data" / "sample_t33uuu_2017-02-16.tif"
+SAMPLE_SCENE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_t33uuu_2017-02-16.tif"
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Segmentation:
         return tuple(self.classes.shape)  # type: ignore[return-value]
 
     def write(self, path: str | Path, codes: Codes = "index") -> Path:
-        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.outputs.write_mask`)."""
+        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.io.outputs.write_mask`)."""
         return write_mask(path, self.classes, self.crs, self.transform,
                           self.class_names, self.class_colours, codes)
 
@@ -85,14 +85,14 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
     """Predict classes for an in-memory scene and compute their areas.
 
     A scene in a geographic CRS or with pixels far from 10 m is warped to a 10 m UTM grid for
-    the model and the class map is warped back (see :mod:`urbanseg_core.regrid`).
+    the model and the class map is warped back (see :mod:`urbanseg_core.io.regrid`).
 
     Args:
-        scene: an 11-band reflectance :class:`~urbanseg_core.bands.Scene`.
+        scene: an 11-band reflectance :class:`~urbanseg_core.io.scene.Scene`.
         loaded: a loaded model (default: the bundled model).
         progress: ``progress(done_tiles, total_tiles)``.
         **predict_kwargs: ``tile_size``, ``overlap``, ``batch_size`` for
-            :func:`~urbanseg_core.predict.predict_source`.
+            :func:`~urbanseg_core.inference.predict.predict_source`.
 
     Returns:
         A :class:`Segmentation` on the scene's grid.
@@ -118,7 +118,7 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
                  band_order: Sequence[str] | None = None, dn_offset: float = 0.0,
                  progress: ProgressCallback | None = None, max_pixels: int | None = None,
                  keep_scene: bool = False, **predict_kwargs) -> Segmentation:
-    """Segment a Sentinel-2 GeoTIFF (see :class:`~urbanseg_core.bands.BandFile`).
+    """Segment a Sentinel-2 GeoTIFF (see :class:`~urbanseg_core.io.scene.BandFile`).
 
     Files on a metric grid near 10 m are read tile by tile, so memory stays bounded (the
     class map is 1 byte per pixel); other grids are read whole and warped (see
@@ -127,7 +127,7 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
     Args:
         path: the raster file.
         loaded: a loaded model (default: the bundled model).
-        band_order, dn_offset, max_pixels: as for :class:`~urbanseg_core.bands.BandFile`.
+        band_order, dn_offset, max_pixels: as for :class:`~urbanseg_core.io.scene.BandFile`.
         progress: ``progress(done_tiles, total_tiles)``.
         keep_scene: also read the whole scene into ``Segmentation.scene`` (for displays).
         **predict_kwargs: ``tile_size``, ``overlap``, ``batch_size``.
@@ -148,5 +148,5 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
 
 
 def load_sample() -> Scene:
-    """The bundled sample scene as a :class:`~urbanseg_core.bands.Scene`."""
+    """The bundled sample scene as a :class:`~urbanseg_core.io.scene.Scene`."""
     return read_scene(SAMPLE_SCENE)

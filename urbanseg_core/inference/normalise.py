@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .modelcard import Normalisation
+from ..model.card import Normalisation
 
 
 def normalise(features: np.ndarray, valid: np.ndarray, spec: Normalisation) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Inference engines: ONNX Runtime when installed (about 2x faster on CPU), else PyTorch.
 
-The weights are always loaded with PyTorch (:mod:`urbanseg_core.loading`); for ONNX Runtime
+The weights are always loaded with PyTorch (:mod:`urbanseg_core.model.loading`); for ONNX Runtime
 the network is exported in memory at load time (a fraction of a second, nothing is written to
 disk) with dynamic batch, height and width. Both engines take ``(N, 15, H, W)`` float32 inputs
 and return ``(N, H, W)`` uint8 class indices; ``benchmarks/bench_inference.py`` measures their

@@ -2,7 +2,7 @@
 
 No Streamlit here: a :class:`RunResult` is plain data (picklable, so ``st.cache_data`` can
 store it) and is built by :func:`build_result` from a
-:class:`~urbanseg_core.pipeline.Segmentation`.
+:class:`~urbanseg_core.inference.pipeline.Segmentation`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 from rasterio.crs import CRS
 
-from .. import mapview
-from ..manifest import build_manifest, manifest_bytes
-from ..outputs import Codes, mask_bytes, overlay_rgba, png_bytes
-from ..pipeline import Segmentation
-from ..report import stats_csv
-from ..stats import AreaStats
-from ..vectorize import class_polygons, geojson_bytes
+from ..io import display as mapview
+from ..evaluation.manifest import build_manifest, manifest_bytes
+from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
+from ..inference.pipeline import Segmentation
+from ..evaluation.report import stats_csv
+from ..evaluation.areas import AreaStats
+from ..io.vectorize import class_polygons, geojson_bytes
 
 
 @dataclass
@@ -41,7 +41,7 @@ class RunResult:
         outline: scene footprint (GeoJSON geometry, EPSG:4326).
         reference: ``(H, W)`` uint8 reference classes on the same grid, or ``None``.
         reference_codes: the reference's code convention (detected or given).
-        metrics: :func:`urbanseg_core.metrics.evaluate_maps` output, or ``None``.
+        metrics: :func:`urbanseg_core.evaluation.metrics.evaluate_maps` output, or ``None``.
         aoi, dates: Earth Engine request details, or ``None``.
     """
 
@@ -95,7 +95,7 @@ class RunResult:
         return stats_csv(self.stats, self.metrics)
 
     def manifest(self) -> dict[str, Any]:
-        """The run manifest (see :mod:`urbanseg_core.manifest`)."""
+        """The run manifest (see :mod:`urbanseg_core.evaluation.manifest`)."""
         results: dict[str, Any] = {
             "areas": self.stats.to_dict(),
             "inference_seconds": round(self.seconds, 3),
@@ -125,7 +125,7 @@ def build_result(
     dates: dict[str, Any] | None = None,
     true_colour: mapview.ImageLayer | None = None,
 ) -> RunResult:
-    """Turn a :class:`~urbanseg_core.pipeline.Segmentation` into a :class:`RunResult`.
+    """Turn a :class:`~urbanseg_core.inference.pipeline.Segmentation` into a :class:`RunResult`.
 
     Builds the map layers (unless the scene has no CRS) and, with a reference, the scores.
 
@@ -143,7 +143,7 @@ def build_result(
     scene = seg.scene
     metrics = None
     if reference is not None:
-        from ..metrics import evaluate_maps, json_safe
+        from ..evaluation.metrics import evaluate_maps, json_safe
 
         metrics = json_safe(evaluate_maps(seg.classes, reference, seg.class_names))
     outline = pred_layer = ref_layer = None
