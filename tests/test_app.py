@@ -13,11 +13,13 @@ import pytest
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
+from urbanseg_core.model.loading import DEFAULT_CARD
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 
-if not os.environ.get("URBANSEG_MODEL") and not (ROOT / "models" / "urbanseg-unet.json").exists():
-    pytest.skip("the bundled model models/urbanseg-unet.json is missing", allow_module_level=True)
+if not os.environ.get("URBANSEG_MODEL") and not DEFAULT_CARD.exists():
+    pytest.skip("the bundled model urbanseg_core/model/weights/urbanseg-unet.json is missing", allow_module_level=True)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 

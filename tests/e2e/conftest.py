@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from urbanseg_core.model.loading import DEFAULT_CARD
+
 from . import cdn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +39,8 @@ def _missing() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed"
     model_env = os.environ.get("URBANSEG_MODEL")
-    if not model_env and not (ROOT / "models" / "urbanseg-unet.json").exists():
-        return "the bundled model models/urbanseg-unet.json is missing"
+    if not model_env and not DEFAULT_CARD.exists():
+        return "the bundled model urbanseg_core/model/weights/urbanseg-unet.json is missing"
     return None
 
 

@@ -35,7 +35,7 @@ def _load(path: str, size: int, mtime: float) -> LoadedModel:  # noqa: ARG001 - 
 
 def get_model(path: str | Path | None = None) -> LoadedModel:
     """The model at ``path`` (a card ``.json`` or weights ``.pt``/``.pth``), or the default
-    (``$URBANSEG_MODEL`` or the bundled ``models/urbanseg-unet.json``), loaded once.
+    (``$URBANSEG_MODEL`` or the bundled ``urbanseg_core/model/weights/urbanseg-unet.json``), loaded once.
 
     Raises:
         ModelLoadError: the files are missing or the weights do not fit (plain message).

@@ -19,10 +19,11 @@ from .card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, read_card, sha256_file,
 )
 
-#: Folder of the bundled weights (repository root ``models/``).
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+#: Folder of the bundled weights: package data (``urbanseg_core/model/weights/``), so an
+#: installed wheel carries them.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Card of the bundled default model.
-DEFAULT_CARD = MODELS_DIR / "urbanseg-unet.json"
+DEFAULT_CARD = WEIGHTS_DIR / "urbanseg-unet.json"
 
 
 @dataclass
