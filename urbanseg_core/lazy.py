@@ -1,0 +1,48 @@
+"""The one way to import a heavy or optional package inside a function.
+
+Modules import what they need at the top, so the import graph shows every dependency. The
+exceptions are packages that are optional (Earth Engine, dask, matplotlib, ONNX Runtime) or
+too heavy for the paths that do not need them; those are imported where they are used, through
+:func:`lazy_import`, which names the package to install when the import fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .errors import MissingDependencyError
+
+#: Top-level module -> the distribution to install (when the names differ).
+PACKAGES: dict[str, str] = {
+    "ee": "earthengine-api",
+    "dask": "dask[distributed]",
+    "distributed": "dask[distributed]",
+    "onnxruntime": "onnxruntime",
+    "onnx": "onnx",
+    "matplotlib": "matplotlib",
+}
+
+
+def lazy_import(name: str) -> ModuleType:
+    """Import a module now (``"ee"``, ``"matplotlib.pyplot"``, ``"distributed"``...).
+
+    Args:
+        name: the dotted module name.
+
+    Returns:
+        The module.
+
+    Raises:
+        MissingDependencyError: the module (or a package it needs) is not installed; the
+            message names the package to install. It is also an ``ImportError``.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        top = name.partition(".")[0]
+        package = PACKAGES.get(top, top)
+        raise MissingDependencyError(
+            f"This needs the Python package {package}, which could not be imported "
+            f"({exc}).", f"Install it: pip install '{package}'.",
+            module=name, package=package) from exc
