@@ -15,17 +15,18 @@ from typing import Literal, Sequence
 
 import numpy as np
 import rasterio
+from PIL import Image
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
 from ..errors import InputError
-from ..inference.predict import NODATA
+from ..sentinel2 import ESM_CODES, ESM_NODATA, NODATA
+from ..util import hex_to_rgb
 
 Codes = Literal["index", "esm"]
 
-#: Class index -> ESM code, and the nodata value of each convention.
-ESM_CODES = {0: 1, 1: 250, 2: 255}
-NODATA_VALUE = {"index": NODATA, "esm": 0}
+#: The nodata value of each code convention.
+NODATA_VALUE = {"index": NODATA, "esm": ESM_NODATA}
 
 
 def encode(classes: np.ndarray, codes: Codes = "index") -> np.ndarray:
@@ -36,14 +37,9 @@ def encode(classes: np.ndarray, codes: Codes = "index") -> np.ndarray:
         lut = np.zeros(256, dtype="uint8")
         for idx, code in ESM_CODES.items():
             lut[idx] = code
-        lut[NODATA] = NODATA_VALUE["esm"]
+        lut[NODATA] = ESM_NODATA
         return lut[classes]
     raise ValueError(f"codes must be 'index' or 'esm', got {codes!r}")
-
-
-def _hex_to_rgba(colour: str) -> tuple[int, int, int, int]:
-    c = colour.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16), 255
 
 
 def mask_profile(classes: np.ndarray, crs: CRS | None, transform, codes: Codes = "index") -> dict:
@@ -59,21 +55,28 @@ def mask_profile(classes: np.ndarray, crs: CRS | None, transform, codes: Codes =
     return profile
 
 
-def _write(dst, classes: np.ndarray, class_names: Sequence[str], colours: Sequence[str],
-           codes: Codes) -> None:
-    data = encode(classes, codes)
-    dst.write(data, 1)
+def describe_class_band(dst, class_names: Sequence[str], colours: Sequence[str],
+                        codes: Codes = "index", software: str = "urbanseg") -> None:
+    """Give band 1 of an open class-map GeoTIFF its colour table (nodata transparent), the
+    tags ``CODES``, ``CLASSES`` (value -> name), ``NODATA_MEANING``, ``SOFTWARE`` and the
+    description ``class``."""
     values = [ESM_CODES[i] if codes == "esm" else i for i in range(len(class_names))]
-    cmap = {v: _hex_to_rgba(col) for v, col in zip(values, colours)}
+    cmap = {v: (*hex_to_rgb(col), 255) for v, col in zip(values, colours)}
     cmap[NODATA_VALUE[codes]] = (0, 0, 0, 0)
     dst.write_colormap(1, cmap)
     dst.update_tags(
         CODES=codes,
         CLASSES=json.dumps({str(v): n for v, n in zip(values, class_names)}),
         NODATA_MEANING="no input data",
-        SOFTWARE="urbanseg",
+        SOFTWARE=software,
     )
     dst.set_band_description(1, "class")
+
+
+def _write(dst, classes: np.ndarray, class_names: Sequence[str], colours: Sequence[str],
+           codes: Codes) -> None:
+    dst.write(encode(classes, codes), 1)
+    describe_class_band(dst, class_names, colours, codes)
 
 
 def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform,
@@ -122,7 +125,7 @@ def overlay_rgba(classes: np.ndarray, colours: Sequence[str], opacity: float = 0
     """
     lut = np.zeros((256, 4), dtype="uint8")
     for i, col in enumerate(colours):
-        r, g, b, _ = _hex_to_rgba(col)
+        r, g, b = hex_to_rgb(col)
         alpha = 0 if (i == 0 and not show_other) else int(round(255 * opacity))
         lut[i] = (r, g, b, alpha)
     return lut[classes]
@@ -130,8 +133,6 @@ def overlay_rgba(classes: np.ndarray, colours: Sequence[str], opacity: float = 0
 
 def png_bytes(rgba: np.ndarray) -> bytes:
     """Encode an ``(H, W, 3|4)`` uint8 array as PNG."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgba).save(buf, format="PNG")
     return buf.getvalue()

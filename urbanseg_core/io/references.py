@@ -25,7 +25,7 @@ private units).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import rasterio
@@ -33,13 +33,17 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import reproject
 
-from ..errors import ReferenceError_
+from ..errors import ReferenceCodesError, ReferenceError_
+from ..sentinel2 import ESM_CODES, NODATA
 
 Codes = Literal["index", "esm", "ghsl", "corine"]
 #: Accepted values of ``codes``.
 CODE_NAMES: tuple[str, ...] = ("auto", "index", "esm", "ghsl", "corine")
-#: Index-class value for "no reference here".
-NODATA = 255
+#: GHS-BUILT-C ``built_characteristics`` codes of residential and non-residential buildings.
+GHSL_RESIDENTIAL: tuple[int, ...] = (11, 12, 13, 14, 15)
+GHSL_NON_RESIDENTIAL: tuple[int, ...] = (21, 22, 23, 24, 25)
+#: The "give the codes" advice, naming no user interface.
+_GIVE_CODES = "Give the reference's codes: index, esm, ghsl or corine."
 
 
 def detect_codes(array: np.ndarray) -> Codes:
@@ -59,7 +63,8 @@ def detect_codes(array: np.ndarray) -> Codes:
         One of ``"index"``, ``"esm"``, ``"ghsl"``, ``"corine"``.
 
     Raises:
-        ReferenceError_: no rule fits (e.g. floating-point values or an empty array).
+        ReferenceError_: floating-point values or an empty array.
+        ReferenceCodesError: negative values, or values that fit no convention.
     """
     arr = np.asarray(array)
     if arr.size == 0:
@@ -74,10 +79,10 @@ def detect_codes(array: np.ndarray) -> Codes:
     values, counts = np.unique(arr, return_counts=True)
     vals = set(int(v) for v in values)
     if min(vals) < 0:
-        raise ReferenceError_(
+        raise ReferenceCodesError(
             f"The reference mask holds negative values ({min(vals)}); class codes are "
-            "non-negative integers. Declare the file's nodata value or pass --reference-codes."
-        )
+            "non-negative integers.", "Declare the file's nodata value, or " +
+            _GIVE_CODES[0].lower() + _GIVE_CODES[1:], values=sorted(vals)[:12])
     if max(vals) > 255 or any(100 <= v <= 254 and v != 250 for v in vals):
         return "corine"
     if 250 in vals and vals <= {0, 1, 250, 255}:
@@ -92,10 +97,41 @@ def detect_codes(array: np.ndarray) -> Codes:
     if vals <= {0, 1, 2, 3, 4, 5, 255}:
         return "ghsl"
     shown = ", ".join(str(v) for v in sorted(vals)[:12])
-    raise ReferenceError_(
-        f"The class codes of the reference mask ({shown}) match no known convention. "
-        "Pass --reference-codes index, esm, ghsl or corine."
-    )
+    raise ReferenceCodesError(
+        f"The class codes of the reference mask ({shown}) match no known convention.",
+        _GIVE_CODES, values=sorted(vals)[:12])
+
+
+def _from_index(a: np.ndarray, out: np.ndarray) -> None:
+    out[a == 1] = 1
+    out[a == 2] = 2
+    out[(a < 0) | (a > 2)] = NODATA
+
+
+def _from_esm(a: np.ndarray, out: np.ndarray) -> None:
+    for index, code in ESM_CODES.items():
+        out[a == code] = index
+    out[~np.isin(a, list(ESM_CODES.values()))] = NODATA
+
+
+def _from_ghsl(a: np.ndarray, out: np.ndarray) -> None:
+    out[np.isin(a, GHSL_NON_RESIDENTIAL)] = 1
+    out[np.isin(a, GHSL_RESIDENTIAL)] = 2
+    out[(a == NODATA) | (a < 0)] = NODATA
+
+
+def _from_corine(a: np.ndarray, out: np.ndarray) -> None:
+    """CORINE 1.1.1/1.1.2 (Urban Atlas 11xxx) residential, 1.2.1 (12100) non-residential."""
+    residential = (a == 111) | (a == 112) | ((a >= 11000) & (a < 12000))
+    out[(a == 121) | (a == 12100)] = 1
+    out[residential] = 2
+    out[(a <= 0) | (a == 65535)] = NODATA
+
+
+#: Code convention -> converter writing index classes (0 other by default) into ``out``.
+CONVERTERS: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {
+    "index": _from_index, "esm": _from_esm, "ghsl": _from_ghsl, "corine": _from_corine,
+}
 
 
 def to_index(array: np.ndarray, codes: str = "auto") -> np.ndarray:
@@ -115,31 +151,47 @@ def to_index(array: np.ndarray, codes: str = "auto") -> np.ndarray:
     arr = np.asarray(array)
     if codes == "auto":
         codes = detect_codes(arr)
-    if codes not in CODE_NAMES[1:]:
+    if codes not in CONVERTERS:
         raise ReferenceError_(
             f"Unknown reference codes {codes!r}; use one of {', '.join(CODE_NAMES)}."
         )
-    a = arr.astype("int64", copy=False)
-    out = np.zeros(a.shape, dtype="uint8")
-    if codes == "index":
-        out[a == 1] = 1
-        out[a == 2] = 2
-        out[(a < 0) | (a > 2)] = NODATA
-    elif codes == "esm":
-        out[a == 250] = 1
-        out[a == 255] = 2
-        out[(a != 1) & (a != 250) & (a != 255)] = NODATA
-    elif codes == "ghsl":
-        out[(a >= 21) & (a <= 25)] = 1
-        out[(a >= 11) & (a <= 15)] = 2
-        out[(a == NODATA) | (a < 0)] = NODATA
-    else:  # corine / Urban Atlas
-        residential = (a == 111) | (a == 112) | ((a >= 11000) & (a < 12000))
-        non_res = (a == 121) | (a == 12100)
-        out[non_res] = 1
-        out[residential] = 2
-        out[(a <= 0) | (a == 65535)] = NODATA
+    out = np.zeros(arr.shape, dtype="uint8")
+    CONVERTERS[codes](arr.astype("int64", copy=False), out)
     return out
+
+
+def _read_codes(path: Path) -> tuple[np.ndarray, np.ndarray, object, object]:
+    """``(codes, nodata mask, crs, transform)`` of a single-band reference file.
+
+    Raises:
+        ReferenceError_: the file is missing, a folder, unreadable, or only nodata.
+    """
+    if not path.exists():
+        raise ReferenceError_(f"Reference file not found: {path}.", "Check the path.")
+    if path.is_dir():
+        raise ReferenceError_(f"{path} is a folder.", "Give the reference mask's GeoTIFF.")
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise ReferenceError_(
+            f"{path.name} could not be read as a raster ({str(exc).splitlines()[0][:160]}).",
+            "Give a single-band GeoTIFF of class codes.") from exc
+    with src:
+        try:
+            raw = src.read(1)
+        except RasterioIOError as exc:
+            raise ReferenceError_(f"{path.name} is damaged or truncated.",
+                                  "Export it again.") from exc
+        nodata, crs, transform = src.nodata, src.crs, src.transform
+    nodata_mask = np.zeros(raw.shape, dtype=bool)
+    if raw.dtype.kind == "f":
+        nodata_mask |= ~np.isfinite(raw)
+        raw = np.where(nodata_mask, 0, raw)
+    if nodata is not None and np.isfinite(nodata):
+        nodata_mask |= raw == nodata
+    if nodata_mask.all():
+        raise ReferenceError_(f"{path.name} holds only nodata.")
+    return raw, nodata_mask, crs, transform
 
 
 def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
@@ -152,8 +204,8 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
 
     Args:
         path: a single-band raster (GeoTIFF) of class codes.
-        scene: a :class:`~urbanseg_core.io.scene.Scene` (only ``crs``, ``transform``, ``shape``
-            are used).
+        scene: a :class:`~urbanseg_core.io.scene.Scene` (only ``crs``, ``transform``,
+            ``shape`` are used).
         codes: see :func:`to_index`.
 
     Returns:
@@ -164,45 +216,18 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
             be placed on the scene grid, or it does not overlap the scene.
     """
     path = Path(path)
-    if not path.exists():
-        raise ReferenceError_(f"Reference file not found: {path}. Check the path.")
-    if path.is_dir():
-        raise ReferenceError_(f"{path} is a folder; give the reference mask's GeoTIFF.")
-    try:
-        src = rasterio.open(path)
-    except RasterioIOError as exc:
-        raise ReferenceError_(
-            f"{path.name} could not be read as a raster ({str(exc).splitlines()[0][:160]}). "
-            "Give a single-band GeoTIFF of class codes."
-        ) from exc
-    with src:
-        try:
-            raw = src.read(1)
-        except RasterioIOError as exc:
-            raise ReferenceError_(f"{path.name} is damaged or truncated. Export it again.") from exc
-        nodata = src.nodata
-        src_crs, src_transform = src.crs, src.transform
-    nodata_mask = np.zeros(raw.shape, dtype=bool)
-    if raw.dtype.kind == "f":
-        nodata_mask |= ~np.isfinite(raw)
-        raw = np.where(nodata_mask, 0, raw)
-    if nodata is not None and np.isfinite(nodata):
-        nodata_mask |= raw == nodata
-    if nodata_mask.all():
-        raise ReferenceError_(f"{path.name} holds only nodata.")
+    raw, nodata_mask, src_crs, src_transform = _read_codes(path)
     if codes == "auto":
         codes = detect_codes(raw[~nodata_mask])
     index = to_index(raw, codes)
     index[nodata_mask] = NODATA
-
     height, width = scene.shape
     if src_crs is None or scene.crs is None:
         if index.shape != (height, width):
             raise ReferenceError_(
                 f"{path.name} has no CRS (or the image has none) and its size "
                 f"{index.shape[0]} x {index.shape[1]} differs from the image's "
-                f"{height} x {width}, so the two cannot be aligned. Give it a CRS."
-            )
+                f"{height} x {width}, so the two cannot be aligned.", "Give it a CRS.")
         return index
     out = np.full((height, width), NODATA, dtype="uint8")
     reproject(
@@ -212,7 +237,6 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
     )
     if (out == NODATA).all():
         raise ReferenceError_(
-            f"{path.name} does not overlap the image (or holds no reference there). Check "
-            "that both cover the same area."
-        )
+            f"{path.name} does not overlap the image (or holds no reference there).",
+            "Check that both cover the same area.")
     return out

@@ -9,15 +9,13 @@ onto the input grid with nearest-neighbour resampling, so outputs always match t
 from __future__ import annotations
 
 import numpy as np
-from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.transform import array_bounds, from_origin
-from rasterio.warp import reproject, transform_bounds
+from rasterio.warp import reproject
 
+from ..sentinel2 import NODATA
+from .grid import is_geographic, linear_unit_m, utm_grid
 from .scene import Scene
-from .grid import utm_crs_for
-from ..inference.predict import NODATA
 
 #: Pixel sizes within this relative tolerance of the target are used as they are.
 RESOLUTION_TOLERANCE = 0.25
@@ -35,18 +33,17 @@ def regrid_reason(crs: CRS | None, transform, resolution: float = 10.0) -> str |
     """Why a grid must be warped for the model, or ``None`` when it can be used as it is."""
     if crs is None:
         return None  # nothing to warp to; the caller warns that areas assume 10 m pixels
-    pcrs = ProjCRS.from_user_input(crs.to_wkt())
-    if pcrs.is_geographic:
+    if is_geographic(crs):
         return "its CRS is geographic (degrees)"
-    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
-    size = abs(transform.a) * unit
+    size = abs(transform.a) * linear_unit_m(crs)
     if abs(size - resolution) > RESOLUTION_TOLERANCE * resolution:
         return f"its pixels are {size:g} m, not {resolution:g} m"
     return None
 
 
 def to_model_grid(scene: Scene, resolution: float = 10.0) -> Scene:
-    """Warp a scene onto a north-up UTM grid of ``resolution`` metres.
+    """Warp a scene onto the north-up UTM grid of ``resolution`` metres over its footprint
+    (:func:`~urbanseg_core.io.grid.utm_grid`).
 
     Reflectance and the valid mask are resampled with nearest neighbour
     (:data:`INPUT_RESAMPLING`; a pixel is valid only where the source had data).
@@ -54,17 +51,8 @@ def to_model_grid(scene: Scene, resolution: float = 10.0) -> Scene:
     Returns:
         A new :class:`Scene` on the UTM grid (same band order).
     """
-    h, w = scene.shape
-    west, south, east, north = transform_bounds(scene.crs, "EPSG:4326",
-                                                *array_bounds(h, w, scene.transform))
-    dst_crs = CRS.from_user_input(utm_crs_for((west + east) / 2, (south + north) / 2).to_wkt())
-    left, bottom, right, top = transform_bounds(scene.crs, dst_crs,
-                                                *array_bounds(h, w, scene.transform))
-    left = np.floor(left / resolution) * resolution
-    top = np.ceil(top / resolution) * resolution
-    width = max(1, int(np.ceil((right - left) / resolution)))
-    height = max(1, int(np.ceil((top - bottom) / resolution)))
-    transform = from_origin(left, top, resolution, resolution)
+    grid = utm_grid(scene.bounds, scene.crs, resolution)
+    dst_crs, transform, height, width = grid.crs, grid.transform, grid.height, grid.width
     refl = np.zeros((scene.reflectance.shape[0], height, width), dtype="float32")
     reproject(scene.reflectance, refl, src_transform=scene.transform, src_crs=scene.crs,
               dst_transform=transform, dst_crs=dst_crs, resampling=INPUT_RESAMPLING)

@@ -1,8 +1,4 @@
-"""Sentinel-2 band names and reading a multi-band GeoTIFF into the model's band stack.
-
-The model reads 11 Sentinel-2 bands in the order the original project exported them from
-Google Earth Engine's ``COPERNICUS/S2_SR`` collection: B2, B3, B4, B5, B6, B7, B8, B8A, B9,
-B11, B12 (B1 and B10 are not used).
+"""Reading a multi-band Sentinel-2 raster into the model's band stack (:class:`Scene`).
 
 A file's bands are found, in this order of preference:
 
@@ -16,12 +12,12 @@ A file's bands are found, in this order of preference:
 Reflectance is ``(DN + dn_offset) / scale``: ``scale`` 10000 for integer products,
 ``dn_offset`` -1000 for Level-2A products of processing baseline 04.00 and later (since
 2022-01-25) that were not harmonised; floating-point files whose values look like reflectance
-(99th percentile below 2) are taken as reflectance already.
+(99th percentile below 2) are taken as reflectance already. Band names, orders and the DN rule
+are declared in :mod:`urbanseg_core.sentinel2`.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,21 +29,9 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from ..errors import BandOrderError, InputError
-
-#: The model's 11 input bands, in the original project's order.
-MODEL_BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
-
-#: Level-1C band order of the SAFE product (and of most tools that stack it).
-L1C_SAFE_ORDER: tuple[str, ...] = (
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12",
-)
-#: Level-1C band order of the EuroSAT-MS GeoTIFFs (B8A appended last).
-L1C_EUROSAT_ORDER: tuple[str, ...] = (
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B8A",
-)
-#: Every Sentinel-2 MSI band name.
-ALL_S2_BANDS: frozenset[str] = frozenset(L1C_SAFE_ORDER)
+from ..errors import BandOrderError, InputError, TooLargeError, UnnamedBandsError
+from ..sentinel2 import (DN_SCALE, L1C_EUROSAT_ORDER, L1C_SAFE_ORDER, L2A_ORDER, MODEL_BANDS,
+                         canonical_band_name)
 
 #: How :func:`resolve_band_order` says it found the bands in the band descriptions.
 HOW_DESCRIPTIONS = "band names read from the file's band descriptions"
@@ -56,24 +40,6 @@ HOW_DESCRIPTIONS = "band names read from the file's band descriptions"
 def how_note(how: str) -> str:
     """The note shown to users for a ``how`` of :func:`resolve_band_order` (a sentence)."""
     return how[0].upper() + how[1:] + "."
-
-
-_BAND_RE = re.compile(r"^(?:.*?[_\s-])?B0?(\d{1,2}A?)$", re.IGNORECASE)
-
-
-def canonical_band_name(name: str) -> str | None:
-    """Return the canonical Sentinel-2 band name (``"B2"``, ``"B8A"``) for a spelling.
-
-    Accepts ``B2``, ``B02``, ``b2``, ``SR_B2``, ``T33UUU_..._B02``; returns ``None`` when the
-    text names no Sentinel-2 band.
-    """
-    if not name:
-        return None
-    match = _BAND_RE.match(name.strip())
-    if not match:
-        return None
-    canonical = "B" + match.group(1).upper().lstrip("0")
-    return canonical if canonical in ALL_S2_BANDS else None
 
 
 @dataclass
@@ -110,13 +76,25 @@ class Scene:
         return rasterio.transform.array_bounds(*self.shape, self.transform)
 
 
+def names_from_descriptions(descriptions: Sequence[str | None]) -> tuple[str, ...] | None:
+    """Canonical band names from a file's band descriptions, or ``None`` unless every band
+    description names a Sentinel-2 band."""
+    names = tuple(canonical_band_name(d or "") for d in descriptions)
+    return names if names and all(names) else None  # type: ignore[return-value]
+
+
+def missing_bands(names: Sequence[str]) -> list[str]:
+    """The model bands (:data:`~urbanseg_core.sentinel2.MODEL_BANDS`) absent from ``names``."""
+    return [b for b in MODEL_BANDS if b not in names]
+
+
 def resolve_band_order(
     count: int,
     descriptions: Sequence[str | None],
     band_order: Sequence[str] | None = None,
     l1c_sample: np.ndarray | None = None,
 ) -> tuple[tuple[str, ...], str]:
-    """Decide which Sentinel-2 band each of a file's bands is.
+    """Decide which Sentinel-2 band each of a file's bands is (see module docstring).
 
     Args:
         count: number of bands in the file.
@@ -130,48 +108,59 @@ def resolve_band_order(
         Sentinel-2 bands) and a sentence saying how they were found.
 
     Raises:
-        BandOrderError: when the order cannot be found or lacks a model band.
+        UnnamedBandsError: the bands have no names and their count gives no default order.
+        BandOrderError: the given order has the wrong length, or a model band is missing.
     """
+    described = names_from_descriptions(descriptions)
     if band_order is not None:
         names = tuple(canonical_band_name(b) or "" for b in band_order)
         if len(names) != count:
             raise BandOrderError(
-                f"The band order lists {len(names)} bands but the file has {count}. "
-                "Give one name per band, e.g. B2,B3,B4,B5,B6,B7,B8,B8A,B9,B11,B12."
-            )
+                f"The band order lists {len(names)} bands but the file has {count}.",
+                "Give one name per band, e.g. B2,B3,B4,B5,B6,B7,B8,B8A,B9,B11,B12.",
+                found=names)
         how = "band order given by the user"
-    elif descriptions and all(canonical_band_name(d or "") for d in descriptions):
-        names = tuple(canonical_band_name(d or "") for d in descriptions)  # type: ignore[misc]
-        how = HOW_DESCRIPTIONS
+    elif described:
+        names, how = described, HOW_DESCRIPTIONS
     elif count == len(MODEL_BANDS):
         names = MODEL_BANDS
         how = ("no band names in the file: its 11 bands were taken to be "
                + ", ".join(MODEL_BANDS))
     elif count == 13:
-        names, how = _guess_l1c_order(l1c_sample)
-    elif count == 1 and band_order is None:
-        raise BandOrderError(
-            "This file has a single band: a class mask or one band of an image, not a "
-            "Sentinel-2 image. Give the multi-band image, or the folder of its band files."
-        )
+        names, how = guess_l1c_order(l1c_sample)
     else:
-        raise BandOrderError(
-            f"This file has {count} bands without Sentinel-2 band names, so the model's bands "
-            f"({', '.join(MODEL_BANDS)}) cannot be found. Give the band order "
-            "(--bands on the command line, the band form in the app) or use a file with "
-            "11 bands in that order or 13 Level-1C bands."
-        )
-    missing = [b for b in MODEL_BANDS if b not in names]
+        raise _unnamed(count)
+    missing = missing_bands(names)
     if missing:
         raise BandOrderError(
             f"The file lacks the band(s) {', '.join(missing)} that the model needs. "
-            f"Found: {', '.join(n or '?' for n in names)}."
-        )
+            f"Found: {', '.join(n or '?' for n in names)}.", missing=missing, found=names)
     return names, how
 
 
-def _guess_l1c_order(sample: np.ndarray | None) -> tuple[tuple[str, ...], str]:
-    """Tell the SAFE from the EuroSAT 13-band order by where the dark cirrus band B10 sits."""
+def _unnamed(count: int) -> UnnamedBandsError:
+    """The error for a file whose bands have no names and no default order."""
+    if count == 1:
+        return UnnamedBandsError(
+            "This file has a single band: a class mask or one band of an image, not a "
+            "Sentinel-2 image.", "Give the multi-band image, or the folder of its band files.",
+            missing=MODEL_BANDS, found=("",))
+    return UnnamedBandsError(
+        f"This file has {count} bands without Sentinel-2 band names, so the model's bands "
+        f"({', '.join(MODEL_BANDS)}) cannot be found.",
+        "Give the band order, or use a file with 11 bands in that order or 13 Level-1C bands.",
+        missing=MODEL_BANDS, found=("",) * count)
+
+
+def guess_l1c_order(sample: np.ndarray | None) -> tuple[tuple[str, ...], str]:
+    """Tell the SAFE from the EuroSAT 13-band order by where the dark cirrus band B10 sits.
+
+    Args:
+        sample: ``(13, h, w)`` values of the file's bands, or ``None`` (SAFE order assumed).
+
+    Returns:
+        ``(names, how)`` as :func:`resolve_band_order`.
+    """
     if sample is None:
         return L1C_SAFE_ORDER, "13 bands without names: taken as Level-1C in the SAFE order"
     with np.errstate(all="ignore"):
@@ -187,15 +176,48 @@ def _guess_l1c_order(sample: np.ndarray | None) -> tuple[tuple[str, ...], str]:
                             "(B8A after B8), from the dark cirrus band B10")
 
 
+#: Band orders proposed for files without band names, by band count (band forms).
+PROPOSED_ORDERS: dict[int, tuple[tuple[str, ...], str]] = {
+    11: (MODEL_BANDS, "11 bands: proposed in the model's order."),
+    12: (L2A_ORDER, "12 bands: proposed as Level-2A (B1-B12 with B8A, no B10)."),
+    13: (L1C_SAFE_ORDER, "13 bands: proposed as Level-1C (SAFE order)."),
+}
+
+
+def propose_band_order(count: int, descriptions: Sequence[str | None],
+                       l1c_sample: np.ndarray | None = None
+                       ) -> tuple[tuple[str, ...], str, bool]:
+    """The band order to offer for a file in a band form, before the user corrects it.
+
+    Args:
+        count, descriptions, l1c_sample: as for :func:`resolve_band_order`.
+
+    Returns:
+        ``(order, how, named)``: a Sentinel-2 name per file band (``""`` = not used), a
+        sentence on how it was proposed, and whether the file names all the model's bands
+        itself (no form needed).
+    """
+    described = names_from_descriptions(descriptions)
+    if described and not missing_bands(described):
+        return described, "The file names its bands; no mapping needed.", True
+    if count == 13 and l1c_sample is not None:
+        order, how = guess_l1c_order(l1c_sample)
+        return order, how_note(how), False
+    blank = (("",) * count,
+             f"{count} band(s) without names: choose which Sentinel-2 band each one is.")
+    order, how = PROPOSED_ORDERS.get(count, blank)
+    return order, how, False
+
+
 def guess_scale(data: np.ndarray) -> float:
     """The DN divisor of a band sample: 1 for floats that already look like reflectance
     (99th percentile of finite values below 2), else 10000."""
     if not np.issubdtype(data.dtype, np.floating):
-        return 10000.0
+        return DN_SCALE
     finite = data[np.isfinite(data)]
     if finite.size and float(np.percentile(finite[:: max(1, finite.size // 100000)], 99)) < 2:
         return 1.0
-    return 10000.0
+    return DN_SCALE
 
 
 def to_reflectance(
@@ -246,32 +268,14 @@ class BandFile:
                  max_pixels: int | None = None):
         path = Path(path)
         if not path.exists():
-            raise InputError(f"File not found: {path}. Check the path and try again.")
+            raise InputError(f"File not found: {path}.", "Check the path and try again.")
         if path.is_dir():
-            raise InputError(f"{path} is a folder, not a raster file. Give the path of a GeoTIFF.")
+            raise InputError(f"{path} is a folder, not a raster file.",
+                             "Give the path of a GeoTIFF.")
         self.path = path
         with self._open() as src:
-            self.dtype = np.dtype(src.dtypes[0])
-            if self.dtype.kind == "c":
-                raise InputError(
-                    f"{path.name} holds complex numbers ({self.dtype}); Sentinel-2 bands are "
-                    "real numbers. Export the bands as integers (DN) or floats (reflectance)."
-                )
-            if max_pixels is not None and src.height * src.width > max_pixels:
-                raise InputError(
-                    f"{path.name} has {src.height} x {src.width} = {src.height * src.width:,} "
-                    f"pixels, more than the limit of {max_pixels:,}. Crop it to a smaller area "
-                    "or use `urbanseg batch` for whole regions."
-                )
-            sample = None
-            if src.count == 13 and not band_order and not all(
-                canonical_band_name(d or "") for d in src.descriptions
-            ):
-                sample = self._guarded(lambda: _overview_sample(src))
-            try:
-                names, how = resolve_band_order(src.count, src.descriptions, band_order, sample)
-            except BandOrderError as exc:  # name the file: commands read several
-                raise BandOrderError(f"{path.name}: {exc}") from None
+            self._check_header(src, max_pixels)
+            names, how = self._band_names(src, band_order)
             self.shape: tuple[int, int] = (src.height, src.width)
             self.crs = src.crs
             self.transform = src.transform
@@ -282,12 +286,36 @@ class BandFile:
         if scale is None and self.dtype.kind == "f":
             with self._open() as src:
                 scale = guess_scale(self._guarded(
-                    lambda: _overview_sample(src)[np.array(self.indexes) - 1]))
-        self.scale = 10000.0 if scale is None else scale
+                    lambda: overview_sample(src)[np.array(self.indexes) - 1]))
+        self.scale = DN_SCALE if scale is None else scale
         self.notes = [how_note(how)]
         if self.crs is None:
             self.notes.append("The file has no CRS: outputs carry no georeference and areas "
                               "are computed for 10 m pixels.")
+
+    def _check_header(self, src, max_pixels: int | None) -> None:
+        """Refuse complex data and rasters above ``max_pixels`` before reading any pixel."""
+        self.dtype = np.dtype(src.dtypes[0])
+        if self.dtype.kind == "c":
+            raise InputError(
+                f"{self.path.name} holds complex numbers ({self.dtype}); Sentinel-2 bands are "
+                "real numbers.", "Export the bands as integers (DN) or floats (reflectance).")
+        pixels = src.height * src.width
+        if max_pixels is not None and pixels > max_pixels:
+            raise TooLargeError(
+                f"{self.path.name} has {src.height} x {src.width} = {pixels:,} pixels, more "
+                f"than the limit of {max_pixels:,}.", "Crop it to a smaller area.",
+                pixels=pixels, limit=max_pixels, source=self.path.name)
+
+    def _band_names(self, src, band_order) -> tuple[tuple[str, ...], str]:
+        """:func:`resolve_band_order` for an open file; errors name the file."""
+        sample = None
+        if src.count == 13 and not band_order and not names_from_descriptions(src.descriptions):
+            sample = self._guarded(lambda: overview_sample(src))
+        try:
+            return resolve_band_order(src.count, src.descriptions, band_order, sample)
+        except BandOrderError as exc:  # name the file: commands read several
+            raise exc.prefixed(f"{self.path.name}: ") from None
 
     def _open(self):
         try:
@@ -296,17 +324,15 @@ class BandFile:
                 return rasterio.open(self.path)
         except RasterioIOError as exc:
             raise InputError(
-                f"{self.path.name} could not be read as a raster ({_short(exc)}). "
-                "Use a Sentinel-2 GeoTIFF (.tif)."
-            ) from exc
+                f"{self.path.name} could not be read as a raster ({_short(exc)}).",
+                "Use a Sentinel-2 GeoTIFF (.tif).") from exc
 
     def _guarded(self, read):
         try:
             return read()
         except RasterioIOError as exc:
-            raise InputError(
-                f"{self.path.name} is damaged or truncated ({_short(exc)}). Export it again."
-            ) from exc
+            raise InputError(f"{self.path.name} is damaged or truncated ({_short(exc)}).",
+                             "Export it again.") from exc
 
     def read(self, row: int = 0, col: int = 0, height: int | None = None,
              width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -368,7 +394,7 @@ def read_scene(
                  list(bf.notes))
 
 
-def _overview_sample(src: rasterio.DatasetReader, size: int = 256) -> np.ndarray:
+def overview_sample(src: rasterio.DatasetReader, size: int = 256) -> np.ndarray:
     """A decimated ``(count, h, w)`` read of the whole file for band statistics."""
     h = min(size, src.height)
     w = min(size, src.width)

@@ -15,35 +15,11 @@ from typing import Mapping
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.transform import from_origin
-from rasterio.warp import reproject, transform_bounds
+from rasterio.warp import reproject
 
-from .scene import MODEL_BANDS
 from ..errors import InputError
-from .grid import utm_crs_for
-
-
-def target_grid(ref_path: str | Path, resolution: float = 10.0):
-    """The output grid for a stack: the reference file's grid if it is projected at
-    ``resolution``, else a north-up UTM grid at ``resolution`` m covering its footprint,
-    aligned to whole multiples of ``resolution``.
-
-    Returns:
-        ``(crs, transform, height, width)``.
-    """
-    with rasterio.open(ref_path) as ref:
-        if ref.crs and ref.crs.is_projected and abs(ref.res[0] - resolution) < 1e-6:
-            return ref.crs, ref.transform, ref.height, ref.width
-        if ref.crs is None:
-            raise InputError(f"{Path(ref_path).name} has no CRS; cannot place it on a grid.")
-        west, south, east, north = transform_bounds(ref.crs, "EPSG:4326", *ref.bounds)
-        crs = utm_crs_for((west + east) / 2, (south + north) / 2)
-        left, bottom, right, top = transform_bounds(ref.crs, crs, *ref.bounds)
-    left = np.floor(left / resolution) * resolution
-    top = np.ceil(top / resolution) * resolution
-    width = int(np.ceil((right - left) / resolution))
-    height = int(np.ceil((top - bottom) / resolution))
-    return rasterio.crs.CRS.from_user_input(crs.to_wkt()), from_origin(left, top, resolution, resolution), height, width
+from ..sentinel2 import MODEL_BANDS
+from .grid import target_grid
 
 
 def stack_bands(
@@ -60,7 +36,7 @@ def stack_bands(
         band_paths: band name (``"B2"``...) -> file path.
         bands: the bands to stack, in order.
         reference: the band whose footprint (and grid, if projected at ``resolution``)
-            defines the output.
+            defines the output (:func:`~urbanseg_core.io.grid.target_grid`).
         resolution: output pixel size in metres.
         resampling: rasterio resampling method.
         substitute: band -> band to use in its place when missing (e.g. ``{"B8": "B8A"}``).
@@ -73,7 +49,8 @@ def stack_bands(
         InputError: a band file is missing.
     """
     substitute = dict(substitute or {})
-    crs, transform, height, width = target_grid(band_paths[reference], resolution)
+    grid = target_grid(band_paths[reference], resolution)
+    crs, transform, height, width = grid.crs, grid.transform, grid.height, grid.width
     dtype = None
     out = None
     for i, band in enumerate(bands):

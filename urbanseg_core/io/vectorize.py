@@ -18,7 +18,7 @@ from rasterio.features import shapes
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
-from ..inference.predict import NODATA
+from ..sentinel2 import NODATA
 
 
 def class_polygons(
