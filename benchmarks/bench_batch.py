@@ -50,8 +50,10 @@ sys.path.insert(0, str(REPO))
 
 from urbanseg_core.batch import file_input, local_cluster, run_batch  # noqa: E402
 from urbanseg_core.batch.worker import worker_model  # noqa: E402
+from urbanseg_core.evaluation.areas import areas_of  # noqa: E402
+from urbanseg_core.inference.pipeline import segment_file  # noqa: E402
+from urbanseg_core.io.sample import SAMPLE_SCENE  # noqa: E402
 from urbanseg_core.model.loading import default_model_path, load_model  # noqa: E402
-from urbanseg_core.inference.pipeline import SAMPLE_SCENE, segment_file  # noqa: E402
 
 
 def _warm(path: str, sha256: str) -> bool:
@@ -119,7 +121,8 @@ def main() -> None:
         seg = segment_file(args.input, loaded)
         singles.append(time.perf_counter() - t0)
     single_s = min(singles)
-    km2 = seg.stats.valid_km2 + seg.stats.nodata_km2
+    stats = areas_of(seg)
+    km2 = stats.valid_km2 + stats.nodata_km2
     single = {"seconds": round(single_s, 2), "seconds_all": [round(x, 2) for x in singles],
               "km2": round(km2, 3), "km2_per_s": round(km2 / single_s, 3), "torch_threads": 1}
 

@@ -41,14 +41,14 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from urbanseg_core.io.scene import MODEL_BANDS, BandFile  # noqa: E402
-from urbanseg_core.inference.features import add_indices  # noqa: E402
+from urbanseg_core.inference.features import add_indices, normalise  # noqa: E402
+from urbanseg_core.inference.predict import predict_source  # noqa: E402
+from urbanseg_core.io.scene import BandFile  # noqa: E402
+from urbanseg_core.io.stacking import stack_bands, write_stack  # noqa: E402
+from urbanseg_core.model.card import Normalisation  # noqa: E402
 from urbanseg_core.model.loading import load_model  # noqa: E402
 from urbanseg_core.model.unet import UNet  # noqa: E402
-from urbanseg_core.model.card import Normalisation  # noqa: E402
-from urbanseg_core.inference.normalise import normalise  # noqa: E402
-from urbanseg_core.inference.predict import predict_source  # noqa: E402
-from urbanseg_core.io.stacking import stack_bands, write_stack  # noqa: E402
+from urbanseg_core.sentinel2 import MODEL_BANDS  # noqa: E402
 
 SHARED = Path(os.environ.get("URBANSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 CACHE = Path(tempfile.gettempdir()) / "urbanseg-bench"

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from pyproj import CRS as ProjCRS
 from pyproj import Geod
 from rasterio.crs import CRS
 
-from ..inference.predict import NODATA
+from ..io.grid import crs_name, is_geographic, linear_unit_m
+from ..sentinel2 import BUILT_UP, CLASS_NAMES, NODATA
 
 
 @dataclass
@@ -76,8 +76,7 @@ def pixel_areas_km2(shape: tuple[int, int], crs: CRS | None, transform) -> tuple
     height = shape[0]
     if crs is None:
         return np.full(height, 1e-4), "assumed 10 m x 10 m pixels (the file has no CRS)"
-    pcrs = ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
-    if pcrs.is_geographic:
+    if is_geographic(crs):
         geod = Geod(ellps="WGS84")
         dx, dy = abs(transform.a), abs(transform.e)
         x0 = transform.c
@@ -88,14 +87,14 @@ def pixel_areas_km2(shape: tuple[int, int], crs: CRS | None, transform) -> tuple
             lats = [y - dy / 2, y - dy / 2, y + dy / 2, y + dy / 2]
             areas[i] = abs(geod.polygon_area_perimeter(lons, lats)[0]) / 1e6
         return areas, "geodesic (WGS 84 ellipsoid)"
-    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
+    unit = linear_unit_m(crs)
     area = abs(transform.a * transform.e - transform.b * transform.d) * unit * unit / 1e6
-    return np.full(height, area), f"planar ({pcrs.name})"
+    return np.full(height, area), f"planar ({crs_name(crs)})"
 
 
 def class_areas(classes: np.ndarray, crs: CRS | None, transform,
-                class_names: Sequence[str] = ("other", "non-residential", "residential"),
-                built_up: Sequence[int] = (1, 2)) -> AreaStats:
+                class_names: Sequence[str] = CLASS_NAMES,
+                built_up: Sequence[int] = BUILT_UP) -> AreaStats:
     """Per-class pixel counts, areas in km² and shares of the valid area.
 
     Args:
@@ -133,3 +132,10 @@ def class_areas(classes: np.ndarray, crs: CRS | None, transform,
     ]
     built = float(sum(areas[i] for i in built_up) / valid_km2) if valid_km2 else float("nan")
     return AreaStats(rows, valid_km2, float(areas[NODATA]), built, method)
+
+
+def areas_of(segmentation) -> AreaStats:
+    """:func:`class_areas` of a :class:`~urbanseg_core.inference.pipeline.Segmentation` (any
+    object with ``classes``, ``crs``, ``transform`` and ``class_names``)."""
+    return class_areas(segmentation.classes, segmentation.crs, segmentation.transform,
+                       segmentation.class_names)

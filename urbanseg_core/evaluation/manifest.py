@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any, Mapping
 
 from .. import __version__
+from .metrics import json_safe
 
 #: Packages whose versions are recorded.
 PACKAGES: tuple[str, ...] = (
@@ -94,8 +95,18 @@ def build_manifest(
     return scrub(manifest)
 
 
+def model_record(loaded, weights: str | None = None) -> dict[str, Any]:
+    """The ``model`` section of a manifest: name, version, weights sha256 and weights file.
+
+    Args:
+        loaded: a :class:`~urbanseg_core.model.loading.LoadedModel`.
+        weights: how to name the weights file (default: its full path).
+    """
+    card = loaded.card
+    return {"name": card.name, "version": card.version, "sha256": loaded.sha256,
+            "weights": weights if weights is not None else str(loaded.path)}
+
+
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     """Indented UTF-8 JSON (NaN written as ``null``)."""
-    from .metrics import json_safe
-
     return (json.dumps(json_safe(manifest), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

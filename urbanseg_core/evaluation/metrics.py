@@ -28,9 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ReferenceError_
-
-NODATA = 255
-DEFAULT_CLASS_NAMES: tuple[str, ...] = ("other", "non-residential", "residential")
+from ..sentinel2 import CLASS_NAMES as DEFAULT_CLASS_NAMES
+from ..sentinel2 import NODATA
 
 
 def _ratio(num: float, den: float) -> float:

@@ -1,4 +1,7 @@
-"""Figures for evaluation: image, reference, prediction and confusion matrix (matplotlib, Agg)."""
+"""Figures for evaluation: image, reference, prediction and confusion matrix (matplotlib, Agg).
+
+matplotlib is imported only when a figure is drawn (:func:`urbanseg_core.lazy.lazy_import`).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.scene import MODEL_BANDS
+from ..io.display import true_colour_rgb
+from ..lazy import lazy_import
+from ..sentinel2 import NODATA
+from ..util import hex_to_rgb
 
 
 def true_colour(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float RGB (B4, B3, B2) stretched to the 2-98th percentiles of valid pixels."""
-    rgb = np.stack([reflectance[MODEL_BANDS.index(b)] for b in ("B4", "B3", "B2")], axis=-1)
-    vals = rgb[valid] if valid.any() else rgb.reshape(-1, 3)
-    lo, hi = np.percentile(vals, 2, axis=0), np.percentile(vals, 98, axis=0)
-    out = np.clip((rgb - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
+    """``(H, W, 3)`` float RGB (:func:`~urbanseg_core.io.display.true_colour_rgb`), white
+    where there is no data."""
+    if not valid.any():
+        return np.ones(valid.shape + (3,))
+    out = true_colour_rgb(reflectance, valid)
     out[~valid] = 1.0
     return out
 
@@ -22,19 +28,28 @@ def true_colour(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def _classes_rgb(classes: np.ndarray, colours) -> np.ndarray:
     table = np.ones((256, 3))
     for i, c in enumerate(colours):
-        table[i] = [int(c[j:j + 2], 16) / 255 for j in (1, 3, 5)]
-    table[255] = [0.6, 0.6, 0.6]
+        table[i] = [v / 255 for v in hex_to_rgb(c)]
+    table[NODATA] = [0.6, 0.6, 0.6]
     return table[classes]
 
 
 def evaluation_figure(scene, ref: np.ndarray, pred: np.ndarray, metrics: dict, card,
                       path: str | Path) -> Path:
-    """Write a 4-panel PNG: true colour, reference, prediction (nodata grey), confusion matrix."""
-    import matplotlib
+    """Write a 4-panel PNG: true colour, reference, prediction (nodata grey), confusion matrix.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    Args:
+        scene: the :class:`~urbanseg_core.io.scene.Scene` that was segmented.
+        ref, pred: ``(H, W)`` uint8 index class maps (255 nodata) on the scene's grid.
+        metrics: :func:`~urbanseg_core.evaluation.metrics.evaluate_maps` of ``pred`` vs ``ref``.
+        card: the model card (class names and colours).
+        path: the PNG to write.
+
+    Raises:
+        MissingDependencyError: matplotlib is not installed.
+    """
+    lazy_import("matplotlib").use("Agg")
+    plt = lazy_import("matplotlib.pyplot")
+    Patch = lazy_import("matplotlib.patches").Patch
 
     names, colours = card.class_names, card.class_colours
     fig, axes = plt.subplots(1, 4, figsize=(18, 5))

@@ -1,7 +1,12 @@
-"""The original project's four spectral indices, appended to the 11 bands (15 channels).
+"""The model's input channels: bands, spectral indices and normalisation, as the card says.
 
-All are normalised differences ``(a - b) / (a + b)`` on reflectance, defined as 0 where the
-denominator is 0 (e.g. nodata pixels filled with 0).
+The card (:class:`~urbanseg_core.model.card.ModelCard`) names the bands (``bands``) and the
+indices (``indices``: name -> ``[a, b]``, index = ``(a - b) / (a + b)``) the network reads, and
+how they are scaled (``normalisation``). :func:`model_inputs` builds exactly that from an
+11-band reflectance stack; for the bundled model it is the original project's 15 channels
+(:data:`~urbanseg_core.sentinel2.CHANNELS`): 11 bands, then NDVI, NDTI, NDVIre and MNDWI.
+
+Indices are defined as 0 where the denominator is 0 (e.g. nodata pixels filled with 0).
 
 References:
     NDVI: Rouse et al. (1974), NASA SP-351. NDTI (tillage index): Van Deventer et al. (1997),
@@ -12,20 +17,13 @@ References:
 
 from __future__ import annotations
 
+import warnings
+from typing import Mapping, Sequence
+
 import numpy as np
 
-from ..io.scene import MODEL_BANDS
-
-#: Index name -> (numerator band, subtracted band): index = (a - b) / (a + b).
-INDICES: dict[str, tuple[str, str]] = {
-    "NDVI": ("B8", "B4"),
-    "NDTI": ("B11", "B12"),
-    "NDVIre": ("B5", "B4"),
-    "MNDWI": ("B3", "B11"),
-}
-
-#: The 15 model channels: 11 bands then 4 indices.
-CHANNELS: tuple[str, ...] = MODEL_BANDS + tuple(INDICES)
+from ..model.card import ModelCard, Normalisation
+from ..sentinel2 import INDICES, MODEL_BANDS
 
 
 def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -46,15 +44,20 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def add_indices(reflectance: np.ndarray) -> np.ndarray:
-    """Append NDVI, NDTI, NDVIre and MNDWI to the 11-band stack.
+def add_indices(reflectance: np.ndarray,
+                indices: Mapping[str, Sequence[str]] = INDICES,
+                bands: Sequence[str] = MODEL_BANDS) -> np.ndarray:
+    """The ``bands`` of an 11-band stack followed by the ``indices``.
 
     Args:
-        reflectance: ``(11, H, W)`` reflectance 0-1 in :data:`~urbanseg_core.io.scene.MODEL_BANDS`
-            order (also ``(N, 11, H, W)``).
+        reflectance: ``(11, H, W)`` reflectance 0-1 in
+            :data:`~urbanseg_core.sentinel2.MODEL_BANDS` order (also ``(N, 11, H, W)``).
+        indices: name -> ``(a, b)`` band names; each index is ``(a - b) / (a + b)``.
+        bands: the bands to keep, in this order (default: all 11).
 
     Returns:
-        ``(15, H, W)`` (or ``(N, 15, H, W)``) float32 in :data:`CHANNELS` order.
+        ``(len(bands) + len(indices), H, W)`` (or with a leading N) float32; by default the
+        15 channels of :data:`~urbanseg_core.sentinel2.CHANNELS`.
 
     Raises:
         ValueError: when the band axis does not hold 11 bands.
@@ -64,8 +67,86 @@ def add_indices(reflectance: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"expected {len(MODEL_BANDS)} bands on axis {axis}, got shape {reflectance.shape}"
         )
-    take = lambda name: np.take(reflectance, MODEL_BANDS.index(name), axis=axis)  # noqa: E731
-    extra = [normalized_difference(take(a), take(b)) for a, b in INDICES.values()]
-    return np.concatenate(
-        [reflectance.astype("float32", copy=False), np.stack(extra, axis=axis)], axis=axis
-    )
+
+    def take(names):
+        return np.take(reflectance, [MODEL_BANDS.index(n) for n in names], axis=axis)
+
+    base = reflectance if tuple(bands) == MODEL_BANDS else take(bands)
+    parts = [base.astype("float32", copy=False)]
+    if indices:
+        extra = [normalized_difference(np.take(reflectance, MODEL_BANDS.index(a), axis=axis),
+                                       np.take(reflectance, MODEL_BANDS.index(b), axis=axis))
+                 for a, b in indices.values()]
+        parts.append(np.stack(extra, axis=axis))
+    return np.concatenate(parts, axis=axis)
+
+
+def model_inputs(reflectance: np.ndarray, valid: np.ndarray, card: ModelCard) -> np.ndarray:
+    """The network's input for a batch of tiles, as the card prescribes.
+
+    Args:
+        reflectance: ``(N, 11, H, W)`` float32 reflectance in model band order.
+        valid: ``(N, H, W)`` bool.
+        card: the model card (``bands``, ``indices``, ``normalisation``).
+
+    Returns:
+        ``(N, C, H, W)`` float32, ``C = len(card.bands) + len(card.indices)``.
+    """
+    return normalise(add_indices(reflectance, card.indices, card.bands), valid,
+                     card.normalisation)
+
+
+def normalise(features: np.ndarray, valid: np.ndarray, spec: Normalisation) -> np.ndarray:
+    """Scale a tile's channels for the network.
+
+    Args:
+        features: ``(N, 15, H, W)`` float32 (11 reflectance bands 0-1, then 4 indices -1..1).
+        valid: ``(N, H, W)`` bool; invalid pixels are set to the neutral value (0 after
+            standardisation, the band mean for min-max) and later written as nodata.
+        spec: the card's normalisation block.
+
+    Returns:
+        ``(N, 15, H, W)`` float32, a new array.
+
+    ``standardize`` is per pixel, so the result does not depend on the tile. ``minmax_window``
+    reproduces the original project: per image (tile) and band, min-max over valid pixels to
+    [0, 1]; invalid pixels take the band mean.
+    """
+    x = features.astype("float32", copy=True)
+    inv = ~valid[:, None, :, :]
+    if spec.method == "standardize":
+        if spec.mean is None or spec.std is None:
+            raise ValueError("standardize normalisation needs mean and std in the model card")
+        mean = np.asarray(spec.mean, dtype="float32")[None, :, None, None]
+        std = np.asarray(spec.std, dtype="float32")[None, :, None, None]
+        x -= mean
+        x /= np.maximum(std, 1e-6)
+        np.putmask(x, np.broadcast_to(inv, x.shape), 0.0)
+        return x
+    if spec.method == "minmax_window":
+        x[np.broadcast_to(inv, x.shape)] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bands of empty tiles
+            lo = np.nanmin(x, axis=(2, 3), keepdims=True)
+            hi = np.nanmax(x, axis=(2, 3), keepdims=True)
+            x = (x - lo) / np.where(hi - lo > 0, hi - lo, 1.0)
+            mean = np.nanmean(x, axis=(2, 3), keepdims=True)
+        x = np.where(np.isnan(x), np.nan_to_num(mean), x)
+        return x.astype("float32", copy=False)
+    raise ValueError(f"unknown normalisation method {spec.method!r}")
+
+
+def channel_statistics(features: np.ndarray, valid: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation over valid pixels, for a card's normalisation.
+
+    Args:
+        features: ``(N, C, H, W)`` or ``(C, H, W)`` float32.
+        valid: matching ``(N, H, W)`` or ``(H, W)`` bool.
+
+    Returns:
+        ``(mean, std)`` lists of C floats.
+    """
+    if features.ndim == 3:
+        features, valid = features[None], valid[None]
+    flat = np.moveaxis(features, 1, 0)[:, valid]
+    return flat.mean(axis=1).astype(float).tolist(), flat.std(axis=1).astype(float).tolist()

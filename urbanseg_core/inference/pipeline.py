@@ -1,7 +1,9 @@
-"""One call from a scene (or file) to a class map with statistics: what the CLI and app run.
+"""One call from a scene (or file) to a class map on the input's grid: what the CLI and app run.
 
-source (sample | file | Earth Engine) -> Scene (11, H, W) reflectance -> predict (tiled UNet)
--> class map (H, W) uint8 -> AreaStats.
+source (sample | file | Earth Engine) -> Scene (11, H, W) reflectance -> [warp to the model's
+10 m grid if needed] -> predict (tiled UNet) -> class map (H, W) uint8 on the input's grid.
+Areas, scores and files are the next steps (:mod:`urbanseg_core.evaluation`,
+:mod:`urbanseg_core.io.outputs`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,12 @@ from typing import Sequence
 import numpy as np
 from rasterio.crs import CRS
 
+from ..io.outputs import Codes, mask_bytes, write_mask
+from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
 from ..io.scene import BandFile, Scene, read_scene
 from ..model.loading import LoadedModel, load_model
-from ..io.outputs import Codes, mask_bytes, write_mask
-from .predict import ProgressCallback, predict_source, predict_scene
-from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
-from ..evaluation.areas import AreaStats, class_areas
-
-#: The bundled sample scene (Sentinel-2 L1C, T33UUU, 2017-02-16, west of Berlin).
-SAMPLE_SCENE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_t33uuu_2017-02-16.tif"
+from ..sentinel2 import NODATA
+from .predict import ProgressCallback, predict_scene, predict_source
 
 
 @dataclass
@@ -33,16 +32,17 @@ class Segmentation:
         classes: ``(H, W)`` uint8 class map, 0 other, 1 non-residential, 2 residential,
             255 nodata, on the input's grid.
         crs, transform: the input's georeference (``crs`` may be ``None``).
-        stats: per-class areas (km²) and shares.
         model_name, model_sha256: which model made it.
+        class_names, class_colours: from the model card, index order.
         seconds: wall time of the prediction.
         notes: plain-language remarks for the user (how bands were read, warnings).
+        scene: the scene it was made from, when it was read whole.
+        source: where the input came from (path or label).
     """
 
     classes: np.ndarray
     crs: CRS | None
     transform: object
-    stats: AreaStats
     model_name: str
     model_sha256: str
     class_names: list[str]
@@ -58,7 +58,11 @@ class Segmentation:
         return tuple(self.classes.shape)  # type: ignore[return-value]
 
     def write(self, path: str | Path, codes: Codes = "index") -> Path:
-        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.io.outputs.write_mask`)."""
+        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.io.outputs.write_mask`).
+
+        Raises:
+            InputError: the folder is missing or not writable.
+        """
         return write_mask(path, self.classes, self.crs, self.transform,
                           self.class_names, self.class_colours, codes)
 
@@ -71,12 +75,11 @@ class Segmentation:
 def _finish(classes: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
             notes: list[str], scene: Scene | None, source: str) -> Segmentation:
     card = loaded.card
-    stats = class_areas(classes, crs, transform, card.class_names)
     notes = list(notes)
-    if stats.valid_km2 == 0:
+    if not (classes != NODATA).any():
         notes.append("The input has no valid pixels: every pixel is nodata, nothing was "
                      "predicted.")
-    return Segmentation(classes, crs, transform, stats, card.name, loaded.sha256,
+    return Segmentation(classes, crs, transform, card.name, loaded.sha256,
                         card.class_names, card.class_colours, seconds, notes, scene, source)
 
 
@@ -145,8 +148,3 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
     seconds = time.perf_counter() - start
     return _finish(classes, source.crs, source.transform, loaded, seconds, source.notes, None,
                    str(path))
-
-
-def load_sample() -> Scene:
-    """The bundled sample scene as a :class:`~urbanseg_core.io.scene.Scene`."""
-    return read_scene(SAMPLE_SCENE)

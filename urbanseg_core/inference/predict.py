@@ -4,7 +4,8 @@
 
     Scene (11, H, W) reflectance + valid mask
       -> tile plan (tiling.plan_tiles: same-size tiles, overlap, cores partition the raster)
-      -> per batch of tiles: crop + zero-pad -> 4 indices (15 ch) -> card normalisation
+      -> per batch of tiles: crop + zero-pad -> the card's bands + indices (15 ch) and
+         normalisation (features.model_inputs)
       -> UNet logits -> argmax -> keep each tile's core
       -> class map (H, W) uint8: 0 other, 1 non-residential, 2 residential, 255 nodata
 
@@ -18,14 +19,12 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import numpy as np
-from ..io.scene import Scene
-from .features import add_indices
-from ..model.loading import LoadedModel
-from .normalise import normalise
-from .tiling import Tile, plan_tiles
 
-#: Class-map value for pixels without data.
-NODATA = 255
+from ..io.scene import Scene
+from ..model.loading import LoadedModel
+from ..sentinel2 import NODATA
+from .features import model_inputs
+from .tiling import Tile, plan_tiles
 #: Pixels per forward pass when no batch size is given (bounds memory, keeps cores busy).
 BATCH_PIXELS = 1 << 19
 
@@ -97,31 +96,39 @@ def predict_source(
     tiles = plan_tiles(height, width, tile_size, overlap)
     batch_size = batch_size or max(1, BATCH_PIXELS // (tile_size * tile_size))
     out = np.full((height, width), NODATA, dtype="uint8")
-    done = 0
     if progress:
         progress(0, len(tiles))
     # plan_tiles gives every tile the same shape, so any run of tiles forms a batch
     for i in range(0, len(tiles), batch_size):
         batch = tiles[i:i + batch_size]
-        loaded_tiles = [_load_tile(source, t) for t in batch]
-        refl = np.stack([t[0] for t in loaded_tiles])
-        valid = np.stack([t[1] for t in loaded_tiles])
-        if valid.any():
-            classes = loaded.classify(normalise(add_indices(refl), valid,
-                                                card.normalisation))
-        else:
-            classes = np.zeros(valid.shape, dtype="uint8")
-        classes[~valid] = NODATA
-        for tile, cls in zip(batch, classes):
-            r, c = tile.rows, tile.cols
-            out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
-                r.core_start - r.start:r.core_end - r.start,
-                c.core_start - c.start:c.core_end - c.start,
-            ]
-        done += len(batch)
+        _keep_cores(out, batch, _classify_batch(source, batch, loaded))
         if progress:
-            progress(done, len(tiles))
+            progress(i + len(batch), len(tiles))
     return out
+
+
+def _classify_batch(source: TileSource, batch: list[Tile], loaded: LoadedModel) -> np.ndarray:
+    """``(N, h, w)`` uint8 classes of a batch of same-size tiles, :data:`NODATA` where the
+    input has no data."""
+    loaded_tiles = [_load_tile(source, t) for t in batch]
+    refl = np.stack([t[0] for t in loaded_tiles])
+    valid = np.stack([t[1] for t in loaded_tiles])
+    if valid.any():
+        classes = loaded.classify(model_inputs(refl, valid, loaded.card))
+    else:
+        classes = np.zeros(valid.shape, dtype="uint8")
+    classes[~valid] = NODATA
+    return classes
+
+
+def _keep_cores(out: np.ndarray, batch: list[Tile], classes: np.ndarray) -> None:
+    """Copy each tile's core from its class map into ``out``."""
+    for tile, cls in zip(batch, classes):
+        r, c = tile.rows, tile.cols
+        out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
+            r.core_start - r.start:r.core_end - r.start,
+            c.core_start - c.start:c.core_end - c.start,
+        ]
 
 
 def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:

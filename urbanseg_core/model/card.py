@@ -3,21 +3,22 @@
 Following the idea of QGIS Deepness' model metadata, a card says which bands and indices the
 model reads, how inputs are normalised, the classes with their colours, the tile size and
 overlap for tiled inference, what the model was trained on and how it measured, and the sha256
-of its weights. The rest of the package reads these values from the card, never from constants.
+of its weights. The rest of the package reads these values from the card, never from constants:
+the feature builder (:func:`urbanseg_core.inference.features.model_inputs`) takes the card's
+``bands`` and ``indices``, and :func:`check_inputs` refuses a card that asks for bands or
+indices the code cannot produce.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..io.scene import MODEL_BANDS
-from ..errors import ModelLoadError
-from ..inference.features import INDICES
+from ..errors import ModelCardError, ModelLoadError
+from ..sentinel2 import CLASSES, INDICES, MODEL_BANDS
 
 
 class ClassInfo(BaseModel):
@@ -90,25 +91,41 @@ class ModelCard(BaseModel):
         return [c.colour for c in sorted(self.classes, key=lambda c: c.index)]
 
 
-#: The 3 classes of the original project, index order; colours from the Okabe-Ito
-#: colour-blind-safe palette (Okabe & Ito 2008).
+#: The 3 classes of the original project (:data:`urbanseg_core.sentinel2.CLASSES`).
 DEFAULT_CLASSES: list[ClassInfo] = [
-    ClassInfo(index=0, name="other", colour="#F0F0F0", esm_code=1,
-              description="not built up: vegetation, water, bare soil, roads outside towns"),
-    ClassInfo(index=1, name="non-residential", colour="#0072B2", esm_code=250,
-              description="industrial, commercial and public built-up areas"),
-    ClassInfo(index=2, name="residential", colour="#E69F00", esm_code=255,
-              description="built-up areas used for housing"),
+    ClassInfo(index=i, name=name, colour=colour, esm_code=esm, description=description)
+    for i, (name, colour, esm, description) in enumerate(CLASSES)
 ]
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def check_inputs(card: ModelCard, bands: tuple[str, ...] = MODEL_BANDS) -> None:
+    """Check that the inputs a card asks for can be made from images read in ``bands``.
+
+    Every card band must be one of ``bands``, every index a normalised difference of two of
+    them, and the network's ``n_channels`` must equal bands + indices.
+
+    Raises:
+        ModelCardError: naming the bands and indices that cannot be produced.
+    """
+    unknown = [b for b in card.bands if b not in bands]
+    bad_indices = [name for name, pair in card.indices.items()
+                   if len(pair) != 2 or any(b not in bands for b in pair)]
+    if unknown or bad_indices:
+        parts = ([f"band(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"index(es) {', '.join(bad_indices)}"] if bad_indices else [])
+        raise ModelCardError(
+            f"The model card {card.name} asks for {' and '.join(parts)}, which cannot be made "
+            f"from the bands urbanseg reads ({', '.join(bands)}; an index must be the "
+            "normalised difference of two of them).",
+            "Use a card whose inputs are among these bands.", bands=unknown,
+            indices=bad_indices)
+    channels = len(card.bands) + len(card.indices)
+    if card.architecture.n_channels != channels:
+        raise ModelCardError(
+            f"The model card {card.name} lists {channels} input channels ({len(card.bands)} "
+            f"bands, {len(card.indices)} indices) but its network takes "
+            f"{card.architecture.n_channels}.", "Fix the card's bands, indices or "
+            "architecture.n_channels.")
 
 
 def read_card(path: str | Path) -> ModelCard:

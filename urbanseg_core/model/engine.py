@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..lazy import lazy_import
+
 Classifier = Callable[[np.ndarray], np.ndarray]
 
 
@@ -39,10 +41,10 @@ def onnx_classifier(model: torch.nn.Module, threads: int | None = None) -> Class
     """Export ``model`` to ONNX in memory and classify with an ONNX Runtime CPU session.
 
     Raises:
-        ImportError: onnxruntime or onnx is not installed.
+        MissingDependencyError: onnxruntime or onnx is not installed (an ``ImportError``).
     """
-    import onnxruntime as ort
-
+    ort = lazy_import("onnxruntime")
+    lazy_import("onnx")  # the exporter needs it
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the exporter warns about traced shape checks
         warnings.simplefilter("ignore")

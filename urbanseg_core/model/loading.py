@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from .engine import Classifier, make_classifier, torch_classifier
-from ..errors import ModelLoadError
-from .unet import UNet
+from ..errors import ModelLoadError, WeightsMismatchError
+from ..util import sha256_file
 from .card import (
-    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, read_card, sha256_file,
+    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, check_inputs, read_card,
 )
+from .engine import Classifier, make_classifier, torch_classifier
+from .unet import UNet
 
 #: Folder of the bundled weights: package data (``urbanseg_core/model/weights/``), so an
 #: installed wheel carries them.
@@ -106,8 +107,13 @@ def _read_state_dict(weights: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
+def _shown(items: list[str], limit: int = 6) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def _check_fit(model: UNet, state: dict[str, torch.Tensor], name: str) -> None:
-    """Raise a ModelLoadError listing missing, unexpected and mis-shaped keys."""
+    """Raise a WeightsMismatchError listing missing, unexpected and mis-shaped keys."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -116,17 +122,13 @@ def _check_fit(model: UNet, state: dict[str, torch.Tensor], name: str) -> None:
         for k in expected if k in state and state[k].shape != expected[k].shape
     ]
     if missing or unexpected or misshaped:
-        parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected),
-                             ("mis-shaped", misshaped)):
-            if items:
-                shown = ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "")
-                parts.append(f"{len(items)} {label} key(s): {shown}")
-        raise ModelLoadError(
-            f"The weights in {name} do not fit this UNet ({'; '.join(parts)}). "
-            "Use weights saved by `urbanseg train` with their card, or the original "
-            "final_model.pth."
-        )
+        parts = [f"{len(items)} {label} key(s): {_shown(items)}"
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("mis-shaped", misshaped)) if items]
+        raise WeightsMismatchError(
+            f"The weights in {name} do not fit this UNet ({'; '.join(parts)}).",
+            "Use weights trained by urbanseg with their card, or the original "
+            "final_model.pth.", missing=missing, unexpected=unexpected, misshaped=misshaped)
 
 
 def build_model(arch: Architecture) -> UNet:
@@ -134,6 +136,20 @@ def build_model(arch: Architecture) -> UNet:
     return UNet(n_channels=arch.n_channels, n_classes=arch.n_classes,
                 base_width=arch.base_width, bilinear=arch.bilinear,
                 align_corners=arch.align_corners)
+
+
+def card_and_weights(path: str | Path | None = None) -> tuple[ModelCard, Path]:
+    """The card and the weights file a model path names (see :func:`load_model`).
+
+    Raises:
+        ModelLoadError: the card cannot be read.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if path.suffix.lower() == ".json":
+        card = read_card(path)
+        return card, path.parent / card.weights
+    card_path = path.with_suffix(".json")
+    return (read_card(card_path) if card_path.exists() else original_card(path)), path
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu",
@@ -153,25 +169,21 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         A :class:`LoadedModel`.
 
     Raises:
-        ModelLoadError: missing files, a checksum mismatch, or weights that do not fit
-            (the message lists the missing / unexpected / mis-shaped keys).
+        ModelLoadError: missing files or a checksum mismatch.
+        ModelCardError: the card asks for bands or indices the code cannot produce.
+        WeightsMismatchError: weights that do not fit (lists the missing / unexpected /
+            mis-shaped keys).
     """
-    path = Path(path) if path is not None else default_model_path()
-    if path.suffix.lower() == ".json":
-        card = read_card(path)
-        weights = path.parent / card.weights
-    else:
-        weights = path
-        card_path = path.with_suffix(".json")
-        card = read_card(card_path) if card_path.exists() else original_card(path)
+    card, weights = card_and_weights(path)
     if not weights.exists():
         raise ModelLoadError(f"Weights file not found: {weights}.")
+    check_inputs(card)
     digest = sha256_file(weights)
     if verify and card.sha256 and digest != card.sha256:
         raise ModelLoadError(
             f"{weights.name} does not match its model card (sha256 {digest[:12]}... instead of "
-            f"{card.sha256[:12]}...). The file may be damaged or replaced: download it again."
-        )
+            f"{card.sha256[:12]}...). The file may be damaged or replaced.",
+            "Download it again.")
     state = _read_state_dict(weights)
     model = build_model(card.architecture)
     _check_fit(model, state, weights.name)

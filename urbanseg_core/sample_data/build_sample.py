@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rasterio.windows import Window
 
-from urbanseg_core.io.scene import MODEL_BANDS, canonical_band_name
 from urbanseg_core.io.stacking import stack_bands, write_stack
+from urbanseg_core.sentinel2 import MODEL_BANDS, canonical_band_name
 
 OUT = Path(__file__).with_name("sample_t33uuu_2017-02-16.tif")
 CROP = Window(col_off=0, row_off=0, width=1024, height=768)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..inference.features import add_indices
 from ..model.card import Normalisation
-from ..inference.normalise import normalise
+from ..inference.features import normalise
 from .config import AugmentConfig
 from .datasets import IGNORE, Sample
 

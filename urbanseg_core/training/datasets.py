@@ -23,8 +23,9 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from torch.utils.data import Dataset
 
-from ..io.bandfolder import SUBSTITUTES, find_band_files
-from ..io.scene import MODEL_BANDS, Scene, read_scene
+from ..io.bandfolder import find_band_files
+from ..io.scene import Scene, read_scene
+from ..sentinel2 import MODEL_BANDS, SUBSTITUTES
 from ..errors import InputError
 from ..io.references import read_reference
 from ..io.stacking import stack_bands

@@ -12,7 +12,7 @@ from ..inference.features import add_indices
 from ..model.loading import LoadedModel
 from ..evaluation.metrics import evaluate_maps
 from ..model.card import ModelCard
-from ..inference.normalise import normalise
+from ..inference.features import normalise
 from ..inference.predict import predict_scene
 from .datasets import EurosatPatch
 

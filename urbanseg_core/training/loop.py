@@ -27,8 +27,9 @@ from ..errors import InputError
 from ..inference.features import add_indices
 from ..model.loading import build_model
 from ..evaluation.metrics import json_safe, scores_from_confusion
-from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card
-from ..inference.normalise import channel_statistics
+from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, write_card
+from ..util import sha256_file
+from ..inference.features import channel_statistics
 from . import evaluation as ev
 from .augment import Prepare
 from .config import TrainConfig
