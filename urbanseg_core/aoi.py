@@ -3,7 +3,7 @@
 An AOI is a polygon in longitude/latitude (EPSG:4326) drawn on the map, uploaded as GeoJSON or
 typed as bounds. Before anything is fetched from Earth Engine the app checks it
 (:func:`validate`) and tells the user how much will be downloaded and roughly how long it will
-take (:func:`estimate`).
+take (:func:`urbanseg_core.gee.grid.estimate`).
 
 Areas are geodesic (on the WGS 84 ellipsoid, :meth:`pyproj.Geod.geometry_area_perimeter`), so
 they do not depend on a map projection.
@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.validation import explain_validity
 
 from .errors import InputError
+from .util import safe_name
 
 #: Default limit on the area fetched interactively, km².
 DEFAULT_MAX_KM2 = 500.0
@@ -70,15 +71,14 @@ class AOI:
         return hash((self.key, self.name))
 
 
-def _make(geometry, name: str = "aoi") -> AOI:
-    area_m2, _ = _GEOD.geometry_area_perimeter(geometry)
-    return AOI(geometry, abs(area_m2) / 1e6, name)
-
-
 def geodesic_area_km2(geometry) -> float:
     """Geodesic area of a lon/lat geometry on the WGS 84 ellipsoid, km²."""
     area_m2, _ = _GEOD.geometry_area_perimeter(geometry)
     return abs(area_m2) / 1e6
+
+
+def _make(geometry, name: str = "aoi") -> AOI:
+    return AOI(geometry, geodesic_area_km2(geometry), name)
 
 
 def from_bounds(west: float, south: float, east: float, north: float, name: str = "aoi") -> AOI:
@@ -145,8 +145,7 @@ def parse_collection(data: str | bytes | Mapping[str, Any]) -> list[AOI]:
         if not isinstance(feat, Mapping) or not _polygons_of(feat):
             continue
         props = feat.get("properties") or {}
-        raw = str(props.get("name") or f"aoi_{i}")
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in raw).strip("_") or f"aoi_{i}"
+        safe = safe_name(str(props.get("name") or ""), default=f"aoi_{i}")
         if safe in seen:
             raise InputError(f"Two AOIs are named {safe!r}. Give each feature a unique "
                              "'name' property.")
@@ -218,51 +217,6 @@ def validate(aoi: AOI, max_km2: float = DEFAULT_MAX_KM2) -> AOI:
     return aoi
 
 
-def estimate(aoi: AOI, resolution_m: float = 10.0, bands: int = 11,
-             fetch_mb_per_s: float = 4.0, request_latency_s: float = 5.0, workers: int = 4,
-             inference_px_per_s: float = 150_000.0) -> dict:
-    """Size a fetch before it starts: pixels, megabytes and a rough time.
-
-    How the estimate is made:
-
-    * ``pixels`` is ``width x height`` of the download grid (the UTM grid of the AOI's
-      bounding box at ``resolution_m``, see :func:`urbanseg_core.gee.grid.grid_for_aoi`),
-      i.e. exactly what will be requested, including bbox pixels outside a non-rectangular
-      polygon.
-    * ``megabytes`` (10^6 bytes) counts what Earth Engine computes per pixel: ``bands`` float32
-      reflectance bands (4 bytes) plus the uint16 clear-observation count (2 bytes) plus one
-      mask byte per band, the same count used to keep each request under the 48 MB limit.
-    * ``requests`` is the number of chunks of the download plan.
-    * ``fetch_seconds`` assumes ``workers`` parallel requests, each taking
-      ``request_latency_s`` of server computation plus its transfer at ``fetch_mb_per_s``
-      (defaults are assumptions, not measurements: Earth Engine's speed varies with load and
-      with how many images the composite reduces).
-    * ``inference_seconds`` is ``pixels / inference_px_per_s``. The default is a placeholder,
-      not a measurement: pass the throughput of a previous run on the same machine
-      (``pixels / Segmentation.seconds``) for a figure worth showing.
-
-    Returns:
-        ``{"area_km2", "width", "height", "pixels", "megabytes", "requests",
-        "fetch_seconds", "inference_seconds", "total_seconds"}``.
-    """
-    from .gee.grid import bytes_per_pixel, grid_for_aoi, plan_chunks
-
-    grid = grid_for_aoi(aoi, resolution_m)
-    pixels = grid.width * grid.height
-    bpp = bytes_per_pixel(["float32"] * bands + ["uint16"])
-    n_requests = len(plan_chunks(grid, bpp))
-    megabytes = pixels * bpp / 1e6
-    rounds = math.ceil(n_requests / max(1, workers))
-    fetch_s = rounds * request_latency_s + megabytes / fetch_mb_per_s
-    infer_s = pixels / inference_px_per_s
-    return {
-        "area_km2": round(aoi.area_km2, 3), "width": grid.width, "height": grid.height,
-        "pixels": pixels, "megabytes": round(megabytes, 1), "requests": n_requests,
-        "fetch_seconds": round(fetch_s, 1), "inference_seconds": round(infer_s, 1),
-        "total_seconds": round(fetch_s + infer_s, 1),
-    }
-
-
 # --------------------------------------------------------------------------- helpers
 
 def _load_geojson(data: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -280,30 +234,33 @@ def _load_geojson(data: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
+def _members(obj: Mapping[str, Any], key: str) -> list:
+    """Polygons of the members listed under ``key`` (features, geometries)."""
+    out = []
+    for member in obj.get(key) or []:
+        if isinstance(member, Mapping):
+            out.extend(_polygons_of(member))
+    return out
+
+
+#: GeoJSON types that hold other objects, and the key that lists them.
+_COLLECTIONS = {"FeatureCollection": "features", "GeometryCollection": "geometries"}
+
+
 def _polygons_of(obj: Mapping[str, Any]) -> list:
-    """Shapely polygons found in a GeoJSON geometry, Feature or FeatureCollection."""
+    """Shapely polygons found in a GeoJSON geometry, Feature or collection."""
     kind = obj.get("type")
-    if kind == "FeatureCollection":
-        out = []
-        for feat in obj.get("features") or []:
-            if isinstance(feat, Mapping):
-                out.extend(_polygons_of(feat))
-        return out
+    if kind in _COLLECTIONS:
+        return _members(obj, _COLLECTIONS[kind])
     if kind == "Feature":
         geom = obj.get("geometry")
         return _polygons_of(geom) if isinstance(geom, Mapping) else []
-    if kind == "GeometryCollection":
-        out = []
-        for g in obj.get("geometries") or []:
-            if isinstance(g, Mapping):
-                out.extend(_polygons_of(g))
-        return out
     if kind in ("Polygon", "MultiPolygon"):
         try:
             geom = shape(obj)
         except (ValueError, TypeError, AttributeError, IndexError, KeyError):
-            raise InputError(f"The {kind} in the GeoJSON has malformed coordinates. Export "
-                             "it again or draw the area on the map.") from None
+            raise InputError(f"The {kind} in the GeoJSON has malformed coordinates.",
+                             "Export it again or draw the area on the map.") from None
         return [] if geom.is_empty else [geom]
     return []
 

@@ -8,9 +8,10 @@ writes it atomically with a sidecar, ``store`` verifies finished tiles for resum
 specifics (local cluster, scheduler connection, rate limit) and ``run`` orchestrates them.
 """
 
-from .plan import BatchTile, Grid, plan_batch
-from .cluster import BatchError, local_cluster
+from ..errors import BatchError
+from .cluster import local_cluster
 from .inputs import BatchInput, aoi_input, file_input
+from .plan import BatchTile, Grid, plan_batch
 from .run import BatchResult, run_batch
 
 __all__ = ["BatchError", "BatchInput", "BatchResult", "BatchTile", "Grid", "aoi_input",

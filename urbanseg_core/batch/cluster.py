@@ -8,7 +8,8 @@ import logging
 import os
 import uuid
 
-from ..errors import UrbansegError
+from ..errors import BatchError
+from ..lazy import lazy_import
 from .sources import GeeSpec
 from .worker import TileJob
 
@@ -16,10 +17,6 @@ from .worker import TileJob
 SCHEDULER_TIMEOUT = "30s"
 #: Name prefix of the cluster-wide semaphore that rate-limits Earth Engine fetches.
 GEE_SEMAPHORE = "urbanseg-gee-fetch"
-
-
-class BatchError(UrbansegError):
-    """Some tiles of a batch failed or the cluster cannot be reached."""
 
 
 def connect_client(workers: int | None, scheduler: str | None):
@@ -33,8 +30,7 @@ def connect_client(workers: int | None, scheduler: str | None):
     Raises:
         BatchError: the scheduler cannot be reached, or ``workers`` < 1.
     """
-    from distributed import Client
-
+    Client = lazy_import("distributed").Client
     if scheduler:
         try:
             return Client(scheduler, timeout=SCHEDULER_TIMEOUT), None, None
@@ -45,7 +41,7 @@ def connect_client(workers: int | None, scheduler: str | None):
             ) from exc
     n = workers or os.cpu_count() or 1
     if n < 1:
-        raise BatchError(f"--workers must be at least 1, not {workers}.")
+        raise BatchError(f"The number of local workers must be at least 1, not {workers}.")
     cluster = local_cluster(n)
     return Client(cluster), cluster, 1
 
@@ -60,9 +56,8 @@ def local_cluster(n_workers: int):
     without it, as in a plain process. This cluster is started without it; the other nanny
     variables (``OMP_NUM_THREADS=1`` ...) are kept.
     """
-    import dask
-    from distributed import LocalCluster
-
+    dask = lazy_import("dask")
+    LocalCluster = lazy_import("distributed").LocalCluster
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
@@ -74,8 +69,7 @@ def with_semaphore(client, jobs: list[TileJob], leases: int) -> list[TileJob]:
     """Give Earth Engine jobs a cluster-wide semaphore (one per run) for their fetches."""
     if not any(isinstance(j.source, GeeSpec) and j.source.semaphore is None for j in jobs):
         return jobs
-    from distributed import Semaphore
-
+    Semaphore = lazy_import("distributed").Semaphore
     sem = Semaphore(max_leases=max(1, leases), name=f"{GEE_SEMAPHORE}-{uuid.uuid4().hex[:8]}",
                     scheduler_rpc=client.scheduler, loop=client.loop)
     out = []

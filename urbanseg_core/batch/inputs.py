@@ -9,17 +9,13 @@ function's name. Tiles whose sidecar holds another fingerprint are recomputed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..model.card import sha256_file
+from ..io.grid import Grid, target_grid
 from ..io.regrid import INPUT_RESAMPLING, regrid_reason
-from ..io.stacking import target_grid
-from .plan import Grid
+from ..util import json_digest, safe_name, sha256_file
 from .sources import (FileSpec, GeeSpec, ensure_connected, grid_from_aoi, grid_from_file,
                       read_aoi, write_warped_vrt)
 
@@ -47,14 +43,6 @@ class BatchInput:
     warp: bool = False
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "input"
-
-
 def file_input(path: str | Path, band_order: Sequence[str] | None = None,
                dn_offset: float = 0.0, name: str | None = None,
                resolution: float = 10.0) -> BatchInput:
@@ -68,7 +56,7 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
 
     A file in a geographic CRS or with pixels far from ``resolution`` (see
     :func:`urbanseg_core.io.regrid.regrid_reason`) is tiled on a north-up UTM grid of
-    ``resolution`` metres (:func:`urbanseg_core.io.stacking.target_grid`) and read through a warped
+    ``resolution`` metres (:func:`urbanseg_core.io.grid.target_grid`) and read through a warped
     VRT (nearest neighbour, as :func:`urbanseg_core.io.regrid.to_model_grid`); the mosaic is on
     that grid.
 
@@ -85,14 +73,13 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
     warp = None
     reason = regrid_reason(grid.crs, grid.transform, resolution)
     if reason:
-        crs, transform, height, width = target_grid(path, resolution)
-        grid = Grid(height, width, crs, transform)
-        warp = {"crs": crs.to_string(), "transform": list(transform)[:6],
-                "shape": [height, width], "resampling": INPUT_RESAMPLING.name}
+        grid = target_grid(path, resolution)
+        warp = {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6],
+                "shape": [grid.height, grid.width], "resampling": INPUT_RESAMPLING.name}
         description["warped"] = dict(warp, reason=reason)
-    fingerprint = _digest({"sha256": file_sha, "band_order": spec.band_order,
+    fingerprint = json_digest({"sha256": file_sha, "band_order": spec.band_order,
                            "dn_offset": spec.dn_offset, "warp": warp})
-    return BatchInput(_safe_name(name or path.stem), grid, spec, fingerprint, description,
+    return BatchInput(safe_name(name or path.stem, default="input"), grid, spec, fingerprint, description,
                       warp=warp is not None)
 
 
@@ -136,9 +123,9 @@ def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
     options["aoi"] = aoi.to_geojson()
     spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
     fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee"
-    fingerprint = _digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
+    fingerprint = json_digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
                            "resolution": resolution, "fetch": fetch_name})
-    return BatchInput(_safe_name(name or Path(aoi_path).stem), grid, spec, fingerprint,
+    return BatchInput(safe_name(name or Path(aoi_path).stem, default="input"), grid, spec, fingerprint,
                       {"kind": "earth-engine", "aoi": str(aoi_path),
                        "aoi_area_km2": round(aoi.area_km2, 3),
                        "options": {k: v for k, v in options.items() if k != "aoi"},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,8 +18,9 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from ..io.outputs import NODATA_VALUE, _hex_to_rgba
-from .plan import BatchTile, Grid
+from ..io.grid import Grid
+from ..io.outputs import NODATA_VALUE, describe_class_band
+from .plan import BatchTile
 from .store import atomic_write, tmp_path
 
 
@@ -43,19 +43,13 @@ def write_mosaic(path: Path, grid: Grid, tiles: Sequence[BatchTile], tile_paths:
         "nodata": NODATA_VALUE["index"], "compress": "deflate", "tiled": True,
         "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER",
     }
-    cmap = {i: _hex_to_rgba(c) for i, c in enumerate(colours)}
-    cmap[NODATA_VALUE["index"]] = (0, 0, 0, 0)
     staging = tmp_path(path.with_suffix(".staging.tif"))
     try:
         with rasterio.open(staging, "w", **profile) as dst:
             for tile, tif in zip(tiles, tile_paths):
                 with rasterio.open(tif) as src:
                     dst.write(src.read(1), 1, window=tile.window)
-            dst.write_colormap(1, cmap)
-            dst.update_tags(CODES="index", SOFTWARE="urbanseg batch",
-                            CLASSES=json.dumps({str(i): n for i, n in enumerate(class_names)}),
-                            NODATA_MEANING="no input data")
-            dst.set_band_description(1, "class")
+            describe_class_band(dst, class_names, colours, "index", "urbanseg batch")
         atomic_write(path, lambda tmp: rasterio.shutil.copy(
             staging, tmp, driver="COG", compress="DEFLATE", blocksize=512,
             overview_resampling="nearest", bigtiff="IF_SAFER"))

@@ -24,34 +24,13 @@ import math
 from dataclasses import dataclass
 
 import rasterio
-from pyproj import CRS as ProjCRS
-from pyproj import Geod
-from rasterio.crs import CRS
 from rasterio.transform import array_bounds
 from rasterio.windows import Window
 
 from ..errors import InputError
+from ..io.grid import Grid
 
-
-@dataclass(frozen=True)
-class Grid:
-    """A pixel grid: what is tiled.
-
-    Attributes:
-        height, width: size in pixels.
-        crs: the grid's CRS (``None`` for files without one).
-        transform: affine pixel-to-CRS transform.
-    """
-
-    height: int
-    width: int
-    crs: CRS | None
-    transform: rasterio.Affine
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """``(left, bottom, right, top)`` in CRS units."""
-        return array_bounds(self.height, self.width, self.transform)
+__all__ = ["BatchTile", "Grid", "plan_batch", "plan_batch_axis"]
 
 
 @dataclass(frozen=True)
@@ -106,24 +85,6 @@ class BatchTile:
         return array_bounds(self.read_height, self.read_width, self.read_transform(grid))
 
 
-def pixel_size_m(grid: Grid) -> float:
-    """Side of a pixel in metres (x direction).
-
-    Projected CRSs use their linear unit; geographic CRSs are measured along the grid's middle
-    row on the WGS 84 ellipsoid; grids without a CRS are taken as 10 m.
-    """
-    if grid.crs is None:
-        return 10.0
-    pcrs = ProjCRS.from_user_input(grid.crs.to_wkt())
-    if pcrs.is_geographic:
-        left, bottom, right, top = grid.bounds
-        lat = (bottom + top) / 2
-        _, _, dist = Geod(ellps="WGS84").inv(left, lat, left + abs(grid.transform.a), lat)
-        return float(dist)
-    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else 1.0
-    return abs(grid.transform.a) * unit
-
-
 def plan_batch_axis(n: int, tile: int, overlap: int, strides: int) -> list[tuple[int, int, int, int]]:
     """Cut an axis into batch tiles aligned with the model's tile plan (module docstring).
 
@@ -164,7 +125,7 @@ def plan_batch(grid: Grid, tile_km: float, tile_size: int, overlap: int) -> tupl
     """Plan the batch tiles of a grid.
 
     Args:
-        grid: the raster's grid.
+        grid: the raster's grid (:class:`urbanseg_core.io.grid.Grid`).
         tile_km: wanted side of a batch tile in km; rounded to a whole number of model-tile
             strides (``(tile_size - overlap) x pixel size``; 1.92 km for 256 px tiles with
             64 px overlap at 10 m), at least one.
@@ -178,9 +139,10 @@ def plan_batch(grid: Grid, tile_km: float, tile_size: int, overlap: int) -> tupl
         InputError: ``tile_km`` is not a positive number.
     """
     if not tile_km > 0 or not math.isfinite(tile_km):
-        raise InputError(f"--tile-km must be a positive number of kilometres, not {tile_km}.")
+        raise InputError(f"The batch tile side must be a positive number of kilometres, not "
+                         f"{tile_km}.")
     stride_px = tile_size - overlap
-    strides = max(1, round(tile_km * 1000.0 / pixel_size_m(grid) / stride_px))
+    strides = max(1, round(tile_km * 1000.0 / grid.pixel_size_m / stride_px))
     rows = plan_batch_axis(grid.height, tile_size, overlap, strides)
     cols = plan_batch_axis(grid.width, tile_size, overlap, strides)
     tiles = [

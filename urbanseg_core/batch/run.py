@@ -22,14 +22,19 @@ import dataclasses
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import UrbansegError
-from ..model.loading import default_model_path, load_model
+from tqdm import tqdm
+
+from ..errors import BatchError, UrbansegError
+from ..evaluation.manifest import build_manifest, manifest_bytes, model_record
 from ..inference.predict import scene_tile_size
-from .cluster import BatchError, connect_client, with_semaphore
+from ..lazy import lazy_import
+from ..model.card import ModelCard
+from ..model.loading import LoadedModel, default_model_path, load_model
+from .cluster import connect_client, with_semaphore
 from .inputs import BatchInput, prepare_input
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
 from .plan import BatchTile, plan_batch
@@ -37,6 +42,34 @@ from .store import FORMAT, atomic_write, clean_stale_tmp, remove_other_tiles, ve
 from .worker import TileJob, run_tile
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How a batch runs (the keyword arguments of :func:`run_batch`).
+
+    Attributes:
+        tile_km: batch tile side in km (rounded to whole model-tile strides, see
+            :func:`~.plan.plan_batch`).
+        workers: LocalCluster worker processes (1 thread each) when neither ``scheduler``
+            nor a client is given (default: the CPU count).
+        scheduler: address of a running scheduler, e.g. ``tcp://HOST:8786``.
+        gee_concurrency: at most this many Earth Engine fetches at once, cluster-wide.
+        batch_size: model tiles per forward pass on the workers.
+        retries: times a failing task is retried before the tile is reported failed.
+        progress: show a tqdm progress bar on stderr.
+        torch_threads: torch intra-op threads per task; default 1 on the LocalCluster made
+            here (one thread per worker), unchanged on a given client or scheduler.
+    """
+
+    tile_km: float = 5.0
+    workers: int | None = None
+    scheduler: str | None = None
+    gee_concurrency: int = 4
+    batch_size: int = 4
+    retries: int = 1
+    progress: bool = True
+    torch_threads: int | None = None
 
 
 @dataclass
@@ -68,47 +101,88 @@ class BatchResult:
     computed_km2: float
 
 
-def _plan_jobs(inp: BatchInput, tiles: list[BatchTile], folder: Path, model_path: str,
-               model_sha: str, tile_size: int, overlap: int, batch_size: int,
-               torch_threads: int | None):
-    """Split an input's tiles into reusable sidecar records and jobs to run."""
-    grid = inp.grid
-    done: dict[str, dict[str, Any]] = {}
-    jobs: list[TileJob] = []
-    for tile in tiles:
-        identity = {
-            "format": FORMAT, "tile": tile.name, "model_sha256": model_sha,
-            "input": inp.fingerprint, "crs": grid.crs.to_string() if grid.crs else None,
-            "bounds": [round(b, 6) for b in tile.bounds(grid)],
-            "window": [tile.row, tile.col, tile.height, tile.width],
-            "read_window": [tile.read_row, tile.read_col, tile.read_height, tile.read_width],
-            "model_tile_size": tile_size, "model_overlap": overlap,
-        }
-        tif = folder / f"{tile.name}.tif"
+@dataclass
+class InputPlan:
+    """One input's part of a run: its tiles, where they go, and which are already done.
+
+    Attributes:
+        inp: the input (prepared: a warped VRT when it must be warped).
+        name: unique label (output folder, statistics).
+        tiles: its batch tiles.
+        folder: ``OUTDIR/<name>/tiles``.
+        layout: model tile size and batch tile length (for the manifest).
+        records: tile name -> sidecar record of finished tiles.
+    """
+
+    inp: BatchInput
+    name: str
+    tiles: list[BatchTile]
+    folder: Path
+    layout: dict[str, int]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What computing the pending tiles gave: failures and timings."""
+
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    km2: float = 0.0
+
+
+def _plan_inputs(inputs: Sequence[BatchInput], outdir: Path, card: ModelCard,
+                 tile_km: float) -> list[InputPlan]:
+    """Tile each input along the model's tile plan and clear stale files from its folder."""
+    plans = []
+    for inp, name in zip(inputs, _unique_names([inp.name for inp in inputs])):
+        # the model tile size `predict` would use on the whole raster, so that batch tiles
+        # cut along its tile plan and the mosaic equals a single-process prediction
+        model_tile = scene_tile_size(card, inp.grid.height, inp.grid.width)
+        tiles, strides = plan_batch(inp.grid, tile_km, model_tile, card.overlap)
+        layout = {"model_tile_size": model_tile, "batch_tile_strides": strides,
+                  "batch_tile_px": strides * (model_tile - card.overlap)}
+        folder = outdir / name / "tiles"
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_tmp(folder)
+        remove_other_tiles(folder, {t.name for t in tiles})
+        plans.append(InputPlan(prepare_input(inp, outdir / name), name, tiles, folder, layout))
+    return plans
+
+
+def _tile_identity(plan: InputPlan, tile: BatchTile, model_sha: str, overlap: int) -> dict:
+    """The sidecar values that tie a finished tile to this run (see :mod:`.store`)."""
+    grid = plan.inp.grid
+    return {
+        "format": FORMAT, "tile": tile.name, "model_sha256": model_sha,
+        "input": plan.inp.fingerprint, "crs": grid.crs.to_string() if grid.crs else None,
+        "bounds": [round(b, 6) for b in tile.bounds(grid)],
+        "window": [tile.row, tile.col, tile.height, tile.width],
+        "read_window": [tile.read_row, tile.read_col, tile.read_height, tile.read_width],
+        "model_tile_size": plan.layout["model_tile_size"], "model_overlap": overlap,
+    }
+
+
+def _jobs(plan: InputPlan, model_path: str, loaded: LoadedModel,
+          settings: BatchSettings) -> list[TileJob]:
+    """The jobs of an input's unfinished tiles; finished ones go to ``plan.records``."""
+    jobs = []
+    for tile in plan.tiles:
+        identity = _tile_identity(plan, tile, loaded.sha256, loaded.card.overlap)
+        tif = plan.folder / f"{tile.name}.tif"
         record = verify_tile(tif, tif.with_suffix(".json"), identity)
         if record is not None:
-            done[tile.name] = record
+            plan.records[tile.name] = record
         else:
-            jobs.append(TileJob(tile, grid, inp.source, model_path, identity, str(tif),
-                                batch_size, torch_threads))
-    return done, jobs
+            jobs.append(TileJob(tile, plan.inp.grid, plan.inp.source, model_path, identity,
+                                str(tif), settings.batch_size, settings.torch_threads))
+    return jobs
 
 
-def run_batch(
-    inputs: Sequence[BatchInput],
-    outdir: str | Path,
-    model: str | Path | None = None,
-    tile_km: float = 5.0,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    client=None,
-    gee_concurrency: int = 4,
-    batch_size: int = 4,
-    retries: int = 1,
-    progress: bool = True,
-    on_tile_done: Callable[[dict[str, Any]], None] | None = None,
-    torch_threads: int | None = None,
-) -> BatchResult:
+def run_batch(inputs: Sequence[BatchInput], outdir: str | Path,
+              model: str | Path | None = None, client=None,
+              on_tile_done: Callable[[dict[str, Any]], None] | None = None,
+              **settings) -> BatchResult:
     """Segment whole regions tile by tile on dask.distributed (see module docstring).
 
     Args:
@@ -117,121 +191,75 @@ def run_batch(
             ``<input>/mosaic.tif``, ``stats.csv``, ``batch.json``.
         model: model card or weights (default: ``$URBANSEG_MODEL`` or the bundled model);
             every worker must be able to read this path.
-        tile_km: batch tile side in km (rounded to whole model-tile strides, see
-            :func:`~.plan.plan_batch`).
-        workers: LocalCluster worker processes (1 thread each) when neither ``scheduler``
-            nor ``client`` is given (default: the CPU count).
-        scheduler: address of a running scheduler, e.g. ``tcp://HOST:8786``.
         client: an existing ``distributed.Client`` (not closed here).
-        gee_concurrency: at most this many Earth Engine fetches at once, cluster-wide.
-        batch_size: model tiles per forward pass on the workers.
-        retries: times a failing task is retried before the tile is reported failed.
-        progress: show a tqdm progress bar on stderr.
         on_tile_done: called on the client with each new sidecar record (tests, UIs).
-        torch_threads: torch intra-op threads per task; default 1 on the LocalCluster made
-            here (one thread per worker), unchanged on a given ``client`` or ``scheduler``.
+        **settings: the fields of :class:`BatchSettings` (``tile_km``, ``workers``,
+            ``scheduler``, ``gee_concurrency``, ``batch_size``, ``retries``, ``progress``,
+            ``torch_threads``).
 
     Returns:
         A :class:`BatchResult`.
 
     Raises:
-        BatchError: tiles failed (finished ones are kept: rerun to complete) or the scheduler
-            cannot be reached.
+        BatchError: no input, tiles failed (finished ones are kept: rerun to complete), or
+            the scheduler cannot be reached.
         ModelLoadError, InputError: the model or an input cannot be used.
     """
     started = time.perf_counter()
+    settings = BatchSettings(**settings)
     if not inputs:
-        raise BatchError("Give at least one input: files, --sample, or --aoi with --gee.")
+        raise BatchError("A batch needs at least one input (a raster file, a band folder or "
+                         "an AOI fetched from Earth Engine).")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     model_path = str(Path(model or default_model_path()).resolve())
     loaded = load_model(model_path)
-    card = loaded.card
-    names = _unique_names([inp.name for inp in inputs])
+    plans = _plan_inputs(inputs, outdir, loaded.card, settings.tile_km)
+    pending = [(plan, job) for plan in plans for job in _jobs(plan, model_path, loaded, settings)]
+    n_tiles = sum(len(p.tiles) for p in plans)
+    outcome = _compute_pending(client, pending, plans, n_tiles, settings, on_tile_done)
+    rows, mosaics = _assemble(outdir, plans, loaded.card)
+    stats_csv = _write_stats(outdir, rows, len(plans), loaded.card, outcome.failures)
+    seconds = time.perf_counter() - started
+    result = BatchResult(outdir, mosaics, stats_csv, outdir / "batch.json", rows, n_tiles,
+                         len(pending), n_tiles - len(pending), seconds, outcome.seconds,
+                         outcome.km2)
+    _write_manifest(result, plans, loaded, settings, outcome.failures)
+    if outcome.failures:
+        raise BatchError(
+            f"{len(outcome.failures)} of {n_tiles} tiles failed; the "
+            f"{n_tiles - len(outcome.failures)} finished tiles are kept in {outdir}.",
+            f"Rerun the same command to complete the rest. First error: "
+            f"{outcome.failures[0]}")
+    return result
 
-    plans: list[tuple[BatchInput, str, list[BatchTile], Path]] = []
-    layouts: list[dict[str, int]] = []
-    for inp, name in zip(inputs, names):
-        # the model tile size `urbanseg predict` would use on the whole raster, so that batch
-        # tiles cut along its tile plan and the mosaic equals a single-process prediction
-        model_tile = scene_tile_size(card, inp.grid.height, inp.grid.width)
-        tiles, strides = plan_batch(inp.grid, tile_km, model_tile, card.overlap)
-        layouts.append({"model_tile_size": model_tile, "batch_tile_strides": strides,
-                        "batch_tile_px": strides * (model_tile - card.overlap)})
-        folder = outdir / name / "tiles"
-        folder.mkdir(parents=True, exist_ok=True)
-        clean_stale_tmp(folder)
-        remove_other_tiles(folder, {t.name for t in tiles})
-        plans.append((prepare_input(inp, outdir / name), name, tiles, folder))
 
+def _compute_pending(client, pending: list[tuple[InputPlan, TileJob]], plans: list[InputPlan],
+                     n_tiles: int, settings: BatchSettings, on_tile_done) -> Outcome:
+    """Run the pending jobs on ``client`` (or a cluster made here, closed afterwards)."""
+    if not pending:
+        return Outcome()
     own_client = client is None
     cluster = None
-    records: dict[str, dict[str, dict[str, Any]]] = {}
-    pending: list[TileJob] = []
-    pending_names: list[str] = []
-
-    for (inp, name, tiles, folder), layout in zip(plans, layouts):
-        done, jobs = _plan_jobs(inp, tiles, folder, model_path, loaded.sha256,
-                                layout["model_tile_size"], card.overlap, batch_size,
-                                torch_threads)
-        records[name] = done
-        pending += jobs
-        pending_names += [name] * len(jobs)
-    n_tiles = sum(len(p[2]) for p in plans)
-    skipped = n_tiles - len(pending)
-    failures: list[str] = []
-    compute_seconds = 0.0
-    computed_km2 = 0.0
-    if pending:
+    jobs = [job for _, job in pending]
+    if own_client:
+        client, cluster, local_threads = connect_client(settings.workers, settings.scheduler)
+        if settings.torch_threads is None and local_threads:
+            jobs = [dataclasses.replace(j, torch_threads=local_threads) for j in jobs]
+    try:
+        jobs = with_semaphore(client, jobs, settings.gee_concurrency)
+        start = time.perf_counter()
+        outcome = _compute(client, [(p, j) for (p, _), j in zip(pending, jobs)], n_tiles,
+                           settings, on_tile_done)
+        outcome.seconds = time.perf_counter() - start
+        for plan in plans:  # temporary files of workers killed mid-write
+            clean_stale_tmp(plan.folder)
+    finally:
         if own_client:
-            client, cluster, local_threads = connect_client(workers, scheduler)
-            if torch_threads is None and local_threads:
-                pending = [dataclasses.replace(j, torch_threads=local_threads) for j in pending]
-        try:
-            pending = with_semaphore(client, pending, gee_concurrency)
-            compute_start = time.perf_counter()
-            computed_km2, failures = _compute(client, pending, pending_names, records, n_tiles,
-                                              skipped, retries, progress, on_tile_done)
-            compute_seconds = time.perf_counter() - compute_start
-            for _, _, _, folder in plans:  # temporary files of workers killed mid-write
-                clean_stale_tmp(folder)
-        finally:
-            if own_client:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-
-    rows: list[dict[str, Any]] = []
-    mosaics: dict[str, Path] = {}
-    for inp, name, tiles, folder in plans:
-        recs = records[name]
-        if all(t.name in recs for t in tiles):
-            mosaics[name] = write_mosaic(outdir / name / "mosaic.tif", inp.grid, tiles,
-                                         [folder / f"{t.name}.tif" for t in tiles],
-                                         card.class_names, card.class_colours)
-            rows += stats_rows(name, tiles, [recs[t.name] for t in tiles], inp.grid,
-                               card.class_names)
-        else:  # incomplete: never leave a mosaic of an earlier run beside newer tiles
-            (outdir / name / "mosaic.tif").unlink(missing_ok=True)
-    stats_csv = outdir / "stats.csv"
-    if rows and not failures:
-        if len(plans) > 1:
-            rows.append(total_row(rows, card.class_names))
-        write_stats_csv(stats_csv, rows)
-    else:
-        stats_csv.unlink(missing_ok=True)
-    seconds = time.perf_counter() - started
-    manifest = _write_manifest(outdir, plans, names, layouts, loaded, tile_km, workers, scheduler,
-                               n_tiles, len(pending), skipped, failures, seconds,
-                               compute_seconds, computed_km2, rows)
-    if failures:
-        raise BatchError(
-            f"{len(failures)} of {n_tiles} tiles failed; the {n_tiles - len(failures)} finished "
-            f"tiles are kept in {outdir}. Rerun the same command to complete the rest. "
-            f"First error: {failures[0]}"
-        )
-    return BatchResult(outdir, mosaics, stats_csv, manifest, rows, n_tiles, len(pending),
-                       skipped, seconds, compute_seconds, computed_km2)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return outcome
 
 
 def _unique_names(names: Sequence[str]) -> list[str]:
@@ -243,50 +271,80 @@ def _unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _compute(client, jobs: list[TileJob], names: list[str], records, total: int, skipped: int,
-             retries: int, progress: bool, on_tile_done) -> tuple[float, list[str]]:
-    """Submit one task per job and collect sidecar records as they complete."""
-    from distributed import as_completed
-    from tqdm import tqdm
+def _failure_message(fut) -> str:
+    """Why a task did not finish: the task's error, a killed worker, or a cancellation."""
+    exc = fut.exception() if fut.status == "error" else None
+    if isinstance(exc, UrbansegError):
+        return str(exc)
+    if exc is not None:
+        return f"{type(exc).__name__}: {exc}"
+    return f"the task was {fut.status} by the scheduler"
 
+
+def _compute(client, pending: list[tuple[InputPlan, TileJob]], total: int,
+             settings: BatchSettings, on_tile_done) -> Outcome:
+    """Submit one task per job and collect sidecar records as they complete."""
+    as_completed = lazy_import("distributed").as_completed
     token = uuid.uuid4().hex[:8]
-    futures = []
     by_key = {}
-    for job, name in zip(jobs, names):
-        fut = client.submit(run_tile, job, key=f"urbanseg-tile-{name}-{job.tile.name}-{token}",
-                            retries=retries, pure=False)
-        futures.append(fut)
-        by_key[fut.key] = (name, job)
-    failures: list[str] = []
-    km2 = 0.0
-    bar = tqdm(total=total, initial=skipped, desc="batch", unit="tile",
-               disable=None if progress else True, leave=False)
+    for plan, job in pending:
+        fut = client.submit(run_tile, job, key=f"urbanseg-tile-{plan.name}-{job.tile.name}-"
+                            f"{token}", retries=settings.retries, pure=False)
+        by_key[fut.key] = (fut, plan, job)
+    outcome = Outcome()
+    bar = tqdm(total=total, initial=total - len(pending), desc="batch", unit="tile",
+               disable=None if settings.progress else True, leave=False)
     try:
-        for fut in as_completed(futures):
-            name, job = by_key[fut.key]
+        for fut in as_completed([f for f, _, _ in by_key.values()]):
+            _, plan, job = by_key[fut.key]
             if fut.status == "finished":
                 record = fut.result()
-                records[name][job.tile.name] = record
-                km2 += record["valid_km2"] + record["nodata_km2"]
+                plan.records[job.tile.name] = record
+                outcome.km2 += record["valid_km2"] + record["nodata_km2"]
                 if on_tile_done:
                     on_tile_done(record)
             else:  # "error" (the task raised, or KilledWorker) or "cancelled"
-                exc = fut.exception() if fut.status == "error" else None
-                if isinstance(exc, UrbansegError):
-                    msg = str(exc)
-                elif exc is not None:
-                    msg = f"{type(exc).__name__}: {exc}"
-                else:
-                    msg = f"the task was {fut.status} by the scheduler"
-                failures.append(f"tile {job.tile.name} of {name}: {msg}")
-                log.warning("tile %s of %s failed: %s", job.tile.name, name, msg)
+                msg = _failure_message(fut)
+                outcome.failures.append(f"tile {job.tile.name} of {plan.name}: {msg}")
+                log.warning("tile %s of %s failed: %s", job.tile.name, plan.name, msg)
             bar.update(1)
     except BaseException:
-        client.cancel(futures)  # interrupted: drop queued tiles; a rerun resumes
+        client.cancel([f for f, _, _ in by_key.values()])  # interrupted: a rerun resumes
         raise
     finally:
         bar.close()
-    return km2, failures
+    return outcome
+
+
+def _assemble(outdir: Path, plans: list[InputPlan],
+              card: ModelCard) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """Mosaic and statistics rows of every input whose tiles are all finished."""
+    rows: list[dict[str, Any]] = []
+    mosaics: dict[str, Path] = {}
+    for plan in plans:
+        mosaic = outdir / plan.name / "mosaic.tif"
+        if not all(t.name in plan.records for t in plan.tiles):
+            mosaic.unlink(missing_ok=True)  # never leave an earlier mosaic beside newer tiles
+            continue
+        mosaics[plan.name] = write_mosaic(mosaic, plan.inp.grid, plan.tiles,
+                                          [plan.folder / f"{t.name}.tif" for t in plan.tiles],
+                                          card.class_names, card.class_colours)
+        rows += stats_rows(plan.name, plan.tiles, [plan.records[t.name] for t in plan.tiles],
+                           plan.inp.grid, card.class_names)
+    return rows, mosaics
+
+
+def _write_stats(outdir: Path, rows: list[dict[str, Any]], n_inputs: int, card: ModelCard,
+                 failures: list[str]) -> Path:
+    """Write ``stats.csv`` (with an ``ALL`` row for several inputs), or remove a stale one."""
+    stats_csv = outdir / "stats.csv"
+    if rows and not failures:
+        if n_inputs > 1:
+            rows.append(total_row(rows, card.class_names))
+        write_stats_csv(stats_csv, rows)
+    else:
+        stats_csv.unlink(missing_ok=True)
+    return stats_csv
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
@@ -300,30 +358,30 @@ def _numbers(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _write_manifest(outdir: Path, plans, names, layouts, loaded, tile_km, workers, scheduler,
-                    n_tiles, computed, skipped, failures, seconds, compute_seconds,
-                    computed_km2, rows) -> Path:
-    from ..evaluation.manifest import build_manifest, manifest_bytes
-
+def _write_manifest(result: BatchResult, plans: list[InputPlan], loaded: LoadedModel,
+                    settings: BatchSettings, failures: list[str]) -> Path:
+    """Write ``batch.json``: inputs, model, parameters, tiles computed or reused, timings."""
     card = loaded.card
+    inputs = [dict(p.inp.description, name=p.name,
+                   crs=p.inp.grid.crs.to_string() if p.inp.grid.crs else None,
+                   shape_px=[p.inp.grid.height, p.inp.grid.width],
+                   bounds=list(p.inp.grid.bounds), tiles=len(p.tiles), **p.layout)
+              for p in plans]
+    per_s = result.computed_km2 / result.compute_seconds if result.compute_seconds else None
     manifest = build_manifest(
-        source={"kind": "batch", "inputs": [
-            dict(inp.description, name=name, crs=inp.grid.crs.to_string() if inp.grid.crs else None,
-                 shape_px=[inp.grid.height, inp.grid.width], bounds=list(inp.grid.bounds),
-                 tiles=len(tiles), **layout)
-            for (inp, _, tiles, _), name, layout in zip(plans, names, layouts)]},
-        model={"name": card.name, "version": card.version, "sha256": loaded.sha256,
-               "weights": str(loaded.path)},
-        parameters={"tile_km_requested": tile_km, "margin_px": card.overlap // 2,
-                    "model_overlap": card.overlap, "workers": workers, "scheduler": scheduler},
-        results={"tiles": n_tiles, "computed": computed - len(failures), "reused": skipped,
-                 "failed": failures, "seconds": round(seconds, 3),
-                 "compute_seconds": round(compute_seconds, 3),
-                 "computed_km2": round(computed_km2, 4),
-                 "km2_per_second": round(computed_km2 / compute_seconds, 4) if compute_seconds else None,
-                 "totals": [_numbers(r) for r in rows if r["tile"] == "TOTAL"]},
+        source={"kind": "batch", "inputs": inputs},
+        model=model_record(loaded),
+        parameters={"tile_km_requested": settings.tile_km, "margin_px": card.overlap // 2,
+                    "model_overlap": card.overlap, "workers": settings.workers,
+                    "scheduler": settings.scheduler},
+        results={"tiles": result.tiles, "computed": result.computed - len(failures),
+                 "reused": result.skipped, "failed": failures,
+                 "seconds": round(result.seconds, 3),
+                 "compute_seconds": round(result.compute_seconds, 3),
+                 "computed_km2": round(result.computed_km2, 4),
+                 "km2_per_second": round(per_s, 4) if per_s is not None else None,
+                 "totals": [_numbers(r) for r in result.rows if r["tile"] == "TOTAL"]},
     )
-    path = outdir / "batch.json"
     data = manifest_bytes(manifest)
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-    return path
+    atomic_write(result.manifest, lambda tmp: tmp.write_bytes(data))
+    return result.manifest

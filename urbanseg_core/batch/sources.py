@@ -7,9 +7,9 @@ a tile source (``shape`` + ``read(row, col, height, width)``, the protocol of
 - :class:`FileSpec`: windowed reads of a local or shared GeoTIFF/COG/VRT through
   :class:`urbanseg_core.io.scene.BandFile` (bounded memory: model tile by model tile).
 - :class:`GeeSpec`: each task fetches its own read window's composite with ``fetch(bounds,
-  crs, resolution, **options) -> Scene``; the default :func:`gee_fetch` builds the AOI's
-  composite with :mod:`urbanseg_core.gee` (imported lazily, only on workers that need it)
-  and fetches the window's pixels. A ``distributed.Semaphore`` bounds the number of
+  crs, resolution, **options) -> Scene``; the default :func:`gee_fetch` fetches the window
+  of the AOI's composite with :func:`urbanseg_core.gee.download.fetch_window` (``ee`` is
+  imported only on workers that fetch). A ``distributed.Semaphore`` bounds the number of
   concurrent requests across the cluster.
 """
 
@@ -22,12 +22,21 @@ from typing import Any, Callable
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.crs import CRS
+from rasterio.vrt import WarpedVRT
 
-from ..io.scene import BandFile, Scene
+from ..aoi import AOI, parse_geojson, validate
 from ..errors import EarthEngineError, InputError
+from ..gee.auth import connect
+from ..gee.download import fetch_window
+from ..gee.grid import grid_for_aoi
 from ..inference.predict import ArraySource
-from .plan import BatchTile, Grid
+from ..io.grid import Grid
+from ..io.regrid import INPUT_RESAMPLING
+from ..io.scene import BandFile, Scene
+from .plan import BatchTile
+from .store import atomic_write
 
 Fetch = Callable[..., Scene]
 
@@ -85,8 +94,6 @@ def ensure_connected() -> None:
     global _EE_READY
     if _EE_READY:
         return
-    from ..gee.auth import connect
-
     conn = connect()
     if not conn.connected:
         raise EarthEngineError(conn.message)
@@ -96,11 +103,8 @@ def ensure_connected() -> None:
 def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | None = None,
               end: str | None = None, cloud_threshold: float | None = None,
               reducer: str = "median") -> Scene:
-    """Default fetch: the Sentinel-2 composite of one tile window from Earth Engine.
-
-    Builds the AOI's composite (:func:`urbanseg_core.gee.composite.composite`, clipped to the
-    AOI polygon) and fetches only the window's pixels with
-    :func:`urbanseg_core.gee.download.fetch_image` (one request at a time: the batch's
+    """Default fetch: the Sentinel-2 composite of one tile window from Earth Engine
+    (:func:`urbanseg_core.gee.download.fetch_window`, one request at a time: the batch's
     semaphore counts requests).
 
     Args:
@@ -118,28 +122,13 @@ def gee_fetch(bounds, crs, resolution: float = 10.0, *, aoi: dict, start: str | 
     Raises:
         EarthEngineError: not connected, bad parameters, or a request that failed for good.
     """
-    from ..aoi import parse_geojson
-    from ..io.scene import MODEL_BANDS
-    from ..gee import composite as comp
-    from ..gee.download import fetch_image
-    from ..gee.grid import Grid as EeGrid
-
     ensure_connected()
     left, bottom, right, top = bounds
     width = int(round((right - left) / resolution))
     height = int(round((top - bottom) / resolution))
-    grid = EeGrid(f"EPSG:{CRS.from_user_input(crs).to_epsg()}", left, top, resolution, width, height)
-    image = comp.composite(comp.ee_geometry(parse_geojson(aoi)),
-                           start or comp.DEFAULT_START, end or comp.DEFAULT_END,
-                           comp.DEFAULT_CLOUD_THRESHOLD if cloud_threshold is None else cloud_threshold,
-                           reducer)
-    bands = fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, what="a batch tile")
-    count = bands.pop(comp.COUNT_BAND)
-    reflectance = np.stack([bands[b] for b in MODEL_BANDS]).astype("float32", copy=False)
-    valid = (count > 0) & np.isfinite(reflectance).all(axis=0)
-    reflectance[:, ~valid] = 0.0
-    return Scene(reflectance, valid, CRS.from_string(grid.crs_code), grid.transform,
-                 "Earth Engine S2_SR_HARMONIZED composite", MODEL_BANDS)
+    grid = Grid(height, width, CRS.from_user_input(crs),
+                rasterio.Affine(resolution, 0.0, left, 0.0, -resolution, top))
+    return fetch_window(parse_geojson(aoi), grid, start, end, cloud_threshold, reducer)
 
 
 class WindowSource:
@@ -222,12 +211,6 @@ def write_warped_vrt(src_path: Path, grid: Grid, vrt_path: Path) -> Path:
     Returns:
         ``vrt_path`` (written atomically; it refers to ``src_path`` by absolute path).
     """
-    import rasterio.shutil
-    from rasterio.vrt import WarpedVRT
-
-    from ..io.regrid import INPUT_RESAMPLING
-    from .store import atomic_write
-
     with rasterio.open(src_path) as src:
         nodata = src.nodata
         if nodata is None:
@@ -248,7 +231,7 @@ def grid_from_file(spec: FileSpec) -> Grid:
     return Grid(bf.shape[0], bf.shape[1], bf.crs, bf.transform)
 
 
-def read_aoi(path: str | Path):
+def read_aoi(path: str | Path) -> AOI:
     """Read and check an AOI GeoJSON file (see :func:`urbanseg_core.aoi.parse_geojson`).
 
     The interactive area limit does not apply to batches; validity (a polygon with an area,
@@ -260,8 +243,6 @@ def read_aoi(path: str | Path):
     Raises:
         InputError: the file is missing or holds no valid polygon.
     """
-    from ..aoi import parse_geojson, validate
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -272,11 +253,8 @@ def read_aoi(path: str | Path):
     return validate(parse_geojson(text, name=path.stem), max_km2=math.inf)
 
 
-def grid_from_aoi(aoi, resolution: float = 10.0) -> Grid:
+def grid_from_aoi(aoi: AOI, resolution: float = 10.0) -> Grid:
     """The batch grid of an AOI: the Earth Engine download grid of
     :func:`urbanseg_core.gee.grid.grid_for_aoi` (UTM zone of the centroid, edges on whole
     multiples of ``resolution`` metres, covering the AOI's bounding box)."""
-    from ..gee.grid import grid_for_aoi
-
-    g = grid_for_aoi(aoi, resolution)
-    return Grid(g.height, g.width, CRS.from_string(g.crs_code), g.transform)
+    return grid_for_aoi(aoi, resolution)

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ..model.card import sha256_file
+from ..util import sha256_file
 
 #: Sidecar format tag; bump when the tile layout changes so old tiles are recomputed.
 FORMAT = "urbanseg-batch-tile/1"

@@ -16,12 +16,13 @@ from typing import Any
 import torch
 
 from ..errors import ModelLoadError
-from ..model.loading import LoadedModel, load_model
-from ..io.outputs import write_mask
-from ..inference.predict import predict_source
 from ..evaluation.areas import class_areas
-from ..model.card import sha256_file
-from .plan import BatchTile, Grid
+from ..inference.predict import predict_source
+from ..io.grid import Grid
+from ..io.outputs import write_mask
+from ..model.loading import LoadedModel, load_model
+from ..util import sha256_file
+from .plan import BatchTile
 from .sources import FileSpec, GeeSpec, open_tile_source
 from .store import atomic_write, write_sidecar
 

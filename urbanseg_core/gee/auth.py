@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import EarthEngineError
+try:  # Python 3.11+; on 3.10 secrets files are not read (the environment still works)
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    tomllib = None
+
+from ..errors import EarthEngineError, MissingDependencyError
+from ..lazy import lazy_import
 from .errors import HOW_TO_CONNECT, diagnose
 
 log = logging.getLogger(__name__)
@@ -106,8 +112,7 @@ def _load_key(value: Any, source: str) -> dict:
 
 def _persistent_credentials_present(env: Mapping[str, str]) -> bool:
     """Whether ``earthengine authenticate`` or ADC left credentials (no network, no prompt)."""
-    import ee
-
+    ee = lazy_import("ee")
     candidates = [Path(ee.oauth.get_credentials_path())]
     if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
         candidates.append(Path(env["GOOGLE_APPLICATION_CREDENTIALS"]))
@@ -132,8 +137,8 @@ def connect(secrets: Mapping | None = None, env: Mapping[str, str] = os.environ)
         A :class:`Connection`; ``connected`` is ``True`` when ``ee.Initialize`` succeeded.
     """
     try:
-        import ee
-    except ImportError:
+        ee = lazy_import("ee")
+    except MissingDependencyError:
         return _not_connected("the earthengine-api package is not installed "
                               "(pip install earthengine-api).")
     section = _gee_section(secrets)
@@ -142,39 +147,14 @@ def connect(secrets: Mapping | None = None, env: Mapping[str, str] = os.environ)
     source = "secrets [gee] service_account_key"
     if not key_value and env.get("EE_SERVICE_ACCOUNT_KEY"):
         key_value, source = env["EE_SERVICE_ACCOUNT_KEY"], "EE_SERVICE_ACCOUNT_KEY"
-
-    account = None
     if key_value:
         method = "service account"
-        try:
-            info = _load_key(key_value, source)
-        except EarthEngineError as exc:
-            return Connection(False, None, str(exc))
-        account = str(info["client_email"])
-        project = project or info.get("project_id")
-        try:
-            from google.oauth2 import service_account
-
-            credentials = service_account.Credentials.from_service_account_info(
-                info, scopes=ee.oauth.SCOPES)
-        except Exception:  # malformed private key: never echo the library's message
-            return _not_connected(f"the private key in {source} could not be read. Download a "
-                                  "new JSON key for the service account.")
-        finally:
-            del info
+        credentials, project, account, failed = _service_account(ee, key_value, source, project)
     else:
-        method = "user credentials"
-        if not _persistent_credentials_present(env):
-            return _not_connected("no Earth Engine credentials were found. " + HOW_TO_CONNECT)
-        try:
-            credentials = ee.data.get_persistent_credentials()
-        except Exception as exc:  # EEException, google.auth errors
-            return _not_connected(diagnose(exc).message.removeprefix("Not connected: "))
-        project = project or getattr(credentials, "quota_project_id", None)
-        if not project:
-            return _not_connected("no Cloud project is set for Earth Engine. Set EE_PROJECT "
-                                  "(or [gee] project in secrets.toml) to a project registered "
-                                  "for Earth Engine.")
+        method, account = "user credentials", None
+        credentials, project, failed = _user_credentials(ee, env, project)
+    if failed is not None:
+        return failed
     try:
         ee.Initialize(credentials=credentials, project=project)
     except Exception as exc:  # network, refresh, permission errors
@@ -186,14 +166,53 @@ def connect(secrets: Mapping | None = None, env: Mapping[str, str] = os.environ)
                       account)
 
 
+def _service_account(ee, key_value: Any, source: str, project: str | None):
+    """``(credentials, project, account, None)`` from a service-account key, or
+    ``(None, None, None, failed Connection)``; the key never reaches a message."""
+    try:
+        info = _load_key(key_value, source)
+    except EarthEngineError as exc:
+        return None, None, None, Connection(False, None, str(exc))
+    account = str(info["client_email"])
+    project = project or info.get("project_id")
+    try:
+        service_account = lazy_import("google.oauth2.service_account")
+        credentials = service_account.Credentials.from_service_account_info(
+            info, scopes=ee.oauth.SCOPES)
+    except Exception:  # malformed private key: never echo the library's message
+        return None, None, None, _not_connected(
+            f"the private key in {source} could not be read. Download a new JSON key for the "
+            "service account.")
+    finally:
+        del info
+    return credentials, project, account, None
+
+
+def _user_credentials(ee, env: Mapping[str, str], project: str | None):
+    """``(credentials, project, None)`` from ``earthengine authenticate`` / ADC, or
+    ``(None, None, failed Connection)``."""
+    if not _persistent_credentials_present(env):
+        return None, None, _not_connected("no Earth Engine credentials were found. "
+                                          + HOW_TO_CONNECT)
+    try:
+        credentials = ee.data.get_persistent_credentials()
+    except Exception as exc:  # EEException, google.auth errors
+        return None, None, _not_connected(diagnose(exc).message.removeprefix("Not connected: "))
+    project = project or getattr(credentials, "quota_project_id", None)
+    if not project:
+        return None, None, _not_connected(
+            "no Cloud project is set for Earth Engine. Set EE_PROJECT (or [gee] project in "
+            "secrets.toml) to a project registered for Earth Engine.")
+    return credentials, project, None
+
+
 def require_initialized() -> None:
     """Raise a plain error unless ``ee`` has been initialised (see :func:`connect`).
 
     Raises:
         EarthEngineError: not connected.
     """
-    import ee
-
+    ee = lazy_import("ee")
     if not ee.data.is_initialized():
         raise EarthEngineError("Not connected to Earth Engine. " + HOW_TO_CONNECT)
 
@@ -207,11 +226,12 @@ def load_secrets_file(path: str | Path = Path(".streamlit") / "secrets.toml") ->
     Raises:
         EarthEngineError: the file exists but is not valid TOML (its content is not shown).
     """
-    import tomllib
-
     path = Path(path)
     if not path.is_file():
         return {}
+    if tomllib is None:  # pragma: no cover
+        raise EarthEngineError(f"Reading {path} needs Python 3.11 or later.",
+                               "Set EE_SERVICE_ACCOUNT_KEY and EE_PROJECT instead.")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):

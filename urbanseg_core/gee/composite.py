@@ -17,10 +17,12 @@ outside the AOI polygon or without any clear observation hold 0 in every band, s
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
-from ..io.scene import MODEL_BANDS
 from ..errors import EarthEngineError
+from ..lazy import lazy_import
+from ..sentinel2 import DN_SCALE, MODEL_BANDS, RGB_BANDS
 
 S2_COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 CLOUD_SCORE_COLLECTION = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
@@ -38,8 +40,7 @@ BAND_DTYPES: dict[str, str] = {**{b: "float32" for b in MODEL_BANDS}, COUNT_BAND
 
 def ee_geometry(aoi):
     """The AOI as an ``ee.Geometry`` (planar edges in EPSG:4326, as drawn on a web map)."""
-    import ee
-
+    ee = lazy_import("ee")
     return ee.Geometry(aoi.to_geojson(), None, False)
 
 
@@ -50,8 +51,6 @@ def check_params(start: str, end: str, cloud_threshold: float, reducer: str) -> 
         EarthEngineError: dates not ``YYYY-MM-DD`` or not increasing, threshold outside 0-1,
             unknown reducer.
     """
-    from datetime import date
-
     try:
         d0, d1 = date.fromisoformat(str(start)), date.fromisoformat(str(end))
     except ValueError:
@@ -80,8 +79,7 @@ def clear_collection(geometry, start: str = DEFAULT_START, end: str = DEFAULT_EN
     Returns:
         An ``ee.ImageCollection`` of the 11 model bands (DN), each image masked.
     """
-    import ee
-
+    ee = lazy_import("ee")
     scores = ee.ImageCollection(CLOUD_SCORE_COLLECTION)
     threshold = float(cloud_threshold)
 
@@ -98,8 +96,7 @@ def clear_collection(geometry, start: str = DEFAULT_START, end: str = DEFAULT_EN
 
 def scene_count(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END):
     """An ``ee.Number``: how many Sentinel-2 scenes touch the AOI in the date range."""
-    import ee
-
+    ee = lazy_import("ee")
     return ee.ImageCollection(S2_COLLECTION).filterBounds(geometry).filterDate(start, end).size()
 
 
@@ -122,8 +119,7 @@ def composite(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
     Raises:
         EarthEngineError: invalid parameters (checked locally, nothing is sent).
     """
-    import ee
-
+    ee = lazy_import("ee")
     check_params(start, end, cloud_threshold, reducer)
     clear = clear_collection(geometry, start, end, cloud_threshold)
     ee_reducer = ee.Reducer.median() if reducer == "median" else ee.Reducer.mean()
@@ -131,7 +127,7 @@ def composite(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
     # dtypes in BAND_DTYPES) must be exactly float32 x 11 + uint16.
     reflectance = (clear.reduce(ee_reducer)
                    .rename(list(MODEL_BANDS))
-                   .divide(10000)
+                   .divide(DN_SCALE)
                    .clip(geometry)
                    .unmask(0, False)
                    .toFloat())
@@ -144,8 +140,8 @@ def composite(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
     return reflectance.addBands(count)
 
 
-def true_colour(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
+def true_colour_image(geometry, start: str = DEFAULT_START, end: str = DEFAULT_END,
                 cloud_threshold: float = DEFAULT_CLOUD_THRESHOLD, reducer: Reducer = "median"):
     """The composite's B4, B3, B2 (reflectance) for display, masked where no clear pixel."""
     image = composite(geometry, start, end, cloud_threshold, reducer)
-    return image.select(["B4", "B3", "B2"]).updateMask(image.select(COUNT_BAND).gt(0))
+    return image.select(list(RGB_BANDS)).updateMask(image.select(COUNT_BAND).gt(0))

@@ -25,17 +25,20 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from rasterio.crs import CRS
+from rasterio.io import MemoryFile
 
 from ..aoi import AOI
-from ..io.scene import MODEL_BANDS, Scene
 from ..errors import EarthEngineError
+from ..io.grid import Grid
+from ..io.scene import Scene
+from ..lazy import lazy_import
+from ..sentinel2 import MODEL_BANDS, NODATA
 from .auth import require_initialized
 from .composite import (BAND_DTYPES, COUNT_BAND, DEFAULT_CLOUD_THRESHOLD, DEFAULT_END,
                         DEFAULT_START, check_params, composite, ee_geometry, scene_count)
 from .errors import diagnose
-from .grid import Chunk, Grid, bytes_per_pixel, grid_for_aoi, plan_chunks
-from .reference import NODATA, REFERENCE_BAND, ghsl_reference
+from .grid import Chunk, bytes_per_pixel, grid_for_aoi, pixel_grid, plan_chunks
+from .reference import REFERENCE_BAND, ghsl_reference
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +126,11 @@ def decode_pixels(data, bands: Sequence[str], shape: tuple[int, int]) -> np.ndar
         if raw[:6] == b"\x93NUMPY":
             data = np.load(io.BytesIO(raw), allow_pickle=False)
         elif raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-            from rasterio.io import MemoryFile
-
             with MemoryFile(raw) as mem, mem.open() as src:
                 data = np.moveaxis(src.read(), 0, -1)
         else:
             raise EarthEngineError("Earth Engine returned data in an unexpected format "
-                                   f"({raw[:8]!r}). Try again; report it if it persists.")
+                                   f"({raw[:8]!r}).", "Try again; report it if it persists.")
     arr = np.asarray(data)
     if arr.dtype.names:
         missing = [b for b in bands if b not in arr.dtype.names]
@@ -175,8 +176,7 @@ def fetch_image(image, grid: Grid, band_dtypes: Mapping[str, str],
     Raises:
         EarthEngineError: a chunk failed for good (plain message).
     """
-    import ee
-
+    ee = lazy_import("ee")
     bands = list(band_dtypes)
     chunks = plan_chunks(grid, bytes_per_pixel(band_dtypes.values()), max_side=max_chunk_side)
     out = {b: np.zeros((grid.height, grid.width), dtype=np.dtype(d)) for b, d in band_dtypes.items()}
@@ -184,12 +184,27 @@ def fetch_image(image, grid: Grid, band_dtypes: Mapping[str, str],
 
     def fetch(chunk: Chunk) -> tuple[Chunk, np.ndarray]:
         sub = grid.window(chunk.row, chunk.col, chunk.height, chunk.width)
-        params = {"expression": image, "fileFormat": "NPY", "grid": sub.to_ee(),
+        params = {"expression": image, "fileFormat": "NPY", "grid": pixel_grid(sub),
                   "bandIds": bands}
         label = f"part {chunk.index + 1} of {total} of {what}"
         data = call_with_retries(lambda: ee.data.computePixels(dict(params)), label, retry, sleep)
         return chunk, decode_pixels(data, bands, (chunk.height, chunk.width))
 
+    def place(chunk: Chunk, stack: np.ndarray) -> None:
+        rows = slice(chunk.row, chunk.row + chunk.height)
+        cols = slice(chunk.col, chunk.col + chunk.width)
+        for i, b in enumerate(bands):
+            out[b][rows, cols] = stack[i]
+
+    _in_parallel(fetch, chunks, place, max_workers, progress)
+    return out
+
+
+def _in_parallel(fetch, chunks: list[Chunk], place, max_workers: int,
+                 progress: ProgressCallback | None) -> None:
+    """Run ``fetch(chunk) -> (chunk, stack)`` on a thread pool and ``place`` each answer in
+    the caller's thread; the first failure cancels what has not started and is raised."""
+    total = len(chunks)
     if progress:
         progress(0, total)
     done = 0
@@ -199,11 +214,7 @@ def fetch_image(image, grid: Grid, band_dtypes: Mapping[str, str],
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
-                    chunk, stack = fut.result()
-                    rows = slice(chunk.row, chunk.row + chunk.height)
-                    cols = slice(chunk.col, chunk.col + chunk.width)
-                    for i, b in enumerate(bands):
-                        out[b][rows, cols] = stack[i]
+                    place(*fut.result())
                     done += 1
                     if progress:
                         progress(done, total)
@@ -211,7 +222,6 @@ def fetch_image(image, grid: Grid, band_dtypes: Mapping[str, str],
             for fut in pending:
                 fut.cancel()
             raise
-    return out
 
 
 def fetch_scene(aoi: AOI, start: str = DEFAULT_START, end: str = DEFAULT_END,
@@ -247,41 +257,93 @@ def fetch_scene(aoi: AOI, start: str = DEFAULT_START, end: str = DEFAULT_END,
     check_params(start, end, cloud_threshold, reducer)
     require_initialized()
     geometry = ee_geometry(aoi)
+    n_scenes = _scene_count(geometry, start, end, retry)
+    grid = grid_for_aoi(aoi, resolution)
+    image = composite(geometry, start, end, cloud_threshold, reducer)
+    bands = fetch_image(image, grid, BAND_DTYPES, progress, max_workers, retry, "the composite",
+                        max_chunk_side=max_chunk_side)
+    scene = composite_scene(bands, grid, f"Earth Engine S2_SR_HARMONIZED {start}..{end} "
+                            f"{reducer}", aoi)
+    count = scene.clear_count
+    if not scene.valid.any():
+        raise EarthEngineError(
+            f"No clear (cloud-free) Sentinel-2 pixel over this area between {start} and {end} "
+            f"at Cloud Score+ threshold {cloud_threshold}: {n_scenes} image(s) exist but all "
+            "are cloudy here.", "Widen the date range or lower the threshold.")
+    scene.notes.append(
+        f"Earth Engine composite: {reducer} of {n_scenes} Sentinel-2 L2A image(s) ({start} to "
+        f"{end}, end excluded), Cloud Score+ cs_cdf >= {cloud_threshold}; median "
+        f"{int(np.median(count[scene.valid]))} clear observations per pixel.")
+    missing = 1.0 - scene.valid.mean()
+    if missing > 0.001:
+        scene.notes.append(f"{100 * missing:.1f}% of the grid has no clear observation or lies "
+                           "outside the AOI (nodata).")
+    return scene
+
+
+def _scene_count(geometry, start: str, end: str, retry: RetryPolicy) -> int:
+    """How many Sentinel-2 scenes touch the AOI in the date range (at least one).
+
+    Raises:
+        EarthEngineError: none, or an unexpected answer.
+    """
     n_scenes = call_with_retries(lambda: scene_count(geometry, start, end).getInfo(),
                                  "the scene count", retry)
     try:
         n_scenes = int(n_scenes)
     except (TypeError, ValueError):
-        raise EarthEngineError("Earth Engine returned an unexpected scene count. Try again.") from None
+        raise EarthEngineError("Earth Engine returned an unexpected scene count.",
+                               "Try again.") from None
     if not n_scenes:
         raise EarthEngineError(
-            f"No Sentinel-2 image covers this area between {start} and {end}. Widen the date "
-            "range (a whole year is safest).")
-    grid = grid_for_aoi(aoi, resolution)
-    image = composite(geometry, start, end, cloud_threshold, reducer)
-    bands = fetch_image(image, grid, BAND_DTYPES, progress, max_workers, retry, "the composite",
-                        max_chunk_side=max_chunk_side)
-    count = bands.pop(COUNT_BAND)
+            f"No Sentinel-2 image covers this area between {start} and {end}.",
+            "Widen the date range (a whole year is safest).")
+    return n_scenes
+
+
+def composite_scene(bands: dict[str, np.ndarray], grid: Grid, source: str,
+                    aoi: AOI | None = None) -> GeeScene:
+    """The scene of a fetched composite (:data:`~.composite.BAND_DTYPES` bands on ``grid``).
+
+    Args:
+        bands: band name -> ``(H, W)`` array, the 11 model bands (reflectance float32) and
+            ``clear_count`` (uint16), as :func:`fetch_image` returns them.
+        grid: the grid they were fetched on.
+        source: a label for the scene.
+        aoi: the AOI they were fetched for, if any.
+
+    Returns:
+        A :class:`GeeScene`: pixels are valid where at least one clear observation went in
+        and every band is finite; invalid pixels hold 0.
+    """
+    count = bands[COUNT_BAND]
     reflectance = np.stack([bands[b] for b in MODEL_BANDS]).astype("float32", copy=False)
     valid = (count > 0) & np.isfinite(reflectance).all(axis=0)
-    if not valid.any():
-        raise EarthEngineError(
-            f"No clear (cloud-free) Sentinel-2 pixel over this area between {start} and {end} "
-            f"at Cloud Score+ threshold {cloud_threshold}: {n_scenes} image(s) exist but all "
-            "are cloudy here. Widen the date range or lower the threshold.")
     reflectance[:, ~valid] = 0.0
-    notes = [f"Earth Engine composite: {reducer} of {n_scenes} Sentinel-2 L2A image(s) "
-             f"({start} to {end}, end excluded), Cloud Score+ cs_cdf >= {cloud_threshold}; "
-             f"median {int(np.median(count[valid]))} clear observations per pixel."]
-    missing = 1.0 - valid.mean()
-    if missing > 0.001:
-        notes.append(f"{100 * missing:.1f}% of the grid has no clear observation or lies "
-                     "outside the AOI (nodata).")
-    return GeeScene(
-        reflectance=reflectance, valid=valid, crs=CRS.from_string(grid.crs_code),
-        transform=grid.transform,
-        source=f"Earth Engine S2_SR_HARMONIZED {start}..{end} {reducer}",
-        band_names=MODEL_BANDS, notes=notes, clear_count=count, grid=grid, aoi=aoi)
+    return GeeScene(reflectance=reflectance, valid=valid, crs=grid.crs,
+                    transform=grid.transform, source=source, band_names=MODEL_BANDS,
+                    notes=[], clear_count=count, grid=grid, aoi=aoi)
+
+
+def fetch_window(aoi: AOI, grid: Grid, start: str | None = None, end: str | None = None,
+                 cloud_threshold: float | None = None, reducer: str = "median") -> GeeScene:
+    """The composite of an AOI on one window's grid, fetched with one request at a time (a
+    batch task: the batch's semaphore counts requests).
+
+    Args:
+        aoi: the AOI (the composite is clipped to its polygon).
+        grid: the window's grid (UTM, ``resolution`` m).
+        start, end, cloud_threshold, reducer: composite parameters (defaults: those of
+            :mod:`urbanseg_core.gee.composite`).
+
+    Raises:
+        EarthEngineError: not connected, bad parameters, or a request that failed for good.
+    """
+    image = composite(ee_geometry(aoi), start or DEFAULT_START, end or DEFAULT_END,
+                      DEFAULT_CLOUD_THRESHOLD if cloud_threshold is None else cloud_threshold,
+                      reducer)
+    bands = fetch_image(image, grid, BAND_DTYPES, max_workers=1, what="a batch tile")
+    return composite_scene(bands, grid, "Earth Engine S2_SR_HARMONIZED composite", aoi)
 
 
 def fetch_reference(aoi: AOI | GeeScene, resolution: float = 10.0, grid: Grid | None = None,

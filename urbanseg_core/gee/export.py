@@ -19,7 +19,6 @@ prefix; download the folder afterwards) or fetched in process and written locall
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,13 +27,16 @@ import numpy as np
 import rasterio
 
 from ..aoi import AOI
-from ..io.scene import MODEL_BANDS
 from ..errors import EarthEngineError, InputError
+from ..io.grid import Grid
+from ..lazy import lazy_import
+from ..sentinel2 import MODEL_BANDS, NODATA
+from ..util import safe_name as _safe
 from .auth import require_initialized
 from .composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START, composite, ee_geometry
 from .download import RetryPolicy, call_with_retries
-from .grid import Grid, grid_for_aoi
-from .reference import NODATA, ghsl_reference
+from .grid import crs_transform, grid_for_aoi
+from .reference import ghsl_reference
 
 Destination = Literal["drive", "gcs"]
 
@@ -94,8 +96,13 @@ class TaskStatus:
 
 
 def safe_name(text: str, limit: int = 100) -> str:
-    """A task description / file prefix Earth Engine accepts (letters, digits, ``_-.``)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")[:limit]
+    """A task description / file prefix Earth Engine accepts (letters, digits, ``_-.``;
+    :func:`urbanseg_core.util.safe_name`).
+
+    Raises:
+        InputError: nothing is left of ``text``.
+    """
+    name = _safe(text, limit)
     if not name:
         raise InputError("Give a name with letters or digits for the export.")
     return name
@@ -123,12 +130,11 @@ def start_image_export(image, grid: Grid, name: str, destination: Destination = 
         InputError: bad destination or missing bucket.
         EarthEngineError: not connected or Earth Engine refused the task.
     """
-    import ee
-
+    ee = lazy_import("ee")
     require_initialized()
     name = safe_name(name)
     common = dict(image=image, description=name, dimensions=f"{grid.width}x{grid.height}",
-                  crs=grid.crs_code, crsTransform=grid.crs_transform, maxPixels=int(1e13),
+                  crs=grid.crs_code, crsTransform=crs_transform(grid), maxPixels=int(1e13),
                   fileFormat="GeoTIFF")
     if no_data is not None:
         common["formatOptions"] = {"noData": float(no_data)}
@@ -138,8 +144,8 @@ def start_image_export(image, grid: Grid, name: str, destination: Destination = 
         location = folder
     elif destination == "gcs":
         if not bucket:
-            raise InputError("Give a Cloud Storage bucket (--bucket) for an export to Cloud "
-                             "Storage.")
+            raise InputError("An export to Cloud Storage needs a bucket.",
+                             "Give a Cloud Storage bucket.")
         prefix = f"{folder}/{name}" if folder else name
         task = ee.batch.Export.image.toCloudStorage(bucket=bucket, fileNamePrefix=prefix,
                                                     **common)
@@ -158,7 +164,7 @@ def export_composite(aoi: AOI, name: str, destination: Destination = "drive",
     """Export the composite's 11 bands (float32 reflectance, nodata 0) of a large AOI.
 
     The output ``<name>_image.tif`` reads with :func:`urbanseg_core.io.scene.read_scene` and
-    segments with ``urbanseg predict`` or ``urbanseg batch``.
+    segments like any GeoTIFF (whole regions with :func:`urbanseg_core.batch.run_batch`).
     """
     geometry = ee_geometry(aoi)
     image = composite(geometry, start, end, cloud_threshold, reducer).select(list(MODEL_BANDS))
@@ -192,8 +198,7 @@ def task_status(task_ids: str | list[str]) -> list[TaskStatus]:
     Raises:
         EarthEngineError: not connected or Earth Engine refused.
     """
-    import ee
-
+    ee = lazy_import("ee")
     require_initialized()
     ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
     raw = call_with_retries(lambda: ee.data.getTaskStatus(ids), "the task status", RetryPolicy(3))
@@ -202,8 +207,7 @@ def task_status(task_ids: str | list[str]) -> list[TaskStatus]:
 
 def recent_tasks(limit: int = 10) -> list[TaskStatus]:
     """The project's most recent tasks, newest first."""
-    import ee
-
+    ee = lazy_import("ee")
     require_initialized()
     raw = call_with_retries(ee.data.getTaskList, "the task list", RetryPolicy(3))
     return [_to_status(t) for t in list(raw)[:limit]]

@@ -1,29 +1,25 @@
-"""The download grid of an AOI and its split into requests under Earth Engine's size limit.
+"""The download grid of an AOI, its split into requests under Earth Engine's size limit, and
+the size and time estimate of a fetch.
 
-The grid is the UTM zone of the AOI's centroid (:func:`urbanseg_core.io.grid.utm_crs_for`) at
+The grid is :func:`urbanseg_core.io.grid.utm_grid` in the UTM zone of the AOI's centroid at
 10 m, north up, with pixel edges on whole multiples of the resolution (so two fetches of
 overlapping AOIs share pixel edges). ``ee.data.computePixels`` refuses requests above 48 MB of
 uncompressed data or 32768 px on a side (Earth Engine REST reference,
 ``projects.image.computePixels``); :func:`plan_chunks` cuts the grid into windows below both.
 
-No Earth Engine import here: the app sizes an AOI (:func:`urbanseg_core.aoi.estimate`) without
-a connection.
+No Earth Engine import here: the app sizes an AOI (:func:`estimate`) without a connection.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
-from affine import Affine
-from pyproj import Transformer
 
-from ..io.grid import utm_crs_for
-
-if TYPE_CHECKING:
-    from ..aoi import AOI
+from ..aoi import AOI
+from ..io.grid import Grid, utm_grid
 
 #: computePixels' request limit, bytes of uncompressed data (48 MiB).
 REQUEST_LIMIT_BYTES = 48 * 1024 * 1024
@@ -31,50 +27,23 @@ REQUEST_LIMIT_BYTES = 48 * 1024 * 1024
 MAX_SIDE_PX = 32768
 
 
-@dataclass(frozen=True)
-class Grid:
-    """A north-up pixel grid.
+def pixel_grid(grid: Grid) -> dict:
+    """The ``grid`` (PixelGrid) parameter of ``ee.data.computePixels`` for a UTM grid."""
+    t = grid.transform
+    return {
+        "dimensions": {"width": int(grid.width), "height": int(grid.height)},
+        "affineTransform": {
+            "scaleX": float(t.a), "shearX": 0.0, "translateX": float(t.c),
+            "shearY": 0.0, "scaleY": float(t.e), "translateY": float(t.f),
+        },
+        "crsCode": grid.crs_code,
+    }
 
-    Attributes:
-        crs_code: ``"EPSG:326zz"`` or ``"EPSG:327zz"`` (WGS 84 / UTM).
-        x0, y0: coordinates of the top-left corner of the top-left pixel, metres.
-        resolution: pixel side, metres.
-        width, height: size in pixels.
-    """
 
-    crs_code: str
-    x0: float
-    y0: float
-    resolution: float
-    width: int
-    height: int
-
-    @property
-    def transform(self) -> Affine:
-        """The affine pixel-to-CRS transform (rasterio convention)."""
-        return Affine(self.resolution, 0.0, self.x0, 0.0, -self.resolution, self.y0)
-
-    def window(self, row: int, col: int, height: int, width: int) -> "Grid":
-        """The sub-grid starting at pixel ``(row, col)`` of size ``height x width``."""
-        return Grid(self.crs_code, self.x0 + col * self.resolution,
-                    self.y0 - row * self.resolution, self.resolution, width, height)
-
-    def to_ee(self) -> dict:
-        """The ``grid`` (PixelGrid) parameter of ``ee.data.computePixels``."""
-        return {
-            "dimensions": {"width": int(self.width), "height": int(self.height)},
-            "affineTransform": {
-                "scaleX": float(self.resolution), "shearX": 0.0, "translateX": float(self.x0),
-                "shearY": 0.0, "scaleY": -float(self.resolution), "translateY": float(self.y0),
-            },
-            "crsCode": self.crs_code,
-        }
-
-    @property
-    def crs_transform(self) -> list[float]:
-        """``[xScale, xShear, xTranslation, yShear, yScale, yTranslation]`` for exports."""
-        r = float(self.resolution)
-        return [r, 0.0, float(self.x0), 0.0, -r, float(self.y0)]
+def crs_transform(grid: Grid) -> list[float]:
+    """``[xScale, xShear, xTranslation, yShear, yScale, yTranslation]`` for exports."""
+    t = grid.transform
+    return [float(t.a), 0.0, float(t.c), 0.0, float(t.e), float(t.f)]
 
 
 @dataclass(frozen=True)
@@ -88,25 +57,14 @@ class Chunk:
     width: int
 
 
-def grid_for_aoi(aoi: "AOI", resolution: float = 10.0) -> Grid:
-    """The UTM grid covering an AOI's bounding box at ``resolution`` metres.
-
-    The bbox is projected with densified edges (21 points per side) so that curved
-    parallels are covered; edges are snapped outwards to multiples of ``resolution``.
+def grid_for_aoi(aoi: AOI, resolution: float = 10.0) -> Grid:
+    """The UTM grid covering an AOI's bounding box at ``resolution`` metres, in the zone of
+    the AOI's centroid (:func:`urbanseg_core.io.grid.utm_grid`).
 
     Raises:
         ValueError: centroid outside UTM's latitude range (validate the AOI first).
     """
-    lon, lat = aoi.centroid
-    crs = utm_crs_for(lon, lat)
-    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    left, bottom, right, top = tr.transform_bounds(*aoi.bounds, densify_pts=21)
-    r = float(resolution)
-    x0 = math.floor(left / r) * r
-    y0 = math.ceil(top / r) * r
-    width = max(1, int(math.ceil((right - x0) / r - 1e-9)))
-    height = max(1, int(math.ceil((y0 - bottom) / r - 1e-9)))
-    return Grid(f"EPSG:{crs.to_epsg()}", x0, y0, r, width, height)
+    return utm_grid(aoi.bounds, "EPSG:4326", resolution, centre=aoi.centroid)
 
 
 def bytes_per_pixel(dtypes: Iterable[str | np.dtype]) -> int:
@@ -149,3 +107,46 @@ def plan_chunks(grid: Grid, bpp: int, limit_bytes: int = REQUEST_LIMIT_BYTES,
             if h > 0 and w > 0:
                 chunks.append(Chunk(len(chunks), r, c, h, w))
     return chunks
+
+
+def estimate(aoi: AOI, resolution_m: float = 10.0, bands: int = 11,
+             fetch_mb_per_s: float = 4.0, request_latency_s: float = 5.0, workers: int = 4,
+             inference_px_per_s: float = 150_000.0) -> dict:
+    """Size a fetch before it starts: pixels, megabytes and a rough time.
+
+    How the estimate is made:
+
+    * ``pixels`` is ``width x height`` of the download grid (the UTM grid of the AOI's
+      bounding box at ``resolution_m``, see :func:`grid_for_aoi`),
+      i.e. exactly what will be requested, including bbox pixels outside a non-rectangular
+      polygon.
+    * ``megabytes`` (10^6 bytes) counts what Earth Engine computes per pixel: ``bands`` float32
+      reflectance bands (4 bytes) plus the uint16 clear-observation count (2 bytes) plus one
+      mask byte per band, the same count used to keep each request under the 48 MB limit.
+    * ``requests`` is the number of chunks of the download plan.
+    * ``fetch_seconds`` assumes ``workers`` parallel requests, each taking
+      ``request_latency_s`` of server computation plus its transfer at ``fetch_mb_per_s``
+      (defaults are assumptions, not measurements: Earth Engine's speed varies with load and
+      with how many images the composite reduces).
+    * ``inference_seconds`` is ``pixels / inference_px_per_s``. The default is a placeholder,
+      not a measurement: pass the throughput of a previous run on the same machine
+      (``pixels / Segmentation.seconds``) for a figure worth showing.
+
+    Returns:
+        ``{"area_km2", "width", "height", "pixels", "megabytes", "requests",
+        "fetch_seconds", "inference_seconds", "total_seconds"}``.
+    """
+    grid = grid_for_aoi(aoi, resolution_m)
+    pixels = grid.width * grid.height
+    bpp = bytes_per_pixel(["float32"] * bands + ["uint16"])
+    n_requests = len(plan_chunks(grid, bpp))
+    megabytes = pixels * bpp / 1e6
+    rounds = math.ceil(n_requests / max(1, workers))
+    fetch_s = rounds * request_latency_s + megabytes / fetch_mb_per_s
+    infer_s = pixels / inference_px_per_s
+    return {
+        "area_km2": round(aoi.area_km2, 3), "width": grid.width, "height": grid.height,
+        "pixels": pixels, "megabytes": round(megabytes, 1), "requests": n_requests,
+        "fetch_seconds": round(fetch_s, 1), "inference_seconds": round(infer_s, 1),
+        "total_seconds": round(fetch_s + infer_s, 1),
+    }

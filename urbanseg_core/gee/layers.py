@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..lazy import lazy_import
+from ..sentinel2 import CLASSES, RGB_BANDS
 from .auth import require_initialized
-from .composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START, ee_geometry, true_colour
+from .composite import (DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START, ee_geometry,
+                        true_colour_image)
 from .download import RetryPolicy, call_with_retries
-from .reference import GHSL_BAND, GHSL_COLLECTION
+from .reference import ghsl_classes
 
 #: Display stretch for surface reflectance (0-0.3 covers most land).
-TRUE_COLOUR_VIS = {"bands": ["B4", "B3", "B2"], "min": 0.0, "max": 0.3, "gamma": 1.2}
-#: GHSL in the model card's colours (urbanseg_core.model.card.DEFAULT_CLASSES): non-residential
-#: (21-25) blue, residential (11-15) orange; "other" is masked (transparent).
-GHSL_VIS = {"min": 1, "max": 2, "palette": ["0072B2", "E69F00"]}
+TRUE_COLOUR_VIS = {"bands": list(RGB_BANDS), "min": 0.0, "max": 0.3, "gamma": 1.2}
+#: GHSL in the classes' colours (:data:`urbanseg_core.sentinel2.CLASSES`): non-residential
+#: (21-25) and residential (11-15); "other" is masked (transparent).
+GHSL_VIS = {"min": 1, "max": 2, "palette": [colour.lstrip("#") for _, colour, _, _ in CLASSES[1:]]}
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,7 @@ class TileLayer:
 
 
 def _url(image, vis: dict) -> str:
-    import ee
-
+    ee = lazy_import("ee")
     response = call_with_retries(lambda: image.getMapId(vis), "the map tiles", RetryPolicy(3))
     fetcher = response.get("tile_fetcher")
     if fetcher is not None:
@@ -52,7 +54,7 @@ def true_colour_layer(aoi, start: str = DEFAULT_START, end: str = DEFAULT_END,
         EarthEngineError: not connected or Earth Engine refused.
     """
     require_initialized()
-    image = true_colour(ee_geometry(aoi), start, end, cloud_threshold, reducer)
+    image = true_colour_image(ee_geometry(aoi), start, end, cloud_threshold, reducer)
     return TileLayer(f"Sentinel-2 {reducer} {start[:4]}", _url(image, TRUE_COLOUR_VIS),
                      "Contains modified Copernicus Sentinel data; Google Earth Engine")
 
@@ -66,13 +68,8 @@ def ghsl_layer(aoi=None) -> TileLayer:
     Raises:
         EarthEngineError: not connected or Earth Engine refused.
     """
-    import ee
-
-    from .reference import REMAP
-
     require_initialized()
-    image = (ee.ImageCollection(GHSL_COLLECTION).mosaic().select(GHSL_BAND)
-             .remap(REMAP[0], REMAP[1], 0))
+    image = ghsl_classes()
     image = image.updateMask(image.gt(0))
     if aoi is not None:
         image = image.clip(ee_geometry(aoi))

@@ -12,18 +12,26 @@ any other code -> 0 other, no data / outside the AOI -> 255.
 
 from __future__ import annotations
 
-import numpy as np
+from ..io.references import GHSL_NON_RESIDENTIAL, GHSL_RESIDENTIAL
+from ..lazy import lazy_import
+from ..sentinel2 import NODATA
 
 GHSL_COLLECTION = "JRC/GHSL/P2023A/GHS_BUILT_C"
 GHSL_BAND = "built_characteristics"
 REFERENCE_BAND = "reference"
-NODATA = 255
 
-RESIDENTIAL_CODES = (11, 12, 13, 14, 15)
-NON_RESIDENTIAL_CODES = (21, 22, 23, 24, 25)
-#: (from GHSL codes, to model index codes), used by the Earth Engine remap.
-REMAP = (list(RESIDENTIAL_CODES + NON_RESIDENTIAL_CODES),
-         [2] * len(RESIDENTIAL_CODES) + [1] * len(NON_RESIDENTIAL_CODES))
+#: (from GHSL codes, to model index codes), used by the Earth Engine remap; the same mapping
+#: as :func:`urbanseg_core.io.references.to_index` with ``codes="ghsl"`` on local files.
+REMAP = (list(GHSL_RESIDENTIAL + GHSL_NON_RESIDENTIAL),
+         [2] * len(GHSL_RESIDENTIAL) + [1] * len(GHSL_NON_RESIDENTIAL))
+
+
+def ghsl_classes():
+    """GHS-BUILT-C mosaicked and remapped to index classes (0 where not built), an
+    ``ee.Image`` without a mask or clip."""
+    ee = lazy_import("ee")
+    codes = ee.ImageCollection(GHSL_COLLECTION).mosaic().select(GHSL_BAND)
+    return codes.remap(REMAP[0], REMAP[1], 0)
 
 
 def ghsl_reference(geometry):
@@ -35,45 +43,8 @@ def ghsl_reference(geometry):
     Returns:
         ``ee.Image``: 0 other, 1 non-residential, 2 residential, 255 nodata.
     """
-    import ee
-
-    codes = ee.ImageCollection(GHSL_COLLECTION).mosaic().select(GHSL_BAND)
-    return (codes.remap(REMAP[0], REMAP[1], 0)
+    return (ghsl_classes()
             .rename(REFERENCE_BAND)
             .clip(geometry)
             .unmask(NODATA, False)
             .toUint8())
-
-
-def ghsl_to_index(codes: np.ndarray, nodata: int | None = None) -> np.ndarray:
-    """The same mapping on a local array of GHSL codes (e.g. a downloaded GHS-BUILT-C tile).
-
-    Args:
-        codes: ``(H, W)`` integer GHSL ``built_characteristics`` codes.
-        nodata: the file's nodata value, mapped to 255.
-
-    Returns:
-        ``(H, W)`` uint8: 0 other, 1 non-residential, 2 residential, 255 nodata.
-    """
-    out = np.zeros(codes.shape, dtype=np.uint8)
-    out[np.isin(codes, RESIDENTIAL_CODES)] = 2
-    out[np.isin(codes, NON_RESIDENTIAL_CODES)] = 1
-    if nodata is not None:
-        out[codes == nodata] = NODATA
-    return out
-
-
-def fetch_reference(scene_or_aoi, **kwargs) -> np.ndarray:
-    """Fetch the reference for a fetched scene (same grid) or an AOI.
-
-    A shortcut for :func:`urbanseg_core.gee.download.fetch_reference`; see it for arguments.
-
-    Returns:
-        ``(H, W)`` uint8: 0 other, 1 non-residential, 2 residential, 255 nodata.
-
-    Raises:
-        EarthEngineError: not connected or a request failed for good.
-    """
-    from .download import fetch_reference as _fetch
-
-    return _fetch(scene_or_aoi, **kwargs)
