@@ -1,12 +1,18 @@
-"""Streamlit glue for the dashboard (``streamlit run app.py``).
+"""The dashboard (``streamlit run app.py``): the only part of urbanseg that imports Streamlit,
+folium, streamlit-folium or leafmap.
 
 The pages in ``pages/`` hold layout only; they call these modules:
 
+- :mod:`.views`: the sections of each page (map, Run column, results, model card);
+- :mod:`.panels`: the three imagery panels (sample, upload, Earth Engine);
+- :mod:`.controller`: what Run does (status box, result kept in the session, prefetch);
+- :mod:`.runner`: the run cache (``st.cache_data`` keyed on the request) and its progress;
 - :mod:`.resources`: cached, shared objects (the model, the sample scene, its map layers);
 - :mod:`.state`: the session-state keys and helpers (results survive page switches);
-- :mod:`.sources`: uploads and the band-mapping form's defaults;
-- :mod:`.runner`: the run controller (cache keyed on inputs, progress, device);
-- :mod:`.result`: one run's result and its downloads (no Streamlit);
-- :mod:`.earthengine`: lazy, optional Earth Engine connection;
-- :mod:`.widgets`: small pieces of UI shared by pages (map, errors, device line).
+- :mod:`.earthengine`: the Earth Engine connection, AOI sizing and tile layers;
+- :mod:`.map`: folium maps around the image layers of :mod:`urbanseg_core.io.display`;
+- :mod:`.widgets`: small pieces of UI (errors, progress, tables, downloads);
+- :mod:`.messages`: errors and notes worded for the page.
+
+The work itself (a request -> a result and its downloads) is :mod:`urbanseg_core.runs`.
 """

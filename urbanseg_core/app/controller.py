@@ -8,17 +8,24 @@ input left as it was.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import time
 
 import streamlit as st
 
-from . import resources, state
+from ..model.loading import LoadedModel
+from ..runs.request import RunRequest
 from ..runs.result import RunResult
-from .runner import RunRequest, run
+from ..util import sha256_file
+from . import resources, state
+from .runner import cached_compute, run, start_thread
 from .widgets import progress_reporter, show_error
 
+log = logging.getLogger("urbanseg.app")
 
-def current_model():
+
+def current_model() -> LoadedModel:
     """The session's model (chosen on the Model page, else the default), loaded once.
 
     Raises:
@@ -60,8 +67,6 @@ def run_request(request: RunRequest) -> RunResult | None:
 
 @functools.lru_cache(maxsize=1)
 def _sample_sha256() -> str:
-    from ..model.card import sha256_file
-
     return sha256_file(resources.sample_path())
 
 
@@ -78,8 +83,6 @@ def prefetch_sample() -> None:
     pressing Run then shows it at once (or waits for the computation already under way).
     Set ``URBANSEG_PREFETCH=0`` to turn this off (e.g. to time cold runs).
     """
-    import os
-
     if os.environ.get("URBANSEG_PREFETCH", "1") == "0":
         return
     try:
@@ -90,35 +93,21 @@ def prefetch_sample() -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _prefetch_once(model_sha256: str, _loaded) -> bool:  # noqa: ARG001 - cache key
-    import threading
-
-    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
-
-    from .runner import _cached_compute
-
+def _prefetch_once(model_sha256: str, _loaded: LoadedModel) -> bool:  # noqa: ARG001 - key
     request = sample_request()
     sample = resources.sample_scene()
     tv = resources.sample_view().true_colour
 
     def work() -> None:
-        import logging
-        import time as _time
-
-        log = logging.getLogger("urbanseg.app")
-        start = _time.perf_counter()
+        start = time.perf_counter()
         try:
-            _cached_compute(request.key(_loaded.sha256), request, _loaded,
-                            lambda _s, _f: None, sample, tv)
-            log.info("prefetch of the sample done in %.1f s", _time.perf_counter() - start)
+            cached_compute(request.key(_loaded.sha256), request, _loaded,
+                           lambda _s, _f: None, sample, tv)
+            log.info("prefetch of the sample done in %.1f s", time.perf_counter() - start)
         except BaseException as exc:  # noqa: BLE001 - a real Run reports errors
             log.warning("prefetch of the sample failed: %r", exc)
 
-    thread = threading.Thread(target=work, name="urbanseg-prefetch", daemon=True)
-    ctx = get_script_run_ctx()
-    if ctx is not None:
-        add_script_run_ctx(thread, ctx)
-    thread.start()
+    start_thread(work, "urbanseg-prefetch")
     return True
 
 

@@ -1,19 +1,26 @@
 """Earth Engine in the app: connection status, AOI sizing, fetching a scene and a reference.
 
-Everything here degrades gracefully: without the ``urbanseg_core.gee`` modules, the
-earthengine-api package or credentials, the app says plainly "Not connected" and how to
-connect, and keeps working on the sample and uploads.
+Everything here degrades gracefully: without the earthengine-api package or credentials, the
+app says plainly "Not connected" and how to connect, and keeps working on the sample and
+uploads. :data:`EARTH_ENGINE` is the remote source the run controller fetches Earth Engine
+requests from.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any, Callable
 
+import numpy as np
 import streamlit as st
 
-from ..errors import EarthEngineError, InputError
+from .. import aoi as aoi_mod
+from ..errors import EarthEngineError, InputError, UrbansegError
+from ..gee import auth, download, export, layers
+from ..gee.grid import estimate
+from ..io.scene import Scene
+from ..runs.compute import RemoteSource
+from ..runs.request import RunRequest
 
 HOW_TO_CONNECT = (
     "To use Earth Engine, register a Google Cloud project for Earth Engine, then either "
@@ -34,10 +41,6 @@ def _secrets() -> dict:
 
 @st.cache_resource(show_spinner="Checking the Earth Engine connection...")
 def _connect() -> Any:
-    try:
-        auth = importlib.import_module("urbanseg_core.gee.auth")
-    except ImportError:
-        return None
     try:
         return auth.connect(_secrets())
     except Exception:  # noqa: BLE001 - connect() should not raise; never show its details
@@ -77,8 +80,6 @@ def aoi_summary(geometry: dict, max_km2: float = 500.0,
         ``{"area_km2", "pixels", "megabytes", "seconds", "error"}``; ``error`` is a plain
         sentence when the AOI cannot be used (too large, invalid), else ``None``.
     """
-    from .. import aoi as aoi_mod
-
     out: dict[str, Any] = {"area_km2": None, "pixels": None, "megabytes": None,
                            "seconds": None, "error": None}
     try:
@@ -92,11 +93,10 @@ def aoi_summary(geometry: dict, max_km2: float = 500.0,
     except InputError as exc:
         out["error"] = str(exc)
     try:
-        est = (aoi_mod.estimate(area, inference_px_per_s=px_per_s) if px_per_s
-               else aoi_mod.estimate(area))
-        out.update(pixels=est.get("pixels"), megabytes=est.get("megabytes"),
-                   seconds=est.get("total_seconds", est.get("seconds")))
-    except Exception:  # noqa: BLE001 - estimate depends on optional modules; fall back
+        est = (estimate(area, inference_px_per_s=px_per_s) if px_per_s else estimate(area))
+        out.update(pixels=est["pixels"], megabytes=est["megabytes"],
+                   seconds=est["total_seconds"])
+    except ValueError:  # outside UTM's latitudes (already said above): a rough figure
         pixels = int(area.area_km2 * 1e4)  # 10 m pixels
         out.update(pixels=pixels, megabytes=round(pixels * 50 / 1e6, 1),
                    seconds=round(pixels / (px_per_s or 150_000) + 10, 1))
@@ -109,8 +109,6 @@ def parse_drawing(drawings: Any) -> dict:
     Raises:
         InputError: nothing usable is drawn.
     """
-    from .. import aoi as aoi_mod
-
     return aoi_mod.from_folium_drawing(drawings).to_geojson()
 
 
@@ -120,12 +118,10 @@ def parse_upload(data: bytes) -> dict:
     Raises:
         InputError: not GeoJSON or no polygon in it.
     """
-    from .. import aoi as aoi_mod
-
     return aoi_mod.parse_geojson(data).to_geojson()
 
 
-def fetch_scene(request, progress: Callable[[float], None]):
+def fetch_scene(request: RunRequest, progress: Callable[[float], None]) -> Scene:
     """Fetch the Sentinel-2 composite of an Earth Engine request as a Scene (runs in the
     run controller's worker thread: no Streamlit calls here).
 
@@ -133,27 +129,23 @@ def fetch_scene(request, progress: Callable[[float], None]):
         EarthEngineError: not connected or the fetch failed (plain message).
         InputError: the AOI cannot be used.
     """
-    from .. import aoi as aoi_mod
-
-    try:
-        download = importlib.import_module("urbanseg_core.gee.download")
-    except ImportError as exc:
-        raise EarthEngineError("Fetching from Earth Engine is not available in this "
-                               "installation. Use the sample scene or upload a GeoTIFF.") from exc
     area = aoi_mod.validate(aoi_mod.parse_geojson(json.loads(request.aoi)))
     return download.fetch_scene(area, start=request.start, end=request.end,
                                 cloud_threshold=request.cloud_threshold,
                                 progress=lambda done, total: progress(done / max(total, 1)))
 
 
-def fetch_reference(request, scene):  # noqa: ARG001 - the scene knows its AOI and grid
+def fetch_reference(request: RunRequest, scene: Scene) -> np.ndarray | None:  # noqa: ARG001
     """The GHSL reference on the scene's grid as index classes, or ``None`` when it cannot
-    be fetched (the run still succeeds without it)."""
+    be fetched (the run still succeeds without it; the scene knows its AOI and grid)."""
     try:
-        download = importlib.import_module("urbanseg_core.gee.download")
         return download.fetch_reference(scene)
-    except Exception:  # noqa: BLE001 - the reference is optional
+    except UrbansegError:  # the reference is optional
         return None
+
+
+#: Earth Engine as the remote source of ``"earthengine"`` run requests.
+EARTH_ENGINE = RemoteSource(fetch_scene, fetch_reference, "GHSL GHS-BUILT-C (Earth Engine)")
 
 
 @st.cache_data(ttl=3600, show_spinner="Loading Earth Engine map layers...")
@@ -170,10 +162,7 @@ def tile_layers(geometry_json: str, start: str, end: str,
         ``([(name, url, attribution), ...], problem)``; ``problem`` is a plain sentence when
         the layers could not be made (the map then shows the AOI only).
     """
-    from .. import aoi as aoi_mod
-
     try:
-        layers = importlib.import_module("urbanseg_core.gee.layers")
         area = aoi_mod.parse_geojson(geometry_json)
         made = [layers.true_colour_layer(area, start, end, cloud_threshold),
                 layers.ghsl_layer(area)]
@@ -195,9 +184,6 @@ def start_export(geometry: dict, start: str, end: str, cloud_threshold: float,
         EarthEngineError: not connected, no permission, or Earth Engine refused.
         InputError: the AOI or the destination cannot be used.
     """
-    from .. import aoi as aoi_mod
-
-    export = importlib.import_module("urbanseg_core.gee.export")
     area = aoi_mod.parse_geojson(geometry)
     dest = export.check_destination(destination, bucket)
     name = export.safe_name(f"urbanseg_{start[:4]}_{round(area.area_km2)}km2")
@@ -214,7 +200,6 @@ def export_messages(task_ids: list[str]) -> list[str]:
     if not task_ids:
         return []
     try:
-        export = importlib.import_module("urbanseg_core.gee.export")
         return [s.message for s in export.task_status(list(task_ids))]
     except (EarthEngineError, InputError) as exc:
         return [str(exc)]

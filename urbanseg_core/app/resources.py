@@ -13,10 +13,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from ..io import display as mapview
+from ..io.display import ImageLayer, footprint, true_colour_layer
+from ..io.sample import SAMPLE_SCENE, load_sample
 from ..io.scene import Scene
 from ..model.loading import LoadedModel, default_model_path, load_model
-from ..inference.pipeline import SAMPLE_SCENE, load_sample
 
 
 def _file_key(path: Path) -> tuple[str, int, float]:
@@ -35,17 +35,13 @@ def _load(path: str, size: int, mtime: float) -> LoadedModel:  # noqa: ARG001 - 
 
 def get_model(path: str | Path | None = None) -> LoadedModel:
     """The model at ``path`` (a card ``.json`` or weights ``.pt``/``.pth``), or the default
-    (``$URBANSEG_MODEL`` or the bundled ``urbanseg_core/model/weights/urbanseg-unet.json``), loaded once.
+    (``$URBANSEG_MODEL`` or the bundled ``urbanseg_core/model/weights/urbanseg-unet.json``),
+    loaded once per file (keyed on the given file's path, size and modification time).
 
     Raises:
         ModelLoadError: the files are missing or the weights do not fit (plain message).
     """
-    path = Path(path) if path else default_model_path()
-    if path.suffix.lower() == ".json":
-        # the card names its weights; changing either must reload
-        key = _file_key(path)
-        return _load(*key)
-    return _load(*_file_key(path))
+    return _load(*_file_key(Path(path) if path else default_model_path()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,7 +54,7 @@ def sample_scene() -> Scene:
 class SceneView:
     """What the map shows before a run: true-colour image and footprint of a scene."""
 
-    true_colour: mapview.ImageLayer
+    true_colour: ImageLayer
     outline: dict
 
 
@@ -66,8 +62,8 @@ class SceneView:
 def sample_view() -> SceneView:
     """Map layers of the sample scene (true colour, footprint), built once."""
     s = sample_scene()
-    return SceneView(mapview.true_colour_layer(s.reflectance, s.valid, s.crs, s.transform),
-                     mapview.footprint(s.crs, s.transform, s.shape))
+    return SceneView(true_colour_layer(s.reflectance, s.valid, s.crs, s.transform),
+                     footprint(s.crs, s.transform, s.shape))
 
 
 def device_summary(loaded: LoadedModel | None = None) -> str:

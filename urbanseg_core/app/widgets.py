@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit_folium import st_folium
 
 from ..errors import UrbansegError
 from ..runs.result import RunResult
+from .map import legend_html
+from .messages import describe
 
 log = logging.getLogger("urbanseg.app")
 
@@ -24,12 +28,12 @@ _STAGES = {
 def show_error(exc: BaseException) -> str:
     """Show an error as a plain sentence (never a traceback) and return the sentence.
 
-    Problems the user can fix (:class:`~urbanseg_core.errors.UrbansegError`) are shown as they
-    are; anything else is logged with its traceback on the server and shown as a short,
+    Problems the user can fix (:class:`~urbanseg_core.errors.UrbansegError`) are shown with
+    the fix in page terms (:func:`~urbanseg_core.app.messages.describe`); anything else is logged with its traceback on the server and shown as a short,
     honest sentence.
     """
     if isinstance(exc, UrbansegError):
-        text = str(exc)
+        text = describe(exc)
     else:
         log.exception("Unexpected error in the app", exc_info=exc)
         text = ("Something unexpected went wrong (" + type(exc).__name__ + "). Your inputs are "
@@ -65,10 +69,8 @@ def render_map(fmap, key: str, height: int = 520,
 
     ``groups`` (folium FeatureGroups), ``layer_control``, ``center`` ``(lat, lon)`` and
     ``zoom`` are updated in place by streamlit-folium, without reloading the map (see
-    :func:`urbanseg_core.io.display.build_dynamic_map`).
+    :func:`urbanseg_core.app.map.build_dynamic_map`).
     """
-    from streamlit_folium import st_folium
-
     return st_folium(fmap, key=key, height=height, use_container_width=True,
                      returned_objects=returned_objects or [], feature_group_to_add=groups,
                      layer_control=layer_control, center=center, zoom=zoom)
@@ -76,8 +78,6 @@ def render_map(fmap, key: str, height: int = 520,
 
 def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
     """A legend in the page (coloured squares and class names)."""
-    from ..io.display import legend_html
-
     st.markdown(legend_html(class_names, colours, "Legend", skip_first), unsafe_allow_html=True)
 
 
@@ -101,8 +101,6 @@ def metrics_frame(metrics: dict) -> pd.DataFrame:
 
 def confusion_chart(metrics: dict, class_names: list[str]):
     """An Altair heatmap of the confusion matrix (rows = reference, columns = prediction)."""
-    import altair as alt
-
     cm = metrics["confusion_matrix"]
     rows = []
     for i, row in enumerate(cm):
@@ -134,6 +132,17 @@ DOWNLOADS = (
 )
 
 
+#: Download kind -> how its bytes are made from a result.
+DOWNLOAD_BYTES: dict[str, Callable[[RunResult], bytes]] = {
+    "tif-index": lambda r: r.geotiff("index"),
+    "tif-esm": lambda r: r.geotiff("esm"),
+    "geojson": RunResult.geojson,
+    "png": RunResult.overlay_png,
+    "csv": RunResult.csv,
+    "manifest": RunResult.manifest_json,
+}
+
+
 @st.cache_data(max_entries=32, show_spinner="Preparing the download...")
 def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa: ARG001
     """The bytes of one download of a result (cached per run and kind).
@@ -141,19 +150,7 @@ def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa
     ``kind``: ``"tif-index"``, ``"tif-esm"``, ``"geojson"``, ``"png"``, ``"csv"``,
     ``"manifest"``.
     """
-    if kind == "tif-index":
-        return _result.geotiff("index")
-    if kind == "tif-esm":
-        return _result.geotiff("esm")
-    if kind == "geojson":
-        return _result.geojson()
-    if kind == "png":
-        return _result.overlay_png()
-    if kind == "csv":
-        return _result.csv()
-    if kind == "manifest":
-        return _result.manifest_json()
-    raise ValueError(kind)
+    return DOWNLOAD_BYTES[kind](_result)
 
 
 def card_metrics_frame(metrics: dict) -> pd.DataFrame:

@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 from rasterio.crs import CRS
 
-from ..io import display as mapview
+from ..evaluation.areas import AreaStats, areas_of
 from ..evaluation.manifest import build_manifest, manifest_bytes
-from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
-from ..inference.pipeline import Segmentation
+from ..evaluation.metrics import evaluate_maps, json_safe
 from ..evaluation.report import stats_csv
-from ..evaluation.areas import AreaStats
+from ..inference.pipeline import Segmentation
+from ..io.display import ImageLayer, class_layer, footprint, true_colour_layer
+from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
 from ..io.vectorize import class_polygons, geojson_bytes
+from ..util import safe_name
 
 
 @dataclass
@@ -57,9 +59,9 @@ class RunResult:
     parameters: dict[str, Any]
     seconds: float
     notes: list[str] = field(default_factory=list)
-    true_colour: mapview.ImageLayer | None = None
-    prediction_layer: mapview.ImageLayer | None = None
-    reference_layer: mapview.ImageLayer | None = None
+    true_colour: ImageLayer | None = None
+    prediction_layer: ImageLayer | None = None
+    reference_layer: ImageLayer | None = None
     outline: dict | None = None
     reference: np.ndarray | None = None
     reference_codes: str | None = None
@@ -72,9 +74,7 @@ class RunResult:
     def stem(self) -> str:
         """A file-name stem for downloads, e.g. ``urbanseg_sample_t33uuu``."""
         name = str(self.source.get("name") or self.source.get("kind") or "run")
-        name = name.rsplit(".", 1)[0]
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60]
-        return f"urbanseg_{safe}"
+        return f"urbanseg_{safe_name(name.rsplit('.', 1)[0], 60, 'run')}"
 
     def geotiff(self, codes: Codes = "index") -> bytes:
         """The class map as a GeoTIFF (index codes 0/1/2, 255 nodata; or ESM codes)."""
@@ -86,6 +86,12 @@ class RunResult:
         return geojson_bytes(class_polygons(self.classes, self.crs, self.transform,
                                             self.class_names))
 
+    def classes_png(self, reference: bool = False) -> bytes:
+        """The prediction (or the reference) as an opaque PNG with every class coloured,
+        nodata transparent, on the input grid (side-by-side views)."""
+        classes = self.reference if reference else self.classes
+        return png_bytes(overlay_rgba(classes, self.colours, 1.0, show_other=True))
+
     def overlay_png(self) -> bytes:
         """The prediction as an RGBA PNG on the input grid ("other" transparent)."""
         return png_bytes(overlay_rgba(self.classes, self.colours, opacity=0.8))
@@ -95,7 +101,8 @@ class RunResult:
         return stats_csv(self.stats, self.metrics)
 
     def manifest(self) -> dict[str, Any]:
-        """The run manifest (see :mod:`urbanseg_core.evaluation.manifest`)."""
+        """The run manifest (see :mod:`urbanseg_core.evaluation.manifest`): what went in,
+        which model, the parameters, and the areas and scores that came out."""
         results: dict[str, Any] = {
             "areas": self.stats.to_dict(),
             "inference_seconds": round(self.seconds, 3),
@@ -123,7 +130,7 @@ def build_result(
     reference_codes: str | None = None,
     aoi: dict[str, Any] | None = None,
     dates: dict[str, Any] | None = None,
-    true_colour: mapview.ImageLayer | None = None,
+    true_colour: ImageLayer | None = None,
 ) -> RunResult:
     """Turn a :class:`~urbanseg_core.inference.pipeline.Segmentation` into a :class:`RunResult`.
 
@@ -143,23 +150,19 @@ def build_result(
     scene = seg.scene
     metrics = None
     if reference is not None:
-        from ..evaluation.metrics import evaluate_maps, json_safe
-
         metrics = json_safe(evaluate_maps(seg.classes, reference, seg.class_names))
     outline = pred_layer = ref_layer = None
     if scene.crs is not None:
-        outline = mapview.footprint(scene.crs, scene.transform, scene.shape)
+        outline = footprint(scene.crs, scene.transform, scene.shape)
         if true_colour is None:
-            true_colour = mapview.true_colour_layer(scene.reflectance, scene.valid, scene.crs,
-                                                    scene.transform)
-        pred_layer = mapview.class_layer(seg.classes, scene.crs, scene.transform,
-                                         seg.class_colours)
+            true_colour = true_colour_layer(scene.reflectance, scene.valid, scene.crs,
+                                            scene.transform)
+        pred_layer = class_layer(seg.classes, scene.crs, scene.transform, seg.class_colours)
         if reference is not None:
-            ref_layer = mapview.class_layer(reference, scene.crs, scene.transform,
-                                            seg.class_colours)
+            ref_layer = class_layer(reference, scene.crs, scene.transform, seg.class_colours)
     return RunResult(
         run_id=run_id, source=source, classes=seg.classes, crs=scene.crs,
-        transform=scene.transform, stats=seg.stats, class_names=list(seg.class_names),
+        transform=scene.transform, stats=areas_of(seg), class_names=list(seg.class_names),
         colours=list(seg.class_colours), model=model, parameters=parameters,
         seconds=seg.seconds, notes=list(seg.notes), true_colour=true_colour,
         prediction_layer=pred_layer, reference_layer=ref_layer, outline=outline,

@@ -1,13 +1,16 @@
 """Uploaded files: store them once by content, stack single-band uploads, inspect their
-bands, propose a band order.
+bands, propose a band order, and stage uploaded model weights.
 
 Uploads are written to ``<tmp>/urbanseg_uploads/<sha256[:16]>/<name>`` so that the same file
-uploaded again (or by another session) is the same path and the same cache key.
+uploaded again (or by another session) is the same path and the same cache key. Nothing here
+words advice for a page: the results carry the facts (the declared DN offset, the files left
+out) and the app says what they mean for the user.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -18,16 +21,15 @@ from typing import NamedTuple, Sequence
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from ..io.scene import (
-    L1C_SAFE_ORDER, MODEL_BANDS, _overview_sample, canonical_band_name, resolve_band_order,
-)
-from ..io.bandfolder import METADATA_NAMES, band_of, declared_offset, level2a_signs, stack_folder
-from ..errors import BandOrderError, InputError
+from ..errors import BandOrderError, InputError, ModelLoadError, UnsupportedOffsetError
+from ..io.bandfolder import choose_offset, stack_folder
+from ..io.display import footprint
+from ..io.scene import missing_bands, overview_sample, propose_band_order
+from ..sentinel2 import (L1C_SAFE_ORDER, L2A_OFFSET, METADATA_NAMES, MODEL_BANDS, band_of,
+                         level2a_signs)
+from ..util import safe_file_name, safe_name
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
-#: Level-2A band order without B10 (12 bands, as Earth Engine's S2_SR and most L2A stacks).
-L2A_ORDER: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9",
-                              "B11", "B12")
 #: Choices offered per band in the band-mapping form ("" = not a model band).
 BAND_CHOICES: tuple[str, ...] = ("",) + L1C_SAFE_ORDER
 #: Largest raster the app segments interactively, pixels (about 35 x 35 km at 10 m; the
@@ -42,10 +44,9 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
         ``(path, sha256 hex)``.
     """
     digest = hashlib.sha256(data).hexdigest()
-    safe = _safe_name(name)
     folder = UPLOAD_DIR / digest[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (safe or "upload.tif")
+    path = folder / safe_file_name(name, default="upload.tif")
     if not path.exists() or path.stat().st_size != len(data):
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
@@ -54,15 +55,57 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
 
 
 class StackedUpload(NamedTuple):
-    """Uploaded band files stacked into one GeoTIFF (:func:`save_band_uploads`)."""
+    """Uploaded band files stacked into one GeoTIFF (:func:`save_band_uploads`).
+
+    Attributes:
+        path, sha256: the stack and its content hash.
+        notes: remarks on the stacking (a band standing in for a missing one).
+        band_files: band files stacked.
+        dn_offset: the DN offset an uploaded ``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml``
+            declares; ``None`` without one.
+        metadata: the metadata file's name, or ``None``.
+        unused: uploads whose names name no band (left out).
+        looks_level2a: no metadata came with the files, yet their names look like Level-2A.
+    """
 
     path: Path
     sha256: str
     notes: list[str]
-    #: Band files stacked (uploads whose names name no band are left out).
     band_files: int
-    #: DN offset declared by an uploaded MTD_MSIL2A.xml / MTD_MSIL1C.xml; None without one.
     dn_offset: float | None = None
+    metadata: str | None = None
+    unused: tuple[str, ...] = ()
+    looks_level2a: bool = False
+
+
+def _upload_folder(files: Sequence[tuple[str, bytes]]) -> Path:
+    """``UPLOAD_DIR/bands-<key>``, keyed by the files' names and contents."""
+    key = hashlib.sha256()
+    for name, data in sorted(files, key=lambda f: f[0]):
+        key.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return UPLOAD_DIR / f"bands-{key.hexdigest()[:16]}"
+
+
+def _split_uploads(files: Sequence[tuple[str, bytes]]):
+    """``(band files, metadata files, names naming no band)`` of an upload.
+
+    Raises:
+        InputError: no file names a band, or several metadata files came.
+    """
+    names = [name for name, _ in files]
+    metadata = [(name, data) for name, data in files if Path(name).name in METADATA_NAMES]
+    unnamed = [name for name in names
+               if band_of(name) is None and Path(name).name not in METADATA_NAMES]
+    bands = [(name, data) for name, data in files if band_of(name) is not None]
+    if not bands:
+        raise InputError(
+            f"{', '.join(unnamed or names)}: no Sentinel-2 band in the file names.",
+            "Upload either one multi-band GeoTIFF, or one file per band with the band in "
+            "each name (..._B02.tif, ..._B8A_20m.jp2).")
+    if len(metadata) > 1:
+        raise InputError("More than one product metadata file (MTD_MSIL*.xml) in the upload.",
+                         "Upload the band files of one product with its own metadata file.")
+    return bands, metadata, unnamed
 
 
 def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
@@ -72,78 +115,51 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
     stacked once. Stacking is :func:`~urbanseg_core.io.bandfolder.stack_folder` (every band
     resampled with nearest neighbour onto a 10 m grid, DN kept). A product metadata file
     uploaded with the bands (``MTD_MSIL2A.xml`` / ``MTD_MSIL1C.xml``) gives the DN offset
-    (:func:`~urbanseg_core.io.bandfolder.declared_offset`).
+    (:func:`~urbanseg_core.io.bandfolder.choose_offset`). Files whose names name no band
+    (``SCL``, ``TCI``...) are left out.
 
     Args:
         files: ``(file name, bytes)`` per upload; the band is read from each name.
 
     Returns:
-        :class:`StackedUpload`: the stack's path and sha256 hex, notes, the number of band
-        files stacked, the declared offset.
-
-    Files whose names name no band (``SCL``, ``TCI``...) are left out, with a note.
+        :class:`StackedUpload`.
 
     Raises:
-        InputError: no file name names a band, a model band is missing, the files cannot
-            be read as rasters, the metadata cannot be read, or the stack would exceed
-            :data:`MAX_PIXELS`.
+        InputError: no file name names a band, a model band is missing, or the files cannot
+            be read as rasters.
+        OffsetMetadataError: the metadata cannot be read.
+        UnsupportedOffsetError: the metadata declares an offset other than 0 or -1000.
+        TooLargeError: the stack would exceed :data:`MAX_PIXELS`.
     """
-    names = [name for name, _ in files]
-    metadata = [(name, data) for name, data in files if Path(name).name in METADATA_NAMES]
-    unnamed = [name for name in names
-               if band_of(name) is None and Path(name).name not in METADATA_NAMES]
-    files = [(name, data) for name, data in files if band_of(name) is not None]
-    if not files:
-        raise InputError(
-            f"{', '.join(unnamed or names)}: no Sentinel-2 band in the file names. Upload either "
-            "one multi-band GeoTIFF, or one file per band with the band in each name "
-            "(..._B02.tif, ..._B8A_20m.jp2).")
-    if len(metadata) > 1:
-        raise InputError("More than one product metadata file (MTD_MSIL*.xml) in the upload: "
-                         "upload the band files of one product with its own metadata file.")
-    key = hashlib.sha256()
-    for name, data in sorted(files + metadata, key=lambda f: f[0]):
-        key.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    folder = UPLOAD_DIR / f"bands-{key.hexdigest()[:16]}"
+    bands, metadata, unnamed = _split_uploads(files)
+    folder = _upload_folder(bands + metadata)
     band_dir = folder / "bands"
     band_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files:
-        (band_dir / _safe_name(name)).write_bytes(data)
-    offset = None
+    for name, data in bands:
+        (band_dir / safe_file_name(name)).write_bytes(data)
     if metadata:
-        mtd = folder / Path(metadata[0][0]).name
-        mtd.write_bytes(metadata[0][1])
-        offset = declared_offset(mtd)
-        if offset not in (0.0, -1000.0):
-            raise InputError(f"{mtd.name} declares a DN offset of {offset:g}; the app applies "
-                             "0 or -1000 only. Use the command line, which applies any "
-                             "offset: urbanseg predict FOLDER -o mask.tif.")
-    stack = folder / f"{_common_stem([name for name, _ in files])}_stack.tif"
+        (folder / Path(metadata[0][0]).name).write_bytes(metadata[0][1])
+    choice = choose_offset(band_dir)
+    if choice.metadata is not None and choice.offset not in (0.0, L2A_OFFSET):
+        raise UnsupportedOffsetError(
+            f"{choice.metadata.name} declares a DN offset of {choice.offset:g}; the app "
+            "applies 0 or -1000 only.", "Use the command line, which applies any offset.",
+            offset=choice.offset)
+    stack = folder / f"{_common_stem([name for name, _ in bands])}_stack.tif"
     part = folder / "stack.part.tif"
     _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS, label="the upload")
     part.replace(stack)
-    if unnamed:
-        notes.append(f"Not used (no band in the name): {', '.join(unnamed)}.")
-    if offset is not None:
-        notes.append(f"{mtd.name} declares a DN offset of {offset:g}: the Level-2A offset "
-                     f"box below is {'ticked' if offset else 'left unticked'} accordingly.")
-    elif level2a_signs(names):
-        notes.append("These look like Level-2A files: tick the Level-2A offset box below if "
-                     "the product is of processing baseline 04.00 or later (or upload its "
-                     "MTD_MSIL2A.xml with the bands).")
     return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes,
-                         len(files), offset)
+                         len(bands), choice.declared,
+                         choice.metadata.name if choice.metadata else None, tuple(unnamed),
+                         choice.metadata is None and level2a_signs([n for n, _ in files]))
 
 
 def _common_stem(names: Sequence[str]) -> str:
     """The shared start of band file names, without the band: ``T31UDQ_20161130`` from
     ``T31UDQ_20161130_B02.tif``, ``T31UDQ_20161130_B8A.tif``... (``bands`` if none)."""
-    prefix = os.path.commonprefix([_safe_name(Path(n).stem) for n in names])
+    prefix = os.path.commonprefix([safe_name(Path(n).stem) for n in names])
     return re.sub(r"[_\-. ]*B0?$", "", prefix).rstrip("_-. ") or "bands"
-
-
-def _safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[-80:]
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,8 @@ class RasterInfo:
 
 
 def inspect_raster(path: str | Path) -> RasterInfo:
-    """Read an uploaded raster's header and propose a band order.
+    """Read an uploaded raster's header and propose a band order
+    (:func:`~urbanseg_core.io.scene.propose_band_order`).
 
     Raises:
         InputError: the file is not a raster rasterio can read.
@@ -185,33 +202,12 @@ def inspect_raster(path: str | Path) -> RasterInfo:
         src = rasterio.open(path)
     except RasterioIOError as exc:
         raise InputError(
-            f"{path.name} could not be read as a raster. Upload a "
-            "Sentinel-2 GeoTIFF (.tif) with the bands B2, B3, B4, B5, B6, B7, B8, B8A, B9, "
-            "B11, B12."
-        ) from exc
+            f"{path.name} could not be read as a raster.", "Upload a Sentinel-2 GeoTIFF (.tif) "
+            "with the bands B2, B3, B4, B5, B6, B7, B8, B8A, B9, B11, B12.") from exc
     with src:
         descriptions = tuple(d or "" for d in src.descriptions)
-        named = all(canonical_band_name(d) for d in descriptions) and all(
-            b in {canonical_band_name(d) for d in descriptions} for b in MODEL_BANDS)
-        if named:
-            order = tuple(canonical_band_name(d) or "" for d in descriptions)
-            how = "The file names its bands; no mapping needed."
-        elif src.count == len(MODEL_BANDS):
-            order, how = MODEL_BANDS, "11 bands: proposed in the model's order."
-        elif src.count == 12:
-            order, how = L2A_ORDER, "12 bands: proposed as Level-2A (B1-B12 with B8A, no B10)."
-        elif src.count == 13:
-            try:
-                order, how = resolve_band_order(13, descriptions, None, _overview_sample(src))
-                how = how[0].upper() + how[1:] + "."
-            except BandOrderError:
-                order, how = L1C_SAFE_ORDER, "13 bands: proposed as Level-1C (SAFE order)."
-        else:
-            order = tuple("" for _ in range(src.count))
-            how = (f"{src.count} band(s) without names: choose which Sentinel-2 band each "
-                   "one is.")
-        from ..io.display import footprint
-
+        sample = overview_sample(src) if src.count == 13 else None
+        order, how, named = propose_band_order(src.count, descriptions, sample)
         return RasterInfo(src.count, src.width, src.height, str(src.dtypes[0]),
                           src.crs.to_string() if src.crs else "none", descriptions, named,
                           tuple(order), how,
@@ -225,7 +221,7 @@ def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:
         BandOrderError: a model band is missing or given twice (plain message).
     """
     used = [b for b in order if b]
-    missing = [b for b in MODEL_BANDS if b not in used]
+    missing = missing_bands(used)
     twice = sorted({b for b in used if used.count(b) > 1})
     if missing or twice:
         parts = []
@@ -233,8 +229,37 @@ def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:
             parts.append(f"missing {', '.join(missing)}")
         if twice:
             parts.append(f"chosen twice: {', '.join(twice)}")
-        raise BandOrderError("The band mapping is incomplete (" + "; ".join(parts) + "). "
-                             "Give each of B2, B3, B4, B5, B6, B7, B8, B8A, B9, B11, B12 to "
-                             "exactly one band of the file.")
+        raise BandOrderError("The band mapping is incomplete (" + "; ".join(parts) + ").",
+                             f"Give each of {', '.join(MODEL_BANDS)} to exactly one band of "
+                             "the file.", missing=missing, found=order, duplicated=twice)
     return order
+
+
+def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
+    """Write uploaded weights (and card) to their own folder; return the path to load.
+
+    With a card, the weights are saved under the file name the card names, and the card's
+    path is returned; without one, the weights path is returned (read as the original 2022
+    checkpoint layout by :func:`~urbanseg_core.model.loading.load_model`).
+
+    Raises:
+        ModelLoadError: the card is not JSON or names no weights file.
+    """
+    digest = hashlib.sha256(weights).hexdigest()
+    folder = UPLOAD_DIR / f"model_{digest[:16]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if card is None:
+        path = folder / safe_file_name(name, default="weights.pth")
+        path.write_bytes(weights)
+        return path
+    try:
+        data = json.loads(card.decode("utf-8"))
+        weights_name = Path(str(data["weights"])).name
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError("The model card is not a valid card JSON (it must name its "
+                             "weights file under \"weights\").") from exc
+    (folder / weights_name).write_bytes(weights)
+    card_path = folder / (Path(weights_name).stem + ".json")
+    card_path.write_bytes(card)
+    return card_path
 
