@@ -10,56 +10,55 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import List, Optional
 
 import typer
 
-from .cli import app, check_writable, fail, progress_bar
-from .gee.composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START
-
-# Composite options shared by the gee-* commands (defaults: the GHSL epoch 2018).
-StartOption = Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")]
-EndOption = Annotated[str, typer.Option("--end", help="Day after the last (YYYY-MM-DD).")]
-CloudOption = Annotated[float, typer.Option("--cloud-threshold",
-                                            help="Cloud Score+ cs_cdf threshold 0-1.")]
-ReducerOption = Annotated[str, typer.Option("--reducer", help="median or mean.")]
+from ..aoi import AOI, parse_collection, parse_geojson, validate
+from ..errors import UrbansegError
+from ..gee import auth
+from ..gee.composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START
+from ..gee.download import fetch_reference, fetch_scene
+from ..gee.export import (export_composite, export_pair, recent_tasks, task_status, write_image,
+                          write_pair, write_reference)
+from .errors import fail
+from .options import (CloudOption, EndOption, ReducerOption, StartOption, check_writable, note,
+                      progress_bar)
 
 _SECRETS = Path(".streamlit") / "secrets.toml"
+
+#: Command name -> short help, for the main group.
+SHORT_HELPS = {
+    "gee-status": "Show the Earth Engine connection and tasks.",
+    "gee-fetch": "Fetch an AOI's composite from Earth Engine.",
+    "gee-export": "Export a large AOI's composite to Drive/GCS.",
+    "gee-export-pairs": "Export composite + GHSL training pairs.",
+}
 
 
 def _connect() -> str:
     """Connect or fail with the plain reason; returns the project."""
-    from .gee.auth import connect, load_secrets_file
-
-    conn = connect(load_secrets_file(_SECRETS), os.environ)
+    conn = auth.connect(auth.load_secrets_file(_SECRETS), os.environ)
     if not conn.connected:
         fail(conn.message)
     typer.echo(conn.message, err=True)
     return conn.project or ""
 
 
-def _read_aoi(path: Path, max_km2: float):
-    from .aoi import parse_geojson, validate
-    from .errors import InputError
-
+def _read_aoi(path: Path, max_km2: float) -> AOI:
+    """The AOI of a GeoJSON file, validated (at most ``max_km2``)."""
     if not path.is_file():
         fail(f"AOI file not found: {path}. Give a GeoJSON file with a polygon.")
-    aoi = parse_geojson(path.read_text(encoding="utf-8"), name=path.stem)
-    try:
-        return validate(aoi, max_km2=max_km2)
-    except InputError as exc:
-        fail(str(exc))
+    return validate(parse_geojson(path.read_text(encoding="utf-8"), name=path.stem),
+                    max_km2=max_km2)
 
 
-@app.command("gee-status", short_help="Show the Earth Engine connection and tasks.")
 def gee_status(
     task_ids: Optional[List[str]] = typer.Argument(None, metavar="TASK_ID",
                                                    help="Export task ids to check "
                                                    "(default: the 10 most recent tasks)."),
 ) -> None:
     """Show the Earth Engine connection and the state of export tasks."""
-    from .gee.export import recent_tasks, task_status
-
     _connect()
     statuses = task_status(task_ids) if task_ids else recent_tasks(10)
     if not statuses:
@@ -68,7 +67,6 @@ def gee_status(
         typer.echo(f"{st.id:<26}{st.state:<11}{st.message}")
 
 
-@app.command("gee-fetch", short_help="Fetch an AOI's composite from Earth Engine.")
 def gee_fetch(
     aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon (EPSG:4326)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF "
@@ -82,9 +80,6 @@ def gee_fetch(
     max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
-    from .gee.download import fetch_reference, fetch_scene
-    from .gee.export import write_image, write_reference
-
     check_writable(output)
     if reference:
         check_writable(reference)
@@ -97,14 +92,13 @@ def gee_fetch(
     write_image(output, scene)
     if ref is not None:
         write_reference(reference, ref, scene)
-    for note in scene.notes:
-        typer.echo(f"Note: {note}", err=True)
+    for text in scene.notes:
+        note(text)
     typer.echo(f"{scene.shape[0]} x {scene.shape[1]} px ({scene.crs}) fetched in "
                f"{time.perf_counter() - t0:.1f} s; written to {output}"
                + (f" and {reference}" if reference else "") + ".")
 
 
-@app.command("gee-export", short_help="Export a large AOI's composite to Drive/GCS.")
 def gee_export(
     aoi_path: Path = typer.Argument(..., help="GeoJSON file with the AOI polygon."),
     name: Optional[str] = typer.Option(None, help="Export name (default: the file name)."),
@@ -119,8 +113,6 @@ def gee_export(
     max_km2: float = typer.Option(50_000.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
-    from .gee.export import export_composite
-
     aoi = _read_aoi(aoi_path, max_km2)
     _connect()
     task = export_composite(aoi, name or aoi_path.stem, "gcs" if bucket else "drive",
@@ -129,7 +121,6 @@ def gee_export(
                f"Check it with: urbanseg gee-status {task.id}")
 
 
-@app.command("gee-export-pairs", short_help="Export composite + GHSL training pairs.")
 def gee_export_pairs(
     aois_path: Path = typer.Argument(..., help="GeoJSON FeatureCollection: one polygon per "
                                      "AOI, named by its 'name' property."),
@@ -146,11 +137,6 @@ def gee_export_pairs(
     max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export composite + GHSL training pairs (<name>_image.tif, <name>_mask.tif) for AOIs."""
-    from .aoi import parse_collection, validate
-    from .errors import UrbansegError
-    from .gee.download import fetch_reference, fetch_scene
-    from .gee.export import export_pair, write_pair
-
     if not aois_path.is_file():
         fail(f"AOI file not found: {aois_path}.")
     if local and bucket:
@@ -158,27 +144,16 @@ def gee_export_pairs(
     aois = [validate(a, max_km2=max_km2) for a in
             parse_collection(aois_path.read_text(encoding="utf-8"))]
     if local:
-        folder = Path(out_folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"Cannot create {folder}: {exc.strerror}.")
+        _make_folder(Path(out_folder))
     _connect()
+    composite = (start, end, cloud_threshold, reducer)
     failures = 0
     for aoi in aois:
         try:
             if local:
-                scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
-                                    progress=progress_bar(aoi.name))
-                ref = fetch_reference(scene)
-                img, msk = write_pair(out_folder, aoi.name, scene, ref)
-                typer.echo(f"{aoi.name}: wrote {img} and {msk}")
+                _write_local_pair(aoi, out_folder, composite)
             else:
-                t_img, t_msk = export_pair(aoi, aoi.name, "gcs" if bucket else "drive",
-                                           out_folder, bucket, start, end, cloud_threshold,
-                                           reducer)
-                typer.echo(f"{aoi.name}: started tasks {t_img.id} ({t_img.description}) and "
-                           f"{t_msk.id} ({t_msk.description}) to {t_img.location}")
+                _export_pair(aoi, out_folder, bucket, composite)
         except UrbansegError as exc:
             failures += 1
             typer.echo(f"{aoi.name}: Error: {exc}", err=True)
@@ -187,3 +162,25 @@ def gee_export_pairs(
                    "download the folder and train on it.")
     if failures:
         fail(f"{failures} of {len(aois)} AOIs failed (see above).")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"Cannot create {folder}: {exc.strerror}.")
+
+
+def _write_local_pair(aoi: AOI, out_folder: str, composite: tuple) -> None:
+    """Fetch an AOI's composite and GHSL reference in process and write them as a pair."""
+    scene = fetch_scene(aoi, *composite, progress=progress_bar(aoi.name))
+    img, msk = write_pair(out_folder, aoi.name, scene, fetch_reference(scene))
+    typer.echo(f"{aoi.name}: wrote {img} and {msk}")
+
+
+def _export_pair(aoi: AOI, out_folder: str, bucket: str | None, composite: tuple) -> None:
+    """Start the two export tasks of an AOI's pair."""
+    t_img, t_msk = export_pair(aoi, aoi.name, "gcs" if bucket else "drive", out_folder,
+                               bucket, *composite)
+    typer.echo(f"{aoi.name}: started tasks {t_img.id} ({t_img.description}) and "
+               f"{t_msk.id} ({t_msk.description}) to {t_img.location}")

@@ -1,4 +1,4 @@
-"""``urbanseg train`` and ``urbanseg evaluate`` (registered on :data:`urbanseg_core.cli.app`)."""
+"""``urbanseg evaluate``: segment an image and score it against a reference mask."""
 
 from __future__ import annotations
 
@@ -6,33 +6,26 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import rasterio
 import typer
+from rasterio.errors import RasterioIOError
 
-from .cli import (BandsOption, DnOffsetOption, ModelOption, app, band_list, fail, image_input,
-                  progress_bar)
+from ..errors import BandOrderError
+from ..evaluation.metrics import evaluate_maps, json_safe
+from ..evaluation.plots import evaluation_figure
+from ..inference.pipeline import segment_scene
+from ..io.references import CODE_NAMES, read_reference
+from ..io.scene import Scene, read_scene
+from ..model.loading import load_model
+from .errors import fail
+from .options import (BandsOption, DnOffsetOption, ModelOption, band_list, check_writable,
+                      image_input, progress_bar)
 
-
-@app.command(short_help="Train the UNet from a YAML config.")
-def train(
-    config: Path = typer.Option(..., "--config", help="Training config YAML (see "
-                                "models/urbanseg-unet.yaml)."),
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write weights and "
-                                              "card here instead of the config's output_dir."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
-) -> None:
-    """Train the UNet from a YAML config; writes weights and a model card."""
-    from .training.config import load_config
-    from .training.loop import train as run_training
-
-    cfg = load_config(config)
-    if output_dir is not None:
-        cfg.output_dir = str(output_dir.resolve())
-    card_path, card = run_training(cfg, log=lambda m: typer.echo(m, err=True),
-                                   progress=not no_progress)
-    typer.echo(f"Model written: {card_path} (weights {card_path.parent / card.weights})")
+SHORT_HELP = "Score a segmentation against a reference."
 
 
-def _table(m: dict) -> str:
+def table(m: dict) -> str:
+    """The scores of :func:`~urbanseg_core.evaluation.metrics.evaluate_maps` as a text table."""
     def f(v):
         return "   n/a" if v is None or v != v else f"{v:6.3f}"
 
@@ -58,9 +51,6 @@ def _table(m: dict) -> str:
 
 def _band_count(path: Path) -> int | None:
     """Bands in a raster file, or ``None`` when it is not one."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
-
     try:
         with rasterio.open(path) as src:
             return src.count
@@ -68,7 +58,21 @@ def _band_count(path: Path) -> int | None:
         return None
 
 
-@app.command(short_help="Score a segmentation against a reference.")
+def _read_image(image: Path, reference: Path, bands: str | None,
+                dn_offset: float | None) -> Scene:
+    """The image to segment; a one-band image beside a multi-band reference is refused as
+    swapped arguments."""
+    with image_input(image, bands=bands, dn_offset=dn_offset) as (raster, offset):
+        try:
+            return read_scene(raster, band_order=band_list(bands), dn_offset=offset)
+        except BandOrderError:
+            if _band_count(raster) == 1 and (_band_count(reference) or 0) > 1:
+                fail(f"{image.name} has one band and {reference.name} several: the arguments "
+                     "look swapped. Give the Sentinel-2 image first, then the reference "
+                     f"mask: urbanseg evaluate {reference} {image}")
+            raise
+
+
 def evaluate(
     image: Path = typer.Argument(..., help="Sentinel-2 GeoTIFF to segment, or a folder of "
                                  "single-band files."),
@@ -84,35 +88,16 @@ def evaluate(
     dn_offset: DnOffsetOption = None,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
-    from .io.scene import read_scene
-    from .errors import BandOrderError
-    from .model.loading import load_model
-    from .evaluation.metrics import evaluate_maps, json_safe
-    from .inference.pipeline import segment_scene
-    from .io.references import CODE_NAMES, read_reference
-
     if reference_codes not in CODE_NAMES:
         fail(f"--reference-codes must be one of {', '.join(CODE_NAMES)}, not {reference_codes!r}.")
     if plot:
-        from .cli import check_writable
-
         check_writable(plot)
-    with image_input(image, bands=bands, dn_offset=dn_offset) as (raster, offset):
-        try:
-            scene = read_scene(raster, band_order=band_list(bands), dn_offset=offset)
-        except BandOrderError as exc:
-            if _band_count(raster) == 1 and (_band_count(reference) or 0) > 1:
-                fail(f"{image.name} has one band and {reference.name} several: the arguments "
-                     "look swapped. Give the Sentinel-2 image first, then the reference "
-                     f"mask: urbanseg evaluate {reference} {image}")
-            raise
+    scene = _read_image(image, reference, bands, dn_offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
     metrics = evaluate_maps(seg.classes, ref, loaded.card.class_names)
     if plot:
-        from .evaluation.plots import evaluation_figure
-
         evaluation_figure(scene, ref, seg.classes, metrics, loaded.card, plot)
     if as_json:
         payload = {"image": str(image), "reference": str(reference),
@@ -120,8 +105,8 @@ def evaluate(
         typer.echo(json.dumps(json_safe(payload), allow_nan=False))
         if plot:  # stdout stays one JSON object
             typer.echo(f"Plot written to {plot}", err=True)
-    else:
-        typer.echo(f"Model {seg.model_name} on {image.name} vs {reference.name}")
-        typer.echo(_table(metrics))
-        if plot:
-            typer.echo(f"Plot written to {plot}")
+        return
+    typer.echo(f"Model {seg.model_name} on {image.name} vs {reference.name}")
+    typer.echo(table(metrics))
+    if plot:
+        typer.echo(f"Plot written to {plot}")

@@ -1,0 +1,5 @@
+"""``python -m urbanseg_core.cli``: the ``urbanseg`` command."""
+
+from .main import main
+
+main()

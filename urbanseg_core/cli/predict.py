@@ -1,0 +1,93 @@
+"""``urbanseg predict``: segment one scene (GeoTIFF or band folder) into a mask GeoTIFF."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..evaluation.areas import AreaStats, areas_of
+from ..inference.pipeline import Segmentation, segment_file
+from ..io.sample import SAMPLE_SCENE
+from ..model.loading import load_model
+from .errors import fail
+from .options import (DEFAULT_MAX_PIXELS, BandsOption, DnOffsetOption, ModelOption, band_list,
+                      check_writable, image_input, note, progress_bar, user_notes)
+
+SHORT_HELP = "Segment one scene (GeoTIFF or band folder)."
+
+
+def print_areas(stats: AreaStats) -> None:
+    """Print a class-area table: pixels, km² and share of the valid area per class."""
+    typer.echo(f"{'class':<18}{'pixels':>12}{'km²':>12}{'% of valid':>12}")
+    for c in stats.classes:
+        typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{100 * c.share_of_valid:>11.2f}%")
+    typer.echo(f"{'valid area':<18}{'':>12}{stats.valid_km2:>12.3f}")
+    if stats.nodata_km2:
+        area = f"{stats.nodata_km2:.3f}" if stats.nodata_km2 >= 0.0005 else "<0.001"
+        typer.echo(f"{'nodata':<18}{'':>12}{area:>12}")
+    typer.echo(f"built-up share (non-residential + residential): {100 * stats.built_up_share:.2f}%")
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    try:
+        path.write_text(json.dumps(payload, indent=2))
+    except OSError as exc:
+        fail(f"Cannot write {path}: {exc.strerror}. Choose a writable location.")
+
+
+def _report(seg: Segmentation, stats: AreaStats, source: Path, output: Path, codes: str,
+            json_path: Path | None) -> None:
+    """Notes on stderr, the summary and area table on stdout, the JSON statistics file."""
+    for text in user_notes(seg.notes, source.is_dir()):
+        note(text)
+    typer.echo(f"Model {seg.model_name}; {seg.shape[1]} x {seg.shape[0]} px (width x height) "
+               f"in {seg.seconds:.1f} s; mask written to {output} ({codes} codes).")
+    print_areas(stats)
+    if json_path:
+        _write_json(json_path, {"input": str(source), "output": str(output), "codes": codes,
+                                "model": seg.model_name, "model_sha256": seg.model_sha256,
+                                "seconds": round(seg.seconds, 3), **stats.to_dict()})
+
+
+def predict(
+    input: Optional[Path] = typer.Argument(None, help="Sentinel-2 GeoTIFF (11 model bands, "
+                                            "named bands, or 13 L1C bands), or a folder "
+                                            "of single-band files."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output mask GeoTIFF."),
+    sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
+    model: ModelOption = None,
+    codes: str = typer.Option("index", "--codes", help="index (0/1/2, 255 nodata) or esm "
+                              "(1/250/255, 0 nodata)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
+                                             "statistics as JSON here."),
+    bands: BandsOption = None,
+    dn_offset: DnOffsetOption = None,
+    tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
+                                            "(default: the model card's)."),
+    overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", envvar="URBANSEG_MAX_PIXELS",
+                                   help="Refuse larger rasters before reading them."),
+) -> None:
+    """Segment a Sentinel-2 scene into other / non-residential / residential."""
+    if codes not in ("index", "esm"):
+        fail(f"--codes must be 'index' or 'esm', not {codes!r}.")
+    if sample == (input is not None):
+        fail("Give either an INPUT file or --sample (one of the two).")
+    source = SAMPLE_SCENE if sample else input
+    check_writable(output)
+    if json_path:
+        check_writable(json_path)
+    loaded = load_model(model)
+    with image_input(source, max_pixels, bands, dn_offset) as (raster, offset):
+        seg = segment_file(raster, loaded, band_order=band_list(bands), dn_offset=offset,
+                           progress=progress_bar("predict"), max_pixels=max_pixels,
+                           tile_size=tile_size, overlap=overlap)
+    stats = areas_of(seg)
+    if stats.valid_km2 == 0:
+        fail(f"{source} has no valid pixels (every pixel is nodata: DN 0 or missing in "
+             "some band), so there is nothing to segment. Check the file covers your area.")
+    seg.write(output, codes=codes)  # type: ignore[arg-type]
+    _report(seg, stats, source, output, codes, json_path)
