@@ -1,24 +1,39 @@
-"""Shared fixtures: tiny models made in the test, synthetic rasters, the shared real data."""
+"""Shared fixtures: models loaded once per session, synthetic rasters, the shared real data,
+and the ``urbanseg`` command run in-process.
+
+The test folders follow the package (``tests/io`` for ``urbanseg_core.io``, ...).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import torch
+from rasterio.crs import CRS
 from rasterio.transform import from_origin
+from typer.testing import CliRunner
 
-from urbanseg_core.io.scene import MODEL_BANDS
+from urbanseg_core.cli import app
+from urbanseg_core.model import loading
+from urbanseg_core.model.card import (
+    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, write_card,
+)
 from urbanseg_core.model.loading import LoadedModel, load_model
 from urbanseg_core.model.unet import UNet
-from urbanseg_core.model.card import (
-    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
-)
+from urbanseg_core.sentinel2 import MODEL_BANDS
+from urbanseg_core.util import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
+#: A 10 m UTM 33N grid west of Berlin, the classes' names and colours (model card order).
+UTM33 = CRS.from_epsg(32633)
+T = from_origin(330000, 5822040, 10, 10)
+NAMES = ["other", "non-residential", "residential"]
+COLOURS = ["#F0F0F0", "#0072B2", "#E69F00"]
 SHARED_DATA = Path(os.environ.get("URBANSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -55,14 +70,61 @@ def make_tiny_model(folder: Path, base_width: int = 4, seed: int = 0,
     return path
 
 
-@pytest.fixture
-def tiny_model_path(tmp_path) -> Path:
-    return make_tiny_model(tmp_path)
+_LOADED: dict[tuple, LoadedModel] = {}
 
 
-@pytest.fixture
+def load_once(path=None, *args, **kwargs) -> LoadedModel:
+    """:func:`~urbanseg_core.model.loading.load_model`, loaded once per session for each
+    model file (keyed on the card's path, size and modification time)."""
+    card = Path(path) if path is not None else loading.default_model_path()
+    stat = card.stat() if card.exists() else None
+    key = (str(card.resolve()), stat and (stat.st_size, stat.st_mtime_ns), args,
+           tuple(sorted(kwargs.items())))
+    if key not in _LOADED:
+        _LOADED[key] = load_model(card, *args, **kwargs)
+    return _LOADED[key]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A tiny random model (card path), written once per session; do not modify it."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tiny_model_path) -> LoadedModel:
-    return load_model(tiny_model_path)
+    """The tiny model, loaded once per session."""
+    return load_once(tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def bundled_model() -> LoadedModel:
+    """The bundled model, loaded once per session."""
+    return load_once()
+
+
+@dataclass
+class CliResult:
+    """What an in-process ``urbanseg`` run gave (the fields of ``subprocess.run``'s result)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``urbanseg ARGS...`` in-process with typer's ``CliRunner``; models are loaded once
+    per session. Unexpected exceptions are raised, not turned into an exit code."""
+    for module in ("urbanseg_core.cli.predict", "urbanseg_core.cli.evaluate"):
+        monkeypatch.setattr(f"{module}.load_model", load_once)
+    runner = CliRunner()
+
+    def run(*args) -> CliResult:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
 
 
 def textured_reflectance(height: int, width: int, seed: int = 0) -> np.ndarray:

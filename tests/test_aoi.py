@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 from pyproj import Geod, Transformer
 
-from urbanseg_core.aoi import (AOI, estimate, from_bounds, from_folium_drawing, parse_collection,
+from affine import Affine
+from rasterio.crs import CRS
+
+from urbanseg_core.aoi import (AOI, from_bounds, from_folium_drawing, parse_collection,
                                parse_geojson, validate)
 from urbanseg_core.errors import InputError
-from urbanseg_core.gee.grid import (REQUEST_LIMIT_BYTES, Grid, bytes_per_pixel, grid_for_aoi,
+from urbanseg_core.gee.grid import (REQUEST_LIMIT_BYTES, bytes_per_pixel, estimate, grid_for_aoi,
                                     plan_chunks)
+from urbanseg_core.io.grid import Grid
 
 BERLIN = (13.30, 52.50, 13.40, 52.56)
 
@@ -121,16 +125,17 @@ def test_grid_is_utm_aligned_and_covers_the_aoi():
     aoi = from_bounds(*BERLIN)
     grid = grid_for_aoi(aoi)
     assert grid.crs_code == "EPSG:32633"
-    assert grid.x0 % 10 == 0 and grid.y0 % 10 == 0
+    x0, y0 = grid.transform.c, grid.transform.f
+    assert x0 % 10 == 0 and y0 % 10 == 0
     tr = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True)
     xs, ys = tr.transform(np.linspace(BERLIN[0], BERLIN[2], 50).repeat(50),
                           np.tile(np.linspace(BERLIN[1], BERLIN[3], 50), 50))
-    right, bottom = grid.x0 + 10 * grid.width, grid.y0 - 10 * grid.height
-    assert xs.min() >= grid.x0 and xs.max() <= right
-    assert ys.max() <= grid.y0 and ys.min() >= bottom
+    right, bottom = x0 + 10 * grid.width, y0 - 10 * grid.height
+    assert xs.min() >= x0 and xs.max() <= right
+    assert ys.max() <= y0 and ys.min() >= bottom
     # snapped outwards by less than one pixel
-    assert xs.min() - grid.x0 < 10 and right - xs.max() < 10
-    assert tuple(grid.transform)[:6] == (10.0, 0.0, grid.x0, 0.0, -10.0, grid.y0)
+    assert xs.min() - x0 < 10 and right - xs.max() < 10
+    assert tuple(grid.transform)[:6] == (10.0, 0.0, x0, 0.0, -10.0, y0)
     south = grid_for_aoi(from_bounds(-47.0, -23.6, -46.9, -23.5))
     assert south.crs_code == "EPSG:32723"
 
@@ -138,7 +143,7 @@ def test_grid_is_utm_aligned_and_covers_the_aoi():
 @pytest.mark.parametrize("size", [(1, 1), (230, 277), (5000, 3001), (20000, 15000)])
 def test_chunk_plan_stays_under_limit_and_covers_once(size):
     height, width = size
-    grid = Grid("EPSG:32633", 0.0, 0.0, 10.0, width, height)
+    grid = Grid(height, width, CRS.from_epsg(32633), Affine(10.0, 0.0, 0.0, 0.0, -10.0, 0.0))
     bpp = bytes_per_pixel(["float32"] * 11 + ["uint16"])
     assert bpp == 11 * 5 + 3
     for max_side in (1024, 32768):

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from urbanseg_core.aoi import estimate, from_bounds, parse_geojson, validate
+from urbanseg_core.aoi import from_bounds, parse_geojson, validate
 from urbanseg_core.errors import InputError
+from urbanseg_core.gee.grid import estimate
 
 lons = st.floats(-179.0, 178.9, allow_nan=False)
 lats = st.floats(-79.0, 83.0, allow_nan=False)

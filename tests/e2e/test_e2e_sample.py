@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from urbanseg_core.inference.pipeline import SAMPLE_SCENE
+from urbanseg_core.io.sample import SAMPLE_SCENE
 
 from .conftest import ROOT, new_context
 from .helpers import MAP_FRAME, open_app, wait_for_layers

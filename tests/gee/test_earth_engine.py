@@ -19,12 +19,15 @@ ee = pytest.importorskip("ee")
 from ee import apitestcase  # noqa: E402
 
 from urbanseg_core.aoi import from_bounds  # noqa: E402
-from urbanseg_core.io.scene import MODEL_BANDS, read_scene  # noqa: E402
 from urbanseg_core.errors import EarthEngineError  # noqa: E402
 from urbanseg_core.gee import composite as comp  # noqa: E402
 from urbanseg_core.gee import download, export, layers, reference  # noqa: E402
 from urbanseg_core.gee.download import RetryPolicy  # noqa: E402
-from urbanseg_core.gee.grid import REQUEST_LIMIT_BYTES, bytes_per_pixel, grid_for_aoi  # noqa: E402
+from urbanseg_core.gee.grid import (REQUEST_LIMIT_BYTES, bytes_per_pixel, grid_for_aoi,  # noqa: E402
+                                    pixel_grid)
+from urbanseg_core.io.references import to_index  # noqa: E402
+from urbanseg_core.io.scene import read_scene  # noqa: E402
+from urbanseg_core.sentinel2 import MODEL_BANDS
 
 pytestmark = pytest.mark.gee
 
@@ -140,7 +143,7 @@ def test_gee_reference_graph_maps_ghsl_classes(ee_api):
     assert "255" in json.dumps([a for n, a in calls if n == "Image.unmask"])
     # the same mapping on a local array
     codes = np.array([[0, 1, 11, 15], [21, 25, 30, 255]])
-    assert reference.ghsl_to_index(codes, nodata=255).tolist() == [[0, 0, 2, 2], [1, 1, 0, 255]]
+    assert to_index(codes, "ghsl").tolist() == [[0, 0, 2, 2], [1, 1, 0, 255]]
 
 
 # --------------------------------------------------------------------------- download
@@ -204,7 +207,7 @@ class FakeServer:
 
 def test_gee_fetch_scene_grid_chunks_and_exact_stitching(ee_api):
     grid = grid_for_aoi(BERLIN)
-    server = FakeServer(grid.x0, grid.y0)
+    server = FakeServer(grid.transform.c, grid.transform.f)
     ee.data.computePixels = server
     counted = []
     ee.data.computeValue = lambda obj: counted.append(graph(obj)) or 7
@@ -239,11 +242,11 @@ def test_gee_fetch_scene_grid_chunks_and_exact_stitching(ee_api):
         expected = np.where(valid, FakeServer.value(rows, cols, i), 0).astype("float32")
         assert np.array_equal(scene.reflectance[i], expected)
     assert scene.crs.to_epsg() == 32633
-    assert tuple(scene.transform)[:6] == (10, 0, grid.x0, 0, -10, grid.y0)
+    assert tuple(scene.transform)[:6] == (10, 0, grid.transform.c, 0, -10, grid.transform.f)
     assert scene.reflectance.dtype == np.float32 and scene.band_names == MODEL_BANDS
     assert any("no clear observation" in n for n in scene.notes)
     # the reference for this scene comes on the very same grid
-    ref = reference.fetch_reference(scene, max_chunk_side=37, retry=NO_WAIT)
+    ref = download.fetch_reference(scene, max_chunk_side=37, retry=NO_WAIT)
     assert ref.shape == scene.shape
     assert server.requests[-1]["bandIds"] == ["reference"]
 
@@ -256,7 +259,7 @@ def test_gee_fetched_scene_segments_directly(ee_api, tmp_path):
 
     small = from_bounds(13.30, 52.50, 13.305, 52.503)
     grid = grid_for_aoi(small)
-    ee.data.computePixels = FakeServer(grid.x0, grid.y0)
+    ee.data.computePixels = FakeServer(grid.transform.c, grid.transform.f)
     ee.data.computeValue = lambda obj: 3
     scene = download.fetch_scene(small, retry=NO_WAIT)
     scene.reflectance[:] = np.where(scene.valid, 0.1, 0).astype("float32")
@@ -271,7 +274,7 @@ def test_gee_fetched_scene_segments_directly(ee_api, tmp_path):
 
 def test_gee_reference_fetch_geotiff_answers(ee_api):
     grid = grid_for_aoi(BERLIN)
-    server = FakeServer(grid.x0, grid.y0, fmt="geotiff")
+    server = FakeServer(grid.transform.c, grid.transform.f, fmt="geotiff")
     ee.data.computePixels = server
     ref = download.fetch_reference(BERLIN, grid=grid, max_chunk_side=50, retry=NO_WAIT)
     rows, cols = np.mgrid[0:grid.height, 0:grid.width]
@@ -282,7 +285,7 @@ def test_gee_reference_fetch_geotiff_answers(ee_api):
 
 def test_gee_retries_on_429_and_503_then_succeeds(ee_api):
     grid = grid_for_aoi(BERLIN)
-    server = FakeServer(grid.x0, grid.y0, failures=[
+    server = FakeServer(grid.transform.c, grid.transform.f, failures=[
         ee.EEException("Too many concurrent aggregations."),
         ee.EEException("503 Service Unavailable"),
         TimeoutError("The read operation timed out"),
@@ -325,7 +328,7 @@ def test_gee_real_client_http_429_then_npy(ee_api):
     assert len(sent) == 2 and all(uri.endswith("image:computePixels?") for uri, *_ in sent)
     body = json.loads(sent[-1][2])
     assert body["fileFormat"] == "NPY" and body["bandIds"] == list(comp.BAND_DTYPES)
-    assert body["grid"] == grid.to_ee() and body["grid"]["crsCode"] == "EPSG:32633"
+    assert body["grid"] == pixel_grid(grid) and body["grid"]["crsCode"] == "EPSG:32633"
     assert out["B4"].shape == (grid.height, grid.width) and (out["B4"] == np.float32(0.05)).all()
     assert (out["clear_count"] == 3).all() and out["clear_count"].dtype == np.uint16
 
@@ -333,7 +336,7 @@ def test_gee_real_client_http_429_then_npy(ee_api):
 def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api):
     grid = grid_for_aoi(BERLIN)
     image = comp.composite(comp.ee_geometry(BERLIN))
-    server = FakeServer(grid.x0, grid.y0, failures=[ee.EEException("503 Service Unavailable")] * 10)
+    server = FakeServer(grid.transform.c, grid.transform.f, failures=[ee.EEException("503 Service Unavailable")] * 10)
     ee.data.computePixels = server
     with pytest.raises(EarthEngineError) as err:
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT,
@@ -343,12 +346,12 @@ def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api)
     assert "Try again in a few minutes" in msg and "after 4 tries" in msg
     assert "Traceback" not in msg
     # quota: retried, then a plain quota sentence
-    ee.data.computePixels = FakeServer(grid.x0, grid.y0, failures=[
+    ee.data.computePixels = FakeServer(grid.transform.c, grid.transform.f, failures=[
         ee.EEException("Quota exceeded: too many requests for project my-project.")] * 10)
     with pytest.raises(EarthEngineError, match="quota for this project is used up"):
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT)
     # memory limit: not retried
-    server = FakeServer(grid.x0, grid.y0, failures=[ee.EEException("User memory limit exceeded.")])
+    server = FakeServer(grid.transform.c, grid.transform.f, failures=[ee.EEException("User memory limit exceeded.")])
     ee.data.computePixels = server
     with pytest.raises(EarthEngineError, match="smaller area"):
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT)
@@ -357,7 +360,7 @@ def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api)
 
 def test_gee_empty_collection_and_all_cloudy_are_plain_messages(ee_api):
     grid = grid_for_aoi(BERLIN)
-    server = FakeServer(grid.x0, grid.y0)
+    server = FakeServer(grid.transform.c, grid.transform.f)
     ee.data.computePixels = server
     ee.data.computeValue = lambda obj: 0
     with pytest.raises(EarthEngineError, match="No Sentinel-2 image covers this area between "
@@ -370,12 +373,12 @@ def test_gee_empty_collection_and_all_cloudy_are_plain_messages(ee_api):
         def count(rows, cols):
             return np.zeros(rows.shape, "uint16")
 
-    ee.data.computePixels = Cloudy(grid.x0, grid.y0)
+    ee.data.computePixels = Cloudy(grid.transform.c, grid.transform.f)
     ee.data.computeValue = lambda obj: 12
     with pytest.raises(EarthEngineError, match="No clear .* 12 image"):
         download.fetch_scene(BERLIN, retry=NO_WAIT)
     # a server-side "no bands" failure reads the same way
-    ee.data.computePixels = FakeServer(grid.x0, grid.y0, failures=[ee.EEException(
+    ee.data.computePixels = FakeServer(grid.transform.c, grid.transform.f, failures=[ee.EEException(
         "Image.select: Pattern 'B2' did not match any bands.")])
     ee.data.computeValue = lambda obj: 5
     with pytest.raises(EarthEngineError, match="No clear Sentinel-2 image"):
@@ -412,7 +415,7 @@ def test_gee_export_pair_tasks_drive_and_gcs(ee_api):
     for p in started:
         assert p["fileExportOptions"]["fileFormat"] == "GEO_TIFF"
         g = json.dumps(graph(p["expression"]))
-        assert "EPSG:32633" in g and f"[10.0, 0.0, {grid.x0}, 0.0, -10.0, {grid.y0}]" in g
+        assert "EPSG:32633" in g and f"[10.0, 0.0, {grid.transform.c}, 0.0, -10.0, {grid.transform.f}]" in g
         assert f"[0, 0, {grid.width}, {grid.height}]" in g  # dimensions
     assert "COPERNICUS/S2_SR_HARMONIZED" in json.dumps(graph(started[0]["expression"]))
     assert "JRC/GHSL/P2023A/GHS_BUILT_C" in json.dumps(graph(started[1]["expression"]))
@@ -457,9 +460,8 @@ def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, mon
     from typer.testing import CliRunner
 
     import urbanseg_core.gee.auth as auth
-    from urbanseg_core.cli import _register_optional_commands, app
+    from urbanseg_core.cli import app
 
-    _register_optional_commands()
     monkeypatch.setattr(auth, "connect", lambda *a, **k: auth.Connection(
         True, "my-project", "Connected to Earth Engine project my-project"))
     aois = {"type": "FeatureCollection", "features": [
@@ -468,7 +470,7 @@ def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, mon
     path = tmp_path / "aois.geojson"
     path.write_text(json.dumps(aois))
     grid = grid_for_aoi(BERLIN)
-    ee.data.computePixels = FakeServer(grid.x0, grid.y0)
+    ee.data.computePixels = FakeServer(grid.transform.c, grid.transform.f)
     ee.data.computeValue = lambda obj: 4
     out = tmp_path / "pairs"
     res = CliRunner().invoke(app, ["gee-export-pairs", str(path), "--out-folder", str(out),
@@ -495,7 +497,7 @@ def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, mon
     assert fetched.transform == scene.transform
     res = CliRunner().invoke(app, ["gee-fetch", str(one), "-o", str(tmp_path / "t.tif"),
                                    "--reducer", "max"])
-    assert res.exit_code != 0 and "'median' or 'mean'" in str(res.exception or res.output)
+    assert res.exit_code == 2 and "'median' or 'mean'" in res.output
     # missing bucket / conflicting options are one plain line, exit 2
     res = CliRunner().invoke(app, ["gee-export-pairs", str(path), "--out-folder", "x",
                                    "--local", "--bucket", "b"])

@@ -12,10 +12,12 @@ import logging
 from pathlib import Path
 
 import pytest
+
+from urbanseg_core.model.loading import DEFAULT_CARD
 import rasterio
 
-ROOT = Path(__file__).resolve().parents[1]
-if not (ROOT / "models" / "urbanseg-unet.json").exists():
+ROOT = Path(__file__).resolve().parents[2]
+if not DEFAULT_CARD.exists():
     pytest.skip("the bundled model is missing", allow_module_level=True)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402

@@ -12,12 +12,11 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from typer.testing import CliRunner
 
-from urbanseg_core.model.loading import DEFAULT_CARD, load_model
 from urbanseg_core.evaluation.metrics import evaluate_maps
 from urbanseg_core.inference.pipeline import segment_scene
 from urbanseg_core.io.stacking import write_stack
+from urbanseg_core.model.loading import DEFAULT_CARD
 
 pytestmark = pytest.mark.realdata
 
@@ -28,7 +27,7 @@ MIN_RESIDENTIAL_DICE = 0.88  # measured 0.910
 
 @pytest.fixture(scope="module")
 def islamabad_test_block():
-    from tests.conftest import SHARED_DATA
+    from ..conftest import SHARED_DATA
 
     if not (SHARED_DATA / "islamabad_ghsl").is_dir():
         pytest.skip(f"real data not available at {SHARED_DATA}")
@@ -45,11 +44,11 @@ def islamabad_test_block():
     return isb, slice(0, r1 - r0), slice(0, block.split_col - c0)
 
 
-def test_bundled_model_beats_baseline_on_islamabad_holdout(islamabad_test_block):
+def test_bundled_model_beats_baseline_on_islamabad_holdout(islamabad_test_block, bundled_model):
     isb, rows, cols = islamabad_test_block
     scene = isb.scene(rows, cols)
     ref = isb.label[rows, cols]
-    seg = segment_scene(scene, load_model())
+    seg = segment_scene(scene, bundled_model)
     m = evaluate_maps(seg.classes, ref)
     other = evaluate_maps(np.where(scene.valid, 0, 255).astype("uint8"), ref)
     assert other["dice_binary_builtup"] == 0.0
@@ -58,10 +57,7 @@ def test_bundled_model_beats_baseline_on_islamabad_holdout(islamabad_test_block)
     assert m["dice_weighted"] > other["dice_weighted"]
 
 
-def test_cli_evaluate_json_on_real_crop(islamabad_test_block, tmp_path):
-    from urbanseg_core.cli import app
-    import urbanseg_core.cli_train  # noqa: F401  (registers evaluate)
-
+def test_cli_evaluate_json_on_real_crop(cli, islamabad_test_block, bundled_model, tmp_path):
     isb, rows, cols = islamabad_test_block
     r, c = rows.start, cols.start
     transform = isb.transform * rasterio.Affine.translation(c, r)
@@ -71,12 +67,12 @@ def test_cli_evaluate_json_on_real_crop(islamabad_test_block, tmp_path):
     with rasterio.open(ref_path, "w", driver="GTiff", height=384, width=384, count=1,
                        dtype="uint8", crs=isb.crs, transform=transform, nodata=255) as dst:
         dst.write(isb.label[r:r + 384, c:c + 384], 1)
-    res = CliRunner().invoke(app, ["evaluate", str(image), str(ref_path), "--json",
-                                   "--dn-offset", "-1000", "--reference-codes", "index"])
-    assert res.exit_code == 0, res.output
+    res = cli("evaluate", image, ref_path, "--json", "--dn-offset", "-1000",
+              "--reference-codes", "index")
+    assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["valid_px"] == 384 * 384
     expected = evaluate_maps(
-        segment_scene(isb.scene(slice(r, r + 384), slice(c, c + 384)), load_model()).classes,
+        segment_scene(isb.scene(slice(r, r + 384), slice(c, c + 384)), bundled_model).classes,
         isb.label[r:r + 384, c:c + 384])
     assert out["confusion_matrix"] == expected["confusion_matrix"]

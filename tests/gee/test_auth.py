@@ -180,7 +180,7 @@ def test_gee_diagnose_and_scrub(key_info):
 def test_gee_secrets_file_example_parses(tmp_path):
     from pathlib import Path
 
-    example = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml.example"
+    example = Path(__file__).resolve().parents[2] / ".streamlit" / "secrets.toml.example"
     data = auth.load_secrets_file(example)
     assert set(data["gee"]) >= {"project", "service_account_key"}
     assert auth.load_secrets_file(tmp_path / "missing.toml") == {}

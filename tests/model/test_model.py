@@ -9,7 +9,7 @@ from urbanseg_core.errors import ModelLoadError
 from urbanseg_core.model.loading import load_model
 from urbanseg_core.model.unet import UNet, count_parameters
 
-from .conftest import SHARED_DATA
+from ..conftest import SHARED_DATA, make_tiny_model
 
 SEED_KEYS = SHARED_DATA.parent / "seed_unet_state_dict.json"  # ../shared beside the data
 
@@ -75,11 +75,12 @@ def test_incompatible_checkpoint_lists_keys(tmp_path):
     assert "inc.double_conv.0.weight (64, 11, 3, 3)" in text
 
 
-def test_checksum_mismatch_and_unsafe_pickle(tiny_model_path, tmp_path):
-    weights = tiny_model_path.with_name("tiny.pt")
+def test_checksum_mismatch_and_unsafe_pickle(tmp_path):
+    card = make_tiny_model(tmp_path)  # its own copy: the file is damaged below
+    weights = card.with_name("tiny.pt")
     weights.write_bytes(weights.read_bytes() + b"x")
     with pytest.raises(ModelLoadError, match="does not match its model card"):
-        load_model(tiny_model_path)
+        load_model(card)
     torch.save({"model": object()}, tmp_path / "pickled.pth")  # not loadable with weights_only
     with pytest.raises(ModelLoadError, match="safely"):
         load_model(tmp_path / "pickled.pth")

@@ -9,12 +9,13 @@ import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
 
-from urbanseg_core.io.scene import L1C_SAFE_ORDER, MODEL_BANDS
 from urbanseg_core.errors import BandOrderError, InputError
+from urbanseg_core.evaluation.areas import areas_of
 from urbanseg_core.inference.pipeline import segment_file, segment_scene
-from urbanseg_core.inference.predict import NODATA
+from urbanseg_core.sentinel2 import L1C_SAFE_ORDER, MODEL_BANDS
+from urbanseg_core.sentinel2 import NODATA
 
-from .conftest import textured_reflectance, write_geotiff
+from ..conftest import textured_reflectance, write_geotiff
 
 
 def _dn(h, w, seed=0):
@@ -65,7 +66,7 @@ def test_no_crs_works_with_a_note(tmp_path, tiny_model):
     seg = segment_file(path, tiny_model)
     assert seg.crs is None and seg.classes.shape == (40, 50)
     assert any("no CRS" in n for n in seg.notes)
-    assert seg.stats.valid_km2 == pytest.approx(40 * 50 * 1e-4)
+    assert areas_of(seg).valid_km2 == pytest.approx(40 * 50 * 1e-4)
 
 
 def test_geographic_crs_is_warped_to_utm_and_back(tmp_path, tiny_model):
@@ -77,7 +78,7 @@ def test_geographic_crs_is_warped_to_utm_and_back(tmp_path, tiny_model):
     assert seg.classes.shape == (120, 160) and seg.crs.to_epsg() == 4326
     assert any("UTM" in n for n in seg.notes)
     assert (seg.classes != NODATA).mean() > 0.97  # all but edge pixels predicted
-    assert "geodesic" in seg.stats.pixel_area_method
+    assert "geodesic" in areas_of(seg).pixel_area_method
 
 
 def test_warp_to_the_model_grid_keeps_pixel_values():

@@ -7,13 +7,13 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from urbanseg_core.io.bandfolder import (
-    band_of, find_band_files, looks_level2a, product_offset, stack_folder,
-)
-from urbanseg_core.io.scene import MODEL_BANDS, read_scene
-from urbanseg_core.errors import InputError
+from urbanseg_core.io.bandfolder import find_band_files, looks_level2a, product_offset, stack_folder
 
-from .test_cli import run_cli
+from urbanseg_core.errors import InputError
+from urbanseg_core.io.scene import read_scene
+from urbanseg_core.sentinel2 import band_of
+from urbanseg_core.sentinel2 import MODEL_BANDS
+
 
 NATIVE_M = {"B2": 10, "B3": 10, "B4": 10, "B8": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20,
             "B11": 20, "B12": 20, "B9": 60, "B1": 60}
@@ -86,7 +86,7 @@ def test_quality_masks_are_skipped_and_two_areas_are_not_mixed(tmp_path):
         find_band_files(mixed)
 
 
-def test_level2a_folders_are_recognised(tmp_path):
+def test_level2a_folders_are_recognised(cli, tmp_path):
     plain = band_folder(tmp_path / "l1c")
     assert not looks_level2a(plain)
     l2a = band_folder(tmp_path / "prod" / "R20m")
@@ -94,7 +94,7 @@ def test_level2a_folders_are_recognised(tmp_path):
     scl = band_folder(tmp_path / "scl")
     write_band(scl / "T33UUU_20180801T100031_SCL_20m.tif", "B2", pixel_m=20)
     assert looks_level2a(scl) and l2a.is_dir()
-    res = run_cli("stack", scl, "-o", tmp_path / "s.tif")
+    res = cli("stack", scl, "-o", tmp_path / "s.tif")
     assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
 
 
@@ -108,7 +108,7 @@ def mtd_xml(offsets) -> str:
             '</Product_Image_Characteristics></n1:General_Info></n1:Level-2A_User_Product>')
 
 
-def test_the_offset_declared_in_the_product_metadata_is_used(tmp_path, tiny_model_path):
+def test_the_offset_declared_in_the_product_metadata_is_used(cli, tmp_path, tiny_model_path):
     safe = tmp_path / "S2B_MSIL2A_20220801T100031_N0400_R122_T33UUU.SAFE"
     img = band_folder(safe / "GRANULE" / "L2A_T33UUU_A028000" / "IMG_DATA")
     (safe / "MTD_MSIL2A.xml").write_text(mtd_xml([-1000] * 13))
@@ -120,7 +120,7 @@ def test_the_offset_declared_in_the_product_metadata_is_used(tmp_path, tiny_mode
                                 ("zero", img, ["--dn-offset", "0"]),
                                 ("zero_stack", stack, [])):
         out = tmp_path / f"{name}.tif"
-        res = run_cli("predict", source, "-o", out, "--model", tiny_model_path, *extra)
+        res = cli("predict", source, "-o", out, "--model", tiny_model_path, *extra)
         assert res.returncode == 0, res.stderr
         runs[name] = (rasterio.open(out).read(), res.stderr)
     assert "DN offset -1000 as declared in MTD_MSIL2A.xml" in runs["folder"][1]
@@ -160,27 +160,27 @@ def test_b8a_stands_in_for_a_missing_b8_and_other_gaps_are_named(tmp_path):
         stack_folder(folder, tmp_path / "x.tif")
 
 
-def test_too_large_a_stack_is_refused_before_it_is_written(tmp_path):
+def test_too_large_a_stack_is_refused_before_it_is_written(cli, tmp_path):
     folder = band_folder(tmp_path / "scene")
     with pytest.raises(InputError, match=r"120 x 120 px .*14,400 pixels\), more than the 10,000"):
         stack_folder(folder, tmp_path / "big.tif", max_pixels=10_000)
     assert not (tmp_path / "big.tif").exists()
-    res = run_cli("predict", folder, "-o", tmp_path / "m.tif", "--max-pixels", "10000")
+    res = cli("predict", folder, "-o", tmp_path / "m.tif", "--max-pixels", "10000")
     assert res.returncode == 2 and "more than the 10,000" in res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_predict_and_evaluate_accept_a_band_folder(tmp_path, tiny_model_path):
+def test_predict_and_evaluate_accept_a_band_folder(cli, tmp_path, tiny_model_path):
     folder = band_folder(tmp_path / "scene")
     stack, _ = stack_folder(folder, tmp_path / "stack.tif")
     from_folder, from_stack = tmp_path / "a.tif", tmp_path / "b.tif"
     for source, out in ((folder, from_folder), (stack, from_stack)):
-        res = run_cli("predict", source, "-o", out, "--model", tiny_model_path)
+        res = cli("predict", source, "-o", out, "--model", tiny_model_path)
         assert res.returncode == 0, res.stderr
     with rasterio.open(from_folder) as a, rasterio.open(from_stack) as b:
         assert a.transform == b.transform and a.crs == b.crs
         np.testing.assert_array_equal(a.read(), b.read())
-    res = run_cli("evaluate", folder, from_stack, "--model", tiny_model_path,
+    res = cli("evaluate", folder, from_stack, "--model", tiny_model_path,
                   "--reference-codes", "index", "--json")
     assert res.returncode == 0, res.stderr
     assert "Stacked the band files" in res.stderr
@@ -189,45 +189,45 @@ def test_predict_and_evaluate_accept_a_band_folder(tmp_path, tiny_model_path):
     assert scene.reflectance.shape == (11, 120, 120)
 
 
-def test_folder_mistakes_are_one_plain_line(tmp_path, tiny_model_path):
+def test_folder_mistakes_are_one_plain_line(cli, tmp_path, tiny_model_path):
     folder = band_folder(tmp_path / "scene")
-    res = run_cli("predict", folder, "-o", tmp_path / "m.tif", "--bands", "B2,B3,B4")
+    res = cli("predict", folder, "-o", tmp_path / "m.tif", "--bands", "B2,B3,B4")
     assert res.returncode == 2 and "--bands does not apply to a folder" in res.stderr
     empty = band_folder(tmp_path / "zeros", fill=0)   # every pixel nodata
-    res = run_cli("predict", empty, "-o", tmp_path / "z.tif", "--model", tiny_model_path)
+    res = cli("predict", empty, "-o", tmp_path / "z.tif", "--model", tiny_model_path)
     assert res.returncode == 2 and "no valid pixels" in res.stderr
     assert not (tmp_path / "z.tif").exists()
     assert "Traceback" not in res.stderr
     l2a = band_folder(tmp_path / "S2B_MSIL2A_20220801T100031" / "IMG_DATA")
-    res = run_cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path)
+    res = cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path)
     assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
     assert "band descriptions" not in res.stderr  # the stack's own names are not news
-    res = run_cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path,
+    res = cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path,
                   "--dn-offset", "-1000")
     assert res.returncode == 0 and "--dn-offset -1000" not in res.stderr
 
 
-def test_stack_command_and_its_errors(tmp_path):
+def test_stack_command_and_its_errors(cli, tmp_path):
     folder = band_folder(tmp_path / "scene", bands=tuple(b for b in MODEL_BANDS if b != "B8"))
-    res = run_cli("stack", folder, "-o", tmp_path / "s.tif")
+    res = cli("stack", folder, "-o", tmp_path / "s.tif")
     assert res.returncode == 0, res.stderr
     assert "11 bands" in res.stdout and "B8A is used" in res.stderr
-    res = run_cli("stack", folder, "-o", tmp_path)
+    res = cli("stack", folder, "-o", tmp_path)
     assert res.returncode == 2 and "such as " + str(tmp_path / "scene_stack.tif") in res.stderr
-    res = run_cli("stack", folder, "-o", tmp_path / "stacked")
+    res = cli("stack", folder, "-o", tmp_path / "stacked")
     assert res.returncode == 2 and "ending in .tif" in res.stderr
-    res = run_cli("stack", tmp_path / "missing", "-o", tmp_path / "s.tif")
+    res = cli("stack", tmp_path / "missing", "-o", tmp_path / "s.tif")
     assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
     (folder / "T33UUU_B03.tif").write_bytes(b"not a raster")  # a second, broken B3
-    res = run_cli("predict", folder, "-o", tmp_path / "m.tif")
+    res = cli("predict", folder, "-o", tmp_path / "m.tif")
     assert res.returncode == 2 and "T33UUU_B03.tif cannot be read as a raster" in res.stderr
     (tmp_path / "empty").mkdir()
-    res = run_cli("predict", tmp_path / "empty", "-o", tmp_path / "m.tif")
+    res = cli("predict", tmp_path / "empty", "-o", tmp_path / "m.tif")
     assert res.returncode == 2 and "No band files" in res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_bercy_band_folder_scores_as_in_the_model_card(shared_data):
+def test_bercy_band_folder_scores_as_in_the_model_card(cli, shared_data):
     """The card's Bercy figures were measured on a nearest-neighbour UTM stack of the band
     files; evaluating the folder itself must give the same numbers."""
     from urbanseg_core.model.loading import default_model_path
@@ -235,7 +235,7 @@ def test_bercy_band_folder_scores_as_in_the_model_card(shared_data):
     card = json.loads(default_model_path().with_suffix(".json").read_text())
     expected = card["metrics"]["bercy_urban_atlas"]["imgs_1"]["model"]
     d = shared_data / "bercy_urban_atlas"
-    res = run_cli("evaluate", d / "imgs_1", d / "bercy_reference_10m.tif", "--json")
+    res = cli("evaluate", d / "imgs_1", d / "bercy_reference_10m.tif", "--json")
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
     assert got["dice_macro_builtup"] == pytest.approx(expected["dice_macro_builtup"], abs=1e-6)

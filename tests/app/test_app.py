@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 
 from urbanseg_core.model.loading import DEFAULT_CARD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 if not os.environ.get("URBANSEG_MODEL") and not DEFAULT_CARD.exists():
@@ -198,7 +198,7 @@ def test_upload_of_single_band_files_is_stacked_and_runs(monkeypatch):
 
 
 def test_product_metadata_uploaded_with_the_bands_sets_the_offset():
-    from .test_bandfolder import mtd_xml
+    from ..io.test_bandfolder import mtd_xml
 
     res = {"B2": 10, "B3": 10, "B4": 10, "B5": 20, "B6": 20, "B7": 20, "B8A": 20, "B9": 60,
            "B11": 20, "B12": 20}

@@ -9,9 +9,9 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from urbanseg_core.errors import InputError
-from urbanseg_core.model.card import DEFAULT_CLASSES
-from urbanseg_core.io.outputs import encode, mask_bytes, overlay_rgba, write_mask
 from urbanseg_core.evaluation.areas import class_areas
+from urbanseg_core.io.outputs import encode, mask_bytes, overlay_rgba, write_mask
+from urbanseg_core.model.card import DEFAULT_CLASSES
 
 NAMES = [c.name for c in DEFAULT_CLASSES]
 COLOURS = [c.colour for c in DEFAULT_CLASSES]

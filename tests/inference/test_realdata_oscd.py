@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from urbanseg_core.io.bandfolder import stack_folder
+from urbanseg_core.evaluation.areas import areas_of
 from urbanseg_core.inference.pipeline import segment_file
+from urbanseg_core.io.bandfolder import stack_folder
 
 
 def oscd_stack(city_dir, out_path):
@@ -27,6 +28,6 @@ def test_milano_end_to_end(shared_data, tmp_path):
         mask = src.read(1)
         assert src.crs.to_epsg() == 32632 and mask.shape == seg.shape
     assert set(np.unique(mask)) <= {0, 1, 2, 255}
-    assert 25 < seg.stats.valid_km2 < 40  # the OSCD Milano crop is about 5.6 x 6.1 km
+    assert 25 < areas_of(seg).valid_km2 < 40  # the OSCD Milano crop is about 5.6 x 6.1 km
     # Central Milan is mostly built up; the bundled model must see that.
-    assert seg.stats.built_up_share > 0.4, seg.stats.rows()
+    assert areas_of(seg).built_up_share > 0.4, areas_of(seg).rows()

@@ -6,11 +6,12 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from urbanseg_core.io.scene import Scene
-from urbanseg_core.inference.predict import NODATA, predict_scene
+from urbanseg_core.inference.predict import predict_scene
 from urbanseg_core.inference.tiling import plan_axis, plan_tiles
+from urbanseg_core.io.scene import Scene
+from urbanseg_core.sentinel2 import NODATA
 
-from .conftest import textured_reflectance
+from ..conftest import textured_reflectance
 
 
 @settings(max_examples=300, deadline=None)

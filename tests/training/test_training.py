@@ -10,9 +10,9 @@ import torch
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
-from urbanseg_core.io.scene import MODEL_BANDS
 from urbanseg_core.errors import InputError
 from urbanseg_core.model.card import Normalisation
+from urbanseg_core.sentinel2 import MODEL_BANDS
 from urbanseg_core.training.augment import (
     Prepare, draw_scale, geometric, radiometric_jitter, resize_pair,
 )
@@ -216,7 +216,6 @@ def test_scale_jitter_resizes_crops_and_keeps_label_codes(pairs_dir):
 def trained(tmp_path, pairs_dir):
     """A tiny model trained for a few steps through the CLI (seconds)."""
     from urbanseg_core.cli import app
-    import urbanseg_core.cli_train  # noqa: F401  (registers the commands)
 
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(
@@ -287,21 +286,13 @@ def test_evaluate_cli_json_table_and_plot(trained, pairs_dir, tmp_path):
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_cli_plain_errors(trained, pairs_dir, tmp_path):
-    import subprocess
-    import sys
-
+def test_evaluate_cli_plain_errors(cli, trained, pairs_dir, tmp_path):
     image = pairs_dir / "tile0_image.tif"
-    code = ("import sys; from urbanseg_core.cli import main; sys.argv=['urbanseg', 'evaluate', "
-            f"{str(image)!r}, {str(tmp_path / 'missing.tif')!r}, '--model', {str(trained)!r}]; "
-            "main()")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    res = cli("evaluate", image, tmp_path / "missing.tif", "--model", trained)
     assert res.returncode == 2
     assert res.stderr.startswith("Error: Reference file not found") and "Traceback" not in res.stderr
     mask = pairs_dir / "tile0_mask.tif"  # the arguments swapped
-    code = code.replace(repr(str(tmp_path / "missing.tif")), repr(str(image))).replace(
-        repr(str(image)), repr(str(mask)), 1)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    res = cli("evaluate", mask, image, "--model", trained)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "the arguments look swapped" in res.stderr, res.stderr
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from urbanseg_core.io.scene import MODEL_BANDS
-from urbanseg_core.inference.features import CHANNELS, add_indices, normalized_difference
+from urbanseg_core.inference.features import add_indices, normalized_difference
+from urbanseg_core.sentinel2 import MODEL_BANDS
+from urbanseg_core.sentinel2 import CHANNELS
 
 
 def test_normalized_difference_hand_values():

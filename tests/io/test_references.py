@@ -6,9 +6,9 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from urbanseg_core.io.scene import Scene
 from urbanseg_core.errors import ReferenceError_
 from urbanseg_core.io.references import detect_codes, read_reference, to_index
+from urbanseg_core.io.scene import Scene
 
 
 @pytest.mark.parametrize("values, expected", [

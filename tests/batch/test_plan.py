@@ -12,16 +12,16 @@ from hypothesis import strategies as st
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from urbanseg_core.io.scene import Scene
 from urbanseg_core.batch.mosaic import stats_rows
-from urbanseg_core.batch.plan import BatchTile, Grid, pixel_size_m, plan_batch, plan_batch_axis
+from urbanseg_core.batch.plan import BatchTile, Grid, plan_batch, plan_batch_axis
 from urbanseg_core.batch.sources import fit_scene, grid_from_aoi, read_aoi
 from urbanseg_core.batch.store import (
     FORMAT, atomic_write, clean_stale_tmp, verify_tile, write_sidecar,
 )
 from urbanseg_core.errors import EarthEngineError, InputError
-from urbanseg_core.model.card import sha256_file
 from urbanseg_core.inference.tiling import plan_axis
+from urbanseg_core.io.scene import Scene
+from urbanseg_core.util import sha256_file
 
 UTM = CRS.from_epsg(32633)
 
@@ -90,10 +90,10 @@ def test_batch_tile_bounds_follow_the_grid():
 
 
 def test_pixel_size_in_metres_for_projected_geographic_and_missing_crs():
-    assert pixel_size_m(Grid(10, 10, UTM, from_origin(0, 0, 20, 20))) == 20
+    assert Grid(10, 10, UTM, from_origin(0, 0, 20, 20)).pixel_size_m == 20
     geo = Grid(10, 10, CRS.from_epsg(4326), from_origin(0, 0.0005, 1e-4, 1e-4))
-    assert pixel_size_m(geo) == pytest.approx(11.13, abs=0.02)  # 1e-4 deg at the equator
-    assert pixel_size_m(Grid(10, 10, None, from_origin(0, 0, 1, 1))) == 10
+    assert geo.pixel_size_m == pytest.approx(11.13, abs=0.02)  # 1e-4 deg at the equator
+    assert Grid(10, 10, None, from_origin(0, 0, 1, 1)).pixel_size_m == 10
 
 
 def _identity(name="r000000_c000000"):

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if not (ROOT / "models" / "urbanseg-unet.json").exists():
+from urbanseg_core.model.loading import DEFAULT_CARD
+
+ROOT = Path(__file__).resolve().parents[2]
+if not DEFAULT_CARD.exists():
     pytest.skip("the bundled model is missing", allow_module_level=True)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -79,9 +81,9 @@ def test_large_area_offers_an_export_task(connected):
 
 
 def test_tile_layers_are_drawn_on_the_map():
-    from urbanseg_core.io import display as mapview
+    from urbanseg_core.app.map import build_map
 
-    m = mapview.build_map(bounds=[[52.4, 12.5], [52.5, 12.6]],
+    m = build_map(bounds=[[52.4, 12.5], [52.5, 12.6]],
                           tiles=[("GHSL built-up 2018 (reference)",
                                   "https://tiles.invalid/ghsl/{z}/{x}/{y}", "JRC")])
     html = m.get_root().render()

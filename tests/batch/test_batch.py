@@ -22,22 +22,23 @@ import torch
 from rasterio.windows import from_bounds
 from typer.testing import CliRunner
 
-from urbanseg_core.io.scene import read_scene
 from urbanseg_core.batch import aoi_input, file_input, run_batch
-from urbanseg_core.inference.features import add_indices
+from urbanseg_core.cli import app
+from urbanseg_core.evaluation.areas import class_areas
+from urbanseg_core.inference.features import add_indices, channel_statistics
+from urbanseg_core.inference.pipeline import segment_file
+from urbanseg_core.io.sample import SAMPLE_SCENE
+from urbanseg_core.io.scene import read_scene
+from urbanseg_core.model.card import (DEFAULT_CLASSES, Architecture, ModelCard, Normalisation,
+                                      write_card)
 from urbanseg_core.model.loading import load_model
 from urbanseg_core.model.unet import UNet
-from urbanseg_core.model.card import (
-    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, sha256_file, write_card,
-)
-from urbanseg_core.inference.normalise import channel_statistics
-from urbanseg_core.inference.pipeline import SAMPLE_SCENE, segment_file
-from urbanseg_core.evaluation.areas import class_areas
+from urbanseg_core.util import sha256_file
 
 distributed = pytest.importorskip("distributed")
 
 SHARED = Path(os.environ.get("URBANSEG_SHARED_DATA",
-                             Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+                             Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 SAMPLE_TILE_KM = 2.0  # 1 model stride (1.92 km): 3 x 5 = 15 batch tiles on the sample
 
 
@@ -397,9 +398,6 @@ def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, clie
 
 
 def test_cli_batch_on_a_running_scheduler_then_resume(tmp_path, tiny_model, client):
-    import urbanseg_core.cli_batch  # noqa: F401  (registers the command)
-    from urbanseg_core.cli import app
-
     runner = CliRunner()
     args = ["batch", "--sample", "-o", str(tmp_path / "runs" / "cli"), "--tile-km", "5",
             "--scheduler", client.scheduler.address, "--model", str(tiny_model)]
@@ -418,23 +416,17 @@ def test_cli_batch_on_a_running_scheduler_then_resume(tmp_path, tiny_model, clie
     (["--sample", "--workers", "2", "--scheduler", "tcp://x:8786"], "not both"),
     (["--sample", "--workers", "0"], "at least 1"),
 ])
-def test_cli_batch_refuses_bad_arguments_in_one_line(tmp_path, args, message):
-    import urbanseg_core.cli_batch  # noqa: F401
-    from urbanseg_core.cli import app
-
-    result = CliRunner().invoke(app, ["batch", *args, "-o", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert message in result.output and "Traceback" not in result.output
+def test_cli_batch_refuses_bad_arguments_in_one_line(cli, tmp_path, args, message):
+    result = cli("batch", *args, "-o", tmp_path / "o")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_batch_stacks_a_band_folder_with_its_declared_offset(tmp_path, tiny_model, client):
     """A folder of single-band files in a .SAFE product is stacked into OUTPUT/stacked/, read
     with the DN offset its MTD_MSIL2A.xml declares, segmented like `urbanseg predict` on the
     same folder, and a rerun reuses every tile (the stack is byte-identical)."""
-    import urbanseg_core.cli_batch  # noqa: F401
-    from urbanseg_core.cli import app
-
-    from .test_bandfolder import band_folder, mtd_xml
+    from ..io.test_bandfolder import band_folder, mtd_xml
 
     safe = tmp_path / "S2B_MSIL2A_20220801T100031_N0400_R122_T33UUU.SAFE"
     img = band_folder(safe / "GRANULE" / "L2A_T33UUU_A028000" / "IMG_DATA")
@@ -461,21 +453,27 @@ def test_cli_batch_stacks_a_band_folder_with_its_declared_offset(tmp_path, tiny_
     assert "0 computed" in second.output and stack.read_bytes() == stack_bytes
 
 
-def test_cli_batch_refuses_band_folder_mistakes_before_creating_anything(tmp_path):
-    from .test_bandfolder import band_folder
-    from .test_cli import run_cli
+@pytest.mark.parametrize("case, message", [
+    ("two folders of one name", "same name"), ("bands for a folder", "--bands does not apply"),
+    ("missing", "does not exist"), ("zero tile km", "--tile-km must be a positive"),
+    ("two images", "The folder two holds more than one B1 file")])
+def test_cli_batch_refuses_band_folder_mistakes_before_creating_anything(cli, tmp_path, case,
+                                                                         message):
+    from ..io.test_bandfolder import band_folder
 
-    a, b = band_folder(tmp_path / "a" / "IMG_DATA"), band_folder(tmp_path / "b" / "IMG_DATA")
-    two = band_folder(band_folder(tmp_path / "two"), name="T33UUU_20180811T100031_{}.tif")
-    for args, message in (([str(a), str(b)], "same name"),
-                          ([str(a), "--bands", "B2,B3"], "--bands does not apply"),
-                          ([str(tmp_path / "nowhere")], "does not exist"),
-                          ([str(a), "--tile-km", "0"], "--tile-km must be a positive"),
-                          ([str(two)], "The folder two holds more than one B1 file")):
-        result = run_cli("batch", *args, "-o", tmp_path / "o")
-        assert result.returncode == 2 and message in result.stderr, result.stderr
-        assert "Traceback" not in result.stderr
-        assert not (tmp_path / "o").exists()  # nothing created for a refused run
+    a = band_folder(tmp_path / "a" / "IMG_DATA")
+    args = {
+        "two folders of one name": lambda: [a, band_folder(tmp_path / "b" / "IMG_DATA")],
+        "bands for a folder": lambda: [a, "--bands", "B2,B3"],
+        "missing": lambda: [tmp_path / "nowhere"],
+        "zero tile km": lambda: [a, "--tile-km", "0"],
+        "two images": lambda: [band_folder(band_folder(tmp_path / "two"),
+                                           name="T33UUU_20180811T100031_{}.tif")],
+    }[case]()
+    result = cli("batch", *args, "-o", tmp_path / "o")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()  # nothing created for a refused run
 
 
 def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_model, client,
@@ -506,14 +504,11 @@ def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_mode
     assert (out / "stats.csv").read_bytes() == (src_out / "stats.csv").read_bytes()
 
 
-def test_unreachable_scheduler_is_one_plain_line(tmp_path, tiny_model, monkeypatch):
-    import urbanseg_core.cli_batch  # noqa: F401
+def test_unreachable_scheduler_is_one_plain_line(cli, tmp_path, tiny_model, monkeypatch):
     from urbanseg_core.batch import cluster as batch_cluster
-    from urbanseg_core.cli import app
 
     monkeypatch.setattr(batch_cluster, "SCHEDULER_TIMEOUT", "1s")
-    result = CliRunner().invoke(app, ["batch", "--sample", "-o", str(tmp_path / "o"),
-                                      "--scheduler", "tcp://127.0.0.1:9", "--model", str(tiny_model)])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, batch_cluster.BatchError)
-    assert "Cannot reach the dask scheduler at tcp://127.0.0.1:9" in str(result.exception)
+    result = cli("batch", "--sample", "-o", tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9",
+                 "--model", tiny_model)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Error: Cannot reach the dask scheduler at tcp://127.0.0.1:9" in result.stderr

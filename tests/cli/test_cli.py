@@ -1,0 +1,81 @@
+"""The `urbanseg` command line in-process: predict, plain errors with exit code 2, the group."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+
+from urbanseg_core.cli.main import COMMANDS, app
+from urbanseg_core.io.sample import SAMPLE_SCENE
+
+
+def test_predict_writes_mask_and_stats(cli, s2_geotiff, tiny_model_path, tmp_path):
+    out = tmp_path / "mask.tif"
+    res = cli("predict", s2_geotiff, "-o", out, "--model", tiny_model_path,
+              "--json", tmp_path / "s.json")
+    assert res.returncode == 0, res.stderr
+    assert "built-up share" in res.stdout and "km²" in res.stdout
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 32633 and src.nodata == 255
+        assert set(np.unique(src.read(1))) <= {0, 1, 2}
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["valid_km2"] == pytest.approx(200 * 300 * 1e-4)  # 10 m pixels: 1e-4 km² each
+    assert sum(c["pixels"] for c in stats["classes"]) == 200 * 300
+
+
+def test_predict_esm_codes(cli, s2_geotiff, tiny_model_path, tmp_path):
+    out = tmp_path / "esm.tif"
+    res = cli("predict", s2_geotiff, "-o", out, "--model", tiny_model_path, "--codes", "esm")
+    assert res.returncode == 0, res.stderr
+    with rasterio.open(out) as src:
+        assert src.nodata == 0 and set(np.unique(src.read(1))) <= {1, 250, 255}
+
+
+def test_predict_sample_with_bundled_model(cli, tmp_path):
+    out = tmp_path / "m.tif"
+    res = cli("predict", "--sample", "-o", out)
+    assert res.returncode == 0, res.stderr
+    with rasterio.open(out) as src, rasterio.open(SAMPLE_SCENE) as scene:
+        assert src.crs == scene.crs and src.transform == scene.transform
+        assert src.shape == scene.shape
+        values = set(np.unique(src.read(1)))
+        assert values <= {0, 1, 2, 255} and len(values & {1, 2}) >= 1  # some built-up found
+    for name in ("other", "non-residential", "residential"):
+        assert name in res.stdout
+
+
+@pytest.mark.parametrize("case", ["missing file", "a folder without bands", "no output folder",
+                                  "missing model", "unknown codes", "no input"])
+def test_errors_are_one_plain_line_with_exit_2(cli, case, tmp_path, s2_geotiff):
+    args = {
+        "missing file": (tmp_path / "missing.tif", "-o", tmp_path / "m.tif"),
+        "a folder without bands": (tmp_path, "-o", tmp_path / "m.tif"),
+        "no output folder": (s2_geotiff, "-o", tmp_path / "nofolder" / "m.tif"),
+        "missing model": (s2_geotiff, "-o", tmp_path / "m.tif", "--model",
+                          tmp_path / "nomodel.json"),
+        "unknown codes": (s2_geotiff, "-o", tmp_path / "m.tif", "--codes", "xyz"),
+        "no input": ("-o", tmp_path / "m.tif"),
+    }[case]
+    res = cli("predict", *args)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().startswith("Error:") and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_help_lists_every_command_in_order(cli):
+    res = cli("--help")
+    assert res.returncode == 0
+    listed = [line.split()[0] for line in res.stdout.split("Commands:")[1].splitlines()
+              if line.strip()]
+    assert listed == [name for name, _, _ in COMMANDS]
+    assert {c.name for c in app.registered_commands} == set(listed)
+
+
+def test_console_script_module_runs():
+    """``python -m urbanseg_core.cli`` is the same command (one subprocess: the entry point)."""
+    res = subprocess.run([sys.executable, "-m", "urbanseg_core.cli", "predict", "--sample"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Missing option '-o'" in res.stderr
