@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -171,7 +172,10 @@ def test_estimate_counts_what_will_be_fetched():
     # a rectangle in degrees fills most of its UTM bbox: pixels ~ area / 100 m²
     assert 1.0 <= est["pixels"] / (aoi.area_km2 * 1e4) < 1.1
     assert est["megabytes"] == pytest.approx(est["pixels"] * 58 / 1e6, abs=0.06)
-    assert est["requests"] == len(plan_chunks(grid, 58))
+    # requests: near-square chunks of at most 907 px a side (95 % of 48 MiB at 58 B/px)
+    side = min(math.isqrt(int(48 * 1024 * 1024 * 0.95) // 58), 1024)
+    assert side == 907
+    assert est["requests"] == math.ceil(grid.height / side) * math.ceil(grid.width / side)
     assert est["fetch_seconds"] > 0 and est["inference_seconds"] > 0
     bigger = estimate(from_bounds(13.3, 52.5, 13.5, 52.62))
     assert bigger["pixels"] > est["pixels"] and bigger["total_seconds"] > est["total_seconds"]

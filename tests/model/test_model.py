@@ -1,13 +1,16 @@
-"""The UNet matches the original checkpoint's layout and loads safely."""
+"""The UNet matches the original checkpoint's layout and loads safely; the card's inputs are
+checked at load."""
 
 import json
+import re
 
 import pytest
 import torch
 
-from urbanseg_core.errors import ModelLoadError
+from urbanseg_core.errors import ModelCardError, ModelLoadError
 from urbanseg_core.model.loading import load_model
 from urbanseg_core.model.unet import UNet, count_parameters
+from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import SHARED_DATA, make_tiny_model
 
@@ -84,3 +87,18 @@ def test_checksum_mismatch_and_unsafe_pickle(tmp_path):
     torch.save({"model": object()}, tmp_path / "pickled.pth")  # not loadable with weights_only
     with pytest.raises(ModelLoadError, match="safely"):
         load_model(tmp_path / "pickled.pth")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"bands": ["B1"] + [b for b in MODEL_BANDS if b != "B12"]}, "band(s) B1"),
+    ({"indices": {"NDVI": ["B8", "B4"], "NBR": ["B8", "B10"], "X": ["B8"]}}, "index(es) NBR, X"),
+    ({"architecture": {"n_channels": 14, "base_width": 4, "align_corners": False}},
+     "15 input channels"),
+])
+def test_a_card_asking_for_inputs_the_code_cannot_make_is_refused(tmp_path, change, words):
+    card_path = make_tiny_model(tmp_path)
+    card = json.loads(card_path.read_text())
+    card.update(change)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelCardError, match=re.escape(words)):
+        load_model(card_path)
