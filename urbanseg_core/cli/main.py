@@ -2,48 +2,76 @@
 
 Each command lives in its own module of this package and imports only
 :mod:`~urbanseg_core.cli.options` and :mod:`~urbanseg_core.cli.errors`; none imports this
-module. Every command is wrapped by :func:`~urbanseg_core.cli.errors.plain_errors`, so a user
-error is one plain line on stderr with exit code 2, never a traceback, whether the command
-runs from the console script or in-process (typer's ``CliRunner``).
+module. As ``rio`` loads its subcommands, a command's module is imported only when that
+command runs or shows its help (:class:`LazyCommands`, through
+:func:`~urbanseg_core.lazy.lazy_import`): the modules import PyTorch and rasterio, which
+``urbanseg --help`` does not need. Every command is wrapped by
+:func:`~urbanseg_core.cli.errors.plain_errors`, so a user error is one plain line on stderr
+with exit code 2, never a traceback, from the console script and in-process (``CliRunner``).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Callable
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from . import batch, evaluate, gee, predict, stack, train
+from ..lazy import lazy_import
 from .errors import plain_errors
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain text: usage errors are short lines, not boxed panels
-    help="Map residential and non-residential built-up areas in Sentinel-2 imagery.",
-)
+#: Command name -> (module in this package, function, short help), in ``--help`` order.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "predict": ("predict", "predict", "Segment one scene (GeoTIFF or band folder)."),
+    "stack": ("stack", "stack", "Stack single-band files into one GeoTIFF."),
+    "train": ("train", "train", "Train the UNet from a YAML config."),
+    "evaluate": ("evaluate", "evaluate", "Score a segmentation against a reference."),
+    "batch": ("batch", "batch", "Segment whole regions tile by tile (Dask)."),
+    "gee-status": ("gee", "gee_status", "Show the Earth Engine connection and tasks."),
+    "gee-fetch": ("gee", "gee_fetch", "Fetch an AOI's composite from Earth Engine."),
+    "gee-export": ("gee", "gee_export", "Export a large AOI's composite to Drive/GCS."),
+    "gee-export-pairs": ("gee", "gee_export_pairs", "Export composite + GHSL training pairs."),
+}
 
-#: ``(name, function, short help)`` of every command, in the order ``--help`` lists them.
-COMMANDS: tuple[tuple[str, Callable, str], ...] = (
-    ("predict", predict.predict, predict.SHORT_HELP),
-    ("stack", stack.stack, stack.SHORT_HELP),
-    ("train", train.train, train.SHORT_HELP),
-    ("evaluate", evaluate.evaluate, evaluate.SHORT_HELP),
-    ("batch", batch.batch, batch.SHORT_HELP),
-    ("gee-status", gee.gee_status, gee.SHORT_HELPS["gee-status"]),
-    ("gee-fetch", gee.gee_fetch, gee.SHORT_HELPS["gee-fetch"]),
-    ("gee-export", gee.gee_export, gee.SHORT_HELPS["gee-export"]),
-    ("gee-export-pairs", gee.gee_export_pairs, gee.SHORT_HELPS["gee-export-pairs"]),
-)
+_SETTINGS = {"add_completion": False, "pretty_exceptions_enable": False,
+             # plain text: usage errors are short lines, not boxed panels
+             "rich_markup_mode": None}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command ``name`` of :data:`COMMANDS`, its module imported now."""
+    module, function, short_help = COMMANDS[name]
+    command = getattr(lazy_import(f"{__package__}.{module}"), function)
+    single = typer.Typer(**_SETTINGS)
+    single.command(name, short_help=short_help)(plain_errors(command))
+    return typer.main.get_command(single)
+
+
+class LazyCommands(TyperGroup):
+    """The group of :data:`COMMANDS`, each loaded on first use (:func:`load_command`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help) for name, (_, _, help) in COMMANDS.items()])
+
+
+app = typer.Typer(cls=LazyCommands, no_args_is_help=True, **_SETTINGS,
+                  help="Map residential and non-residential built-up areas in Sentinel-2 "
+                       "imagery.")
 
 
 @app.callback()
 def _root() -> None:
     """Map residential and non-residential built-up areas in Sentinel-2 imagery."""
-
-
-for _name, _command, _help in COMMANDS:
-    app.command(_name, short_help=_help)(plain_errors(_command))
 
 
 def main() -> None:
