@@ -32,6 +32,37 @@ def train(
     typer.echo(f"Model written: {card_path} (weights {card_path.parent / card.weights})")
 
 
+@app.command(short_help="Leave-one-city-out cross-validation of a training config.")
+def crossval(
+    config: Path = typer.Option(..., "--config", help="Training config YAML whose sources "
+                                "cover several labelled cities (see models/multicity.yaml)."),
+    output_dir: Path = typer.Option(Path("runs/crossval"), "--output-dir",
+                                    help="Folder for each fold's model and the table."),
+    city: Optional[list[str]] = typer.Option(None, "--city", help="Leave out only this city "
+                                             "(repeat for several; default: every city)."),
+    model: ModelOption = None,
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """For each city: train without it, score on it; print the per-city Dice table.
+
+    With --model, no training: that model is scored on every city of the config (a baseline
+    row, e.g. the bundled model).
+    """
+    from .loading import load_model
+    from .training.config import load_config
+    from .training.crossval import crossval as run_crossval, markdown_table, score_model
+
+    cfg = load_config(config)
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    if model is not None:
+        result = score_model(load_model(model), cfg, log=log)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "scores.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    else:
+        result = run_crossval(cfg, output_dir, city or None, log=log, progress=not no_progress)
+    typer.echo(markdown_table(result["cities"], result["mean"]))
+
+
 def _table(m: dict) -> str:
     def f(v):
         return "   n/a" if v is None or v != v else f"{v:6.3f}"
