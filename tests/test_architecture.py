@@ -18,9 +18,6 @@ from urbanseg_core.lazy import lazy_import
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "urbanseg_core"
-#: Owned by the training work on main (it splits these functions and breaks this cycle).
-TRAINING = PACKAGE / "training"
-KNOWN_CYCLE = ("urbanseg_core.training.datasets", "urbanseg_core.training.augment")
 MAX_FUNCTION_LINES = 60
 
 
@@ -33,12 +30,10 @@ def test_import_linter_contracts_are_kept(monkeypatch):
     assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True) == 0
 
 
-def _cycles(graph, edges_to_drop=()) -> list[set[str]]:
+def _cycles(graph) -> list[set[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     modules = sorted(graph.modules)
     succ = {m: set(graph.find_modules_directly_imported_by(m)) & graph.modules for m in modules}
-    for a, b in edges_to_drop:
-        succ.get(a, set()).discard(b)
     index, low, stack, on_stack, out = {}, {}, [], set(), []
     for root in modules:
         if root in index:
@@ -76,7 +71,7 @@ def _cycles(graph, edges_to_drop=()) -> list[set[str]]:
 
 def test_no_import_cycles_between_modules():
     graph = grimp.build_graph("urbanseg_core", cache_dir=None)
-    assert _cycles(graph, [KNOWN_CYCLE]) == []
+    assert _cycles(graph) == []
 
 
 def _function_imports(path: Path) -> list[str]:
@@ -92,8 +87,7 @@ def _function_imports(path: Path) -> list[str]:
 
 def test_imports_sit_at_the_top_of_modules():
     """Optional or heavy packages are imported in functions through lazy_import only."""
-    found = [hit for p in _modules(PACKAGE) if TRAINING not in p.parents
-             for hit in _function_imports(p)]
+    found = [hit for p in _modules(PACKAGE) for hit in _function_imports(p)]
     assert found == []
 
 
@@ -128,11 +122,9 @@ def test_importing_the_package_is_light():
 
 
 def test_functions_are_short():
-    """No function over 60 lines (training's train and build_data are being split on main)."""
+    """No function over 60 lines."""
     long = []
     for path in _modules(PACKAGE) + sorted((REPO / "pages").glob("*.py")) + [REPO / "app.py"]:
-        if TRAINING in path.parents:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1

@@ -59,7 +59,8 @@ def test_each_front_end_words_the_fix_in_its_own_terms(error, cli, page):
 
 def test_an_error_without_a_special_fix_keeps_its_own():
     error = InputError("Bad input.", "Use another file.")
-    assert reword(error, {}) == cli_words(error) == page_words(error) == "Bad input. Use another file."
+    expected = "Bad input. Use another file."
+    assert reword(error, {}) == cli_words(error) == page_words(error) == expected
 
 
 def _raised_strings(path: Path):

@@ -37,6 +37,10 @@ RGB_BANDS: tuple[str, str, str] = ("B4", "B3", "B2")
 #: data of the bundled model (the Islamabad scene has no B8).
 SUBSTITUTES: dict[str, str] = {"B8": "B8A"}
 
+#: Central wavelengths (nm) of the model's 11 bands B2 ... B12 (Sentinel-2A MSI spectral
+#: response, ESA Sentinel-2 User Handbook).
+BAND_WAVELENGTH_NM: tuple[int, ...] = (492, 560, 665, 704, 740, 783, 833, 865, 945, 1614, 2202)
+
 #: Divisor from DN to reflectance of integer products.
 DN_SCALE = 10000.0
 #: DN offset of Level-2A products of processing baseline 04.00 and later (not harmonised).

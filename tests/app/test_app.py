@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 if not os.environ.get("URBANSEG_MODEL") and not DEFAULT_CARD.exists():
-    pytest.skip("the bundled model urbanseg_core/model/weights/urbanseg-unet.json is missing", allow_module_level=True)
+    pytest.skip("the bundled model urbanseg_core/model/weights/urbanseg-unet.json is missing",
+                allow_module_level=True)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 

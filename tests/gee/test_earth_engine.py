@@ -23,8 +23,8 @@ from urbanseg_core.errors import EarthEngineError  # noqa: E402
 from urbanseg_core.gee import composite as comp  # noqa: E402
 from urbanseg_core.gee import download, export, layers, reference  # noqa: E402
 from urbanseg_core.gee.download import RetryPolicy  # noqa: E402
-from urbanseg_core.gee.grid import (REQUEST_LIMIT_BYTES, bytes_per_pixel, grid_for_aoi,  # noqa: E402
-                                    pixel_grid)
+from urbanseg_core.gee.grid import (  # noqa: E402
+    REQUEST_LIMIT_BYTES, bytes_per_pixel, grid_for_aoi, pixel_grid)
 from urbanseg_core.io.references import to_index  # noqa: E402
 from urbanseg_core.io.scene import read_scene  # noqa: E402
 from urbanseg_core.sentinel2 import MODEL_BANDS
@@ -336,7 +336,8 @@ def test_gee_real_client_http_429_then_npy(ee_api):
 def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api):
     grid = grid_for_aoi(BERLIN)
     image = comp.composite(comp.ee_geometry(BERLIN))
-    server = FakeServer(grid.transform.c, grid.transform.f, failures=[ee.EEException("503 Service Unavailable")] * 10)
+    server = FakeServer(grid.transform.c, grid.transform.f,
+                        failures=[ee.EEException("503 Service Unavailable")] * 10)
     ee.data.computePixels = server
     with pytest.raises(EarthEngineError) as err:
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT,
@@ -351,7 +352,8 @@ def test_gee_gives_up_with_plain_message_and_does_not_retry_fatal_errors(ee_api)
     with pytest.raises(EarthEngineError, match="quota for this project is used up"):
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT)
     # memory limit: not retried
-    server = FakeServer(grid.transform.c, grid.transform.f, failures=[ee.EEException("User memory limit exceeded.")])
+    server = FakeServer(grid.transform.c, grid.transform.f,
+                        failures=[ee.EEException("User memory limit exceeded.")])
     ee.data.computePixels = server
     with pytest.raises(EarthEngineError, match="smaller area"):
         download.fetch_image(image, grid, comp.BAND_DTYPES, max_workers=1, retry=NO_WAIT)
@@ -415,7 +417,8 @@ def test_gee_export_pair_tasks_drive_and_gcs(ee_api):
     for p in started:
         assert p["fileExportOptions"]["fileFormat"] == "GEO_TIFF"
         g = json.dumps(graph(p["expression"]))
-        assert "EPSG:32633" in g and f"[10.0, 0.0, {grid.transform.c}, 0.0, -10.0, {grid.transform.f}]" in g
+        x0, y0 = grid.transform.c, grid.transform.f
+        assert "EPSG:32633" in g and f"[10.0, 0.0, {x0}, 0.0, -10.0, {y0}]" in g
         assert f"[0, 0, {grid.width}, {grid.height}]" in g  # dimensions
     assert "COPERNICUS/S2_SR_HARMONIZED" in json.dumps(graph(started[0]["expression"]))
     assert "JRC/GHSL/P2023A/GHS_BUILT_C" in json.dumps(graph(started[1]["expression"]))

@@ -6,7 +6,8 @@ import pytest
 from urbanseg_core.io.scene import BandFile, read_scene, resolve_band_order, to_reflectance
 
 from urbanseg_core.errors import BandOrderError, InputError
-from urbanseg_core.sentinel2 import L1C_EUROSAT_ORDER, L1C_SAFE_ORDER, MODEL_BANDS, canonical_band_name
+from urbanseg_core.sentinel2 import (L1C_EUROSAT_ORDER, L1C_SAFE_ORDER, MODEL_BANDS,
+                                     canonical_band_name)
 
 from ..conftest import write_geotiff
 

@@ -203,8 +203,8 @@ def test_scale_jitter_resizes_crops_and_keeps_label_codes(pairs_dir):
     srcs = pair_sources(pairs_dir)
     norm = Normalisation(method="standardize", mean=[0.0] * 15, std=[1.0] * 15)
     plain = MixtureDataset(srcs, [1, 1], 6, 32, Prepare(norm, AugmentConfig()), seed=5)
-    scaled = MixtureDataset(srcs, [1, 1], 6, 32, Prepare(norm, AugmentConfig()), seed=5,
-                            scale=0.25)
+    scaled = MixtureDataset(srcs, [1, 1], 6, 32, Prepare(norm, AugmentConfig(scale=0.25)),
+                            seed=5)
     for i in range(6):
         xs, ys = scaled[i]
         assert xs.shape == (15, 32, 32) and ys.shape == (32, 32)

@@ -29,8 +29,8 @@ def show_error(exc: BaseException) -> str:
     """Show an error as a plain sentence (never a traceback) and return the sentence.
 
     Problems the user can fix (:class:`~urbanseg_core.errors.UrbansegError`) are shown with
-    the fix in page terms (:func:`~urbanseg_core.app.messages.describe`); anything else is logged with its traceback on the server and shown as a short,
-    honest sentence.
+    the fix in page terms (:func:`~urbanseg_core.app.messages.describe`); anything else is
+    logged with its traceback on the server and shown as a short, honest sentence.
     """
     if isinstance(exc, UrbansegError):
         text = describe(exc)

@@ -79,7 +79,8 @@ def file_input(path: str | Path, band_order: Sequence[str] | None = None,
         description["warped"] = dict(warp, reason=reason)
     fingerprint = json_digest({"sha256": file_sha, "band_order": spec.band_order,
                            "dn_offset": spec.dn_offset, "warp": warp})
-    return BatchInput(safe_name(name or path.stem, default="input"), grid, spec, fingerprint, description,
+    return BatchInput(safe_name(name or path.stem, default="input"), grid, spec, fingerprint,
+                      description,
                       warp=warp is not None)
 
 
@@ -123,9 +124,11 @@ def aoi_input(aoi_path: str | Path, fetch: Callable | None = None,
     options["aoi"] = aoi.to_geojson()
     spec = GeeSpec(fetch=fetch, options=options, resolution=resolution)
     fetch_name = f"{fetch.__module__}.{fetch.__qualname__}" if fetch else "urbanseg_core.gee"
-    fingerprint = json_digest({"aoi": aoi.key, "options": {k: v for k, v in options.items() if k != "aoi"},
+    fingerprint = json_digest({"aoi": aoi.key,
+                               "options": {k: v for k, v in options.items() if k != "aoi"},
                            "resolution": resolution, "fetch": fetch_name})
-    return BatchInput(safe_name(name or Path(aoi_path).stem, default="input"), grid, spec, fingerprint,
+    return BatchInput(safe_name(name or Path(aoi_path).stem, default="input"), grid, spec,
+                      fingerprint,
                       {"kind": "earth-engine", "aoi": str(aoi_path),
                        "aoi_area_km2": round(aoi.area_km2, 3),
                        "options": {k: v for k, v in options.items() if k != "aoi"},

@@ -8,14 +8,14 @@
     batch tile 1                [m|=========core=========)  m = overlap / 2 px margin
     batch tile 2                                      [m|=====core======]
 
-A batch tile is ``q`` model-tile strides long (``q`` from ``--tile-km``). Its core starts and
-ends on a boundary between the cores of the model tiles that
-:func:`urbanseg_core.inference.tiling.plan_tiles` lays over the *whole* raster, and it reads a margin of
-``overlap / 2`` px on each side it shares with a neighbour. The model tiles inside a batch tile
-are then exactly those of the whole-raster plan, so a batch mosaic equals a single-process
-prediction tile for tile, and no pixel is predicted twice. The last batch tile along an axis is
-merged into its neighbour when it would be shorter than one model tile (the model tiles near
-the raster edge would otherwise shrink).
+A batch tile is ``q`` model-tile strides long (``q`` from the tile side in km). Its core
+starts and ends on a boundary between the cores of the model tiles that
+:func:`urbanseg_core.inference.tiling.plan_tiles` lays over the *whole* raster, and it reads a
+margin of ``overlap / 2`` px on each side it shares with a neighbour. The model tiles inside
+a batch tile are then exactly those of the whole-raster plan, so a batch mosaic equals a
+single-process prediction tile for tile, and no pixel is predicted twice. The last batch tile
+along an axis is merged into its neighbour when it would be shorter than one model tile (the
+model tiles near the raster edge would otherwise shrink).
 """
 
 from __future__ import annotations

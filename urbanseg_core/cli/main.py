@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "predict": ("predict", "predict", "Segment one scene (GeoTIFF or band folder)."),
     "stack": ("stack", "stack", "Stack single-band files into one GeoTIFF."),
     "train": ("train", "train", "Train the UNet from a YAML config."),
+    "crossval": ("crossval", "crossval",
+                 "Leave-one-city-out cross-validation of a training config."),
     "evaluate": ("evaluate", "evaluate", "Score a segmentation against a reference."),
     "batch": ("batch", "batch", "Segment whole regions tile by tile (Dask)."),
     "gee-status": ("gee", "gee_status", "Show the Earth Engine connection and tasks."),

@@ -23,7 +23,8 @@ def print_areas(stats: AreaStats) -> None:
     """Print a class-area table: pixels, km² and share of the valid area per class."""
     typer.echo(f"{'class':<18}{'pixels':>12}{'km²':>12}{'% of valid':>12}")
     for c in stats.classes:
-        typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{100 * c.share_of_valid:>11.2f}%")
+        share = 100 * c.share_of_valid
+        typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{share:>11.2f}%")
     typer.echo(f"{'valid area':<18}{'':>12}{stats.valid_km2:>12.3f}")
     if stats.nodata_km2:
         area = f"{stats.nodata_km2:.3f}" if stats.nodata_km2 >= 0.0005 else "<0.001"

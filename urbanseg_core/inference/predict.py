@@ -23,8 +23,9 @@ import numpy as np
 from ..io.scene import Scene
 from ..model.loading import LoadedModel
 from ..sentinel2 import NODATA
-from .features import model_inputs
+from .features import correct_haze, model_inputs
 from .tiling import Tile, plan_tiles
+
 #: Pixels per forward pass when no batch size is given (bounds memory, keeps cores busy).
 BATCH_PIXELS = 1 << 19
 
@@ -72,6 +73,7 @@ def predict_source(
     overlap: int | None = None,
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
+    haze: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predict the class of every pixel of a source, tile by tile.
 
@@ -84,12 +86,16 @@ def predict_source(
         batch_size: tiles per forward pass (default: as many as make about 0.5 M pixels,
             which bounds memory: 8 tiles of 256 px, 2 of 512 px).
         progress: called as ``progress(done_tiles, total_tiles)`` after each batch.
+        haze: ``(11,)`` reflectance haze of the whole raster for cards with
+            ``normalisation.haze`` set (batch tiles pass their input's value); ``None``:
+            estimated from the source (:func:`~urbanseg_core.inference.features.correct_haze`).
 
     Returns:
         ``(H, W)`` uint8 class map: card class indices, :data:`NODATA` (255) where the
         input has no data.
     """
     card = loaded.card
+    source = correct_haze(source, card.normalisation, haze)
     overlap = card.overlap if overlap is None else overlap
     height, width = source.shape
     tile_size = tile_size or scene_tile_size(card, height, width, overlap)

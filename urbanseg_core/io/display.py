@@ -2,8 +2,9 @@
 
 :func:`true_colour_rgb` is the one display stretch (plots and map layers use it). The layers
 are what the dashboard's map (:mod:`urbanseg_core.app.map`, folium) overlays; nothing here
-needs folium or a browser. Leaflet draws an image overlay by stretching it linearly between two latitude/longitude corners
-in Web Mercator, so every raster is first reprojected to EPSG:3857 with
+needs folium or a browser. Leaflet draws an image overlay by stretching it linearly between
+two latitude/longitude corners in Web Mercator, so every raster is first reprojected to
+EPSG:3857 with
 :func:`rasterio.warp.reproject` (bilinear for the true-colour image, nearest for class maps) and
 its bounds given in EPSG:4326. Images travel inside the page as data URLs (no tile server):
 the true-colour image as lossy WebP (about 15 times smaller than PNG), class maps as

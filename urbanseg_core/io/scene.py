@@ -247,8 +247,8 @@ class BandFile:
 
     Resolves the band order once (see module docstring) and then serves windows, so a raster
     of any size is read with bounded memory. It satisfies the tile-source protocol of
-    :mod:`urbanseg_core.inference.predict` (``shape`` and ``read(row, col, height, width)``). Each read
-    opens the file anew, so one instance can serve several threads.
+    :mod:`urbanseg_core.inference.predict` (``shape`` and ``read(row, col, height, width)``).
+    Each read opens the file anew, so one instance can serve several threads.
 
     Args:
         path: a raster file rasterio can open (GeoTIFF, COG, VRT).

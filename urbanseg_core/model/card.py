@@ -55,6 +55,12 @@ class Normalisation(BaseModel):
     mean: list[float] | None = None
     std: list[float] | None = None
     window: int | None = None
+    haze: Literal["none", "dark_object"] = Field("none", description=(
+        "dark_object: before the indices, each scene's haze is estimated from its B2 dark "
+        "pixels and removed (see urbanseg_core.inference.features.estimate_haze)"))
+    haze_percentile: float = 1.0
+    haze_dark_b2: float = 0.02
+    haze_exponent: float = 2.5
 
 
 class ModelCard(BaseModel):

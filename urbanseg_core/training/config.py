@@ -51,23 +51,34 @@ class SourceConfig(BaseModel):
     ``eurosat`` (EuroSAT-MS patches assembled into mosaics), ``bercy`` (the Paris L1C scene,
     both dates, with Urban Atlas labels; rows from ``holdout.row0`` down are the held-out test
     part, ``holdout.buffer`` rows above them are not trained on either; other holdout fields
-    are not used), or ``pairs`` (a folder of image/mask pairs: ``<name>_image.tif`` +
-    ``<name>_mask.tif``, or ``images/<name>.tif`` + ``masks/<name>.tif``; mask codes
-    auto-detected or given by ``codes``).
+    are not used; ``holdout: null`` trains on every row), ``city`` (a labelled-city folder
+    under ``data_root`` named by ``path``, e.g. ``hongkong_lcz``: every ``*image*.tif`` with
+    its ``*label*.tif``, 11 bands in model order, index labels with 255 unlabelled; see
+    ``../shared/data/README.md``, "More labelled cities"), or ``pairs`` (a folder of
+    image/mask pairs: ``<name>_image.tif`` + ``<name>_mask.tif``, or ``images/<name>.tif`` +
+    ``masks/<name>.tif``; mask codes auto-detected or given by ``codes``).
+
+    ``city`` names the place for the cross-city protocol (``urbanseg crossval``): sources of
+    one city are left out together. It defaults to ``islamabad``, ``bercy`` or the ``city``
+    folder's name; EuroSAT and pairs have none (always trained on).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["islamabad", "eurosat", "bercy", "pairs"]
+    type: Literal["islamabad", "eurosat", "bercy", "city", "pairs"]
     weight: float = 1.0
     path: str | None = None
+    city: str | None = None
+    ignore_boundary_px: int = Field(0, ge=0, le=8, description=(
+        "pixels within this distance of a change of label are ignored in training (coarse "
+        "labels: 100 m LCZ blocks, zoning polygons with streets inside); 0 = off"))
     codes: Literal["auto", "index", "esm", "ghsl", "corine"] = "auto"
     positive_fraction: float = Field(0.6, ge=0, le=1,
                                      description="share of crops centred on built-up pixels")
     non_residential_fraction: float = Field(0.5, ge=0, le=1,
                                             description="of those, share centred on "
                                                         "non-residential pixels")
-    holdout: HoldoutBlock = HoldoutBlock()
+    holdout: HoldoutBlock | None = HoldoutBlock()
     holdout_fraction: float = 0.2
     mosaic: int = 3
     class_probabilities: dict[str, float] = {"Residential": 0.3, "Industrial": 0.3, "other": 0.4}
@@ -86,6 +97,12 @@ class AugmentConfig(BaseModel):
     global_gain: float = Field(0.15, description="one multiplicative factor for all bands")
     offset: float = Field(0.03, description="per-band additive jitter, +- reflectance")
     haze: float = Field(0.04, description="additive haze 0..haze, decreasing with wavelength")
+    haze_low: float = Field(0.0, le=0.0, description=(
+        "lower end of the haze draw (<= 0): a negative value also removes haze, as an "
+        "over-corrected scene looks"))
+    sim_20m: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "probability that a crop's 10 m bands (B2, B3, B4, B8) are averaged to 20 m and "
+        "brought back to 10 m with nearest neighbour, as a 20 m-native scene looks"))
     b8_from_b8a: float = Field(0.5, description="probability of replacing B8 by B8A")
     scale: float = Field(0.0, ge=0.0, le=1.0, description=(
         "scale jitter: crops are cut at crop_size x s and resized to crop_size, with s "
@@ -132,10 +149,16 @@ class TrainConfig(BaseModel):
     steps_per_epoch: int = 100
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    haze_correction: Literal["none", "dark_object"] = Field("none", description=(
+        "dark_object: each scene's haze is estimated from its B2 dark pixels and removed "
+        "before training and prediction (written to the card's normalisation)"))
     loss: LossConfig = LossConfig()
     augment: AugmentConfig = AugmentConfig()
     sources: list[SourceConfig]
     validate_bercy: bool = True
+    validate_each_epoch: bool = Field(True, description=(
+        "score the Islamabad validation block after every epoch (needed to choose a "
+        "checkpoint; with swa_epochs > 0 only the log uses it)"))
     selection_metric: Literal["dice_macro_builtup", "dice_weighted", "dice_binary_builtup"] = (
         "dice_macro_builtup")
     time_limit_min: float | None = None
@@ -155,6 +178,11 @@ class TrainConfig(BaseModel):
             return None
         p = Path(os.path.expandvars(path)).expanduser()
         return p if p.is_absolute() else (Path(self.config_dir) / p).resolve()
+
+    def resolve_data(self, path: str) -> Path:
+        """A data folder: absolute, or relative to :attr:`data_root_path`."""
+        p = Path(os.path.expandvars(path)).expanduser()
+        return p if p.is_absolute() else (self.data_root_path / p).resolve()
 
     @property
     def data_root_path(self) -> Path:

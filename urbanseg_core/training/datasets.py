@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import rasterio
@@ -28,6 +28,7 @@ from ..io.scene import Scene, read_scene
 from ..sentinel2 import MODEL_BANDS, SUBSTITUTES
 from ..errors import InputError
 from ..io.references import read_reference
+from ..io.regrid import regrid_reason, to_model_grid
 from ..io.stacking import stack_bands
 from .config import HoldoutBlock
 
@@ -71,6 +72,35 @@ def _pad_to(sample: Sample, size: int) -> Sample:
     return Sample(refl, valid, label, sample.has_b8)
 
 
+def ignore_boundaries(label: np.ndarray, distance: int) -> np.ndarray:
+    """Set label pixels within ``distance`` px of a different label to 255 (ignored).
+
+    Coarse references (100 m LCZ blocks, zoning polygons that include streets) are least
+    trustworthy along their edges; leaving a band of ``distance`` pixels out of the loss
+    keeps the network from learning the blocks' outlines.
+
+    Args:
+        label: ``(H, W)`` uint8 index classes, 255 unlabelled (unlabelled neighbours do not
+            count as a different label).
+        distance: pixels; 0 returns ``label`` unchanged.
+
+    Returns:
+        ``(H, W)`` uint8, a new array when ``distance > 0``.
+    """
+    if distance <= 0:
+        return label
+    H, W = label.shape
+    padded = np.pad(label, distance, constant_values=IGNORE)
+    differs = np.zeros(label.shape, dtype=bool)
+    for dr in range(2 * distance + 1):
+        for dc in range(2 * distance + 1):
+            other = padded[dr:dr + H, dc:dc + W]
+            differs |= (other != label) & (other != IGNORE)
+    out = label.copy()
+    out[differs & (label != IGNORE)] = IGNORE
+    return out
+
+
 class SceneSource:
     """Random crops from one labelled scene, many centred on built-up pixels.
 
@@ -82,16 +112,23 @@ class SceneSource:
         positive_fraction: share of crops centred on a built-up pixel.
         non_residential_fraction: of those, share centred on a non-residential pixel.
         has_b8: whether the B8 band is a real B8.
+        haze: ``(11,)`` reflectance subtracted from every crop (the scene's haze, see
+            :func:`~urbanseg_core.normalise.estimate_haze`); ``None``: none.
+        ignore_boundary_px: label pixels within this distance of another label are set to
+            255 (coarse labels; see :func:`ignore_boundaries`).
     """
 
     def __init__(self, dn: np.ndarray, label: np.ndarray, dn_offset: float = 0.0,
                  scale: float = 10000.0, exclude: tuple[int, int, int, int] | None = None,
                  positive_fraction: float = 0.6, non_residential_fraction: float = 0.5,
-                 has_b8: bool = True, name: str = "scene"):
+                 has_b8: bool = True, name: str = "scene", haze: np.ndarray | None = None,
+                 ignore_boundary_px: int = 0):
         self.dn = dn
-        self.label = label
+        self.label = ignore_boundaries(label, ignore_boundary_px)
+        label = self.label
         self.dn_offset = dn_offset
         self.scale = scale
+        self.haze = None if haze is None else np.asarray(haze, "float32")[:, None, None]
         self.exclude = exclude
         self.positive_fraction = positive_fraction
         self.non_residential_fraction = non_residential_fraction
@@ -151,6 +188,8 @@ class SceneSource:
         valid = ((dn != 0).all(axis=0) if dn.dtype.kind in "ui"
                  else np.isfinite(dn).all(axis=0) & (dn != 0).any(axis=0))
         refl = (dn.astype("float32") + np.float32(self.dn_offset)) / np.float32(self.scale)
+        if self.haze is not None:
+            np.maximum(refl - self.haze, 0.0, out=refl)
         refl[:, ~valid] = 0
         label[~valid] = IGNORE
         if self.exclude is not None:  # belt and braces: never learn from held-out pixels
@@ -292,11 +331,13 @@ class EurosatMosaicSource:
     """
 
     def __init__(self, patches: Sequence[EurosatPatch], mosaic: int = 3,
-                 class_probabilities: dict[str, float] | None = None, name: str = "eurosat"):
+                 class_probabilities: dict[str, float] | None = None, name: str = "eurosat",
+                 haze: np.ndarray | None = None):
         if not patches:
             raise InputError("No EuroSAT patches to train on.")
         self.mosaic = mosaic
         self.name = name
+        self.haze = None if haze is None else np.asarray(haze, "float32")[:, None, None]
         probs = class_probabilities or {"Residential": 0.3, "Industrial": 0.3, "other": 0.4}
         self.groups = {
             "Residential": [p for p in patches if p.class_name == "Residential"],
@@ -319,6 +360,9 @@ class EurosatMosaicSource:
                 refl[:, i * p:(i + 1) * p, j * p:(j + 1) * p] = patch.reflectance
                 label[i * p:(i + 1) * p, j * p:(j + 1) * p] = patch.label
         valid = (refl > 0).all(axis=0)
+        if self.haze is not None:
+            np.maximum(refl - self.haze, 0.0, out=refl)
+            refl[:, ~valid] = 0
         label[~valid] = IGNORE
         if m * p > size:
             r, c = rng.integers(0, m * p - size + 1, size=2)
@@ -388,6 +432,72 @@ def pair_sources(folder: str | Path, codes: str = "auto", dn_offset: float | Non
     return out
 
 
+# --------------------------------------------------------------------------- city folders
+
+
+@dataclass
+class LabelledImage:
+    """One labelled image of a city.
+
+    Attributes:
+        name: a short label (file or date folder).
+        scene: 11-band reflectance on a 10 m UTM grid (warped with nearest neighbour when
+            the file is in degrees, as ``urbanseg predict`` does).
+        label: ``(H, W)`` uint8 index classes on the scene grid, 255 unlabelled.
+    """
+
+    name: str
+    scene: Scene
+    label: np.ndarray
+
+
+def find_city_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
+    """``(image, label)`` files of a labelled-city folder: every ``*image*.tif`` whose name
+    with ``image`` replaced by ``label`` exists (``image_20150918.tif`` /
+    ``label_20150918.tif``, ``hongkong_<scene>_image.tif`` / ``hongkong_<scene>_label.tif``).
+
+    Raises:
+        InputError: the folder is missing or holds no pair.
+    """
+    folder = Path(folder)
+    pairs = [(img, img.with_name(img.name.replace("image", "label")))
+             for img in sorted(folder.glob("*image*.tif"))]
+    pairs = [(img, lab) for img, lab in pairs if lab.exists()]
+    if not pairs:
+        raise InputError(f"No image/label pairs (*image*.tif with *label*.tif) in {folder}.")
+    return pairs
+
+
+def load_city(folder: str | Path) -> list[LabelledImage]:
+    """Every labelled image of a city folder (see :func:`find_city_pairs`).
+
+    Images hold the model's 11 bands as uint16 DN (reflectance = DN / 10000, Level-1C) with
+    band descriptions; labels are index classes (0 other, 1 non-residential, 2 residential,
+    255 unlabelled) on the image grid (``../shared/data/README.md``, "More labelled
+    cities"). Images in degrees are warped onto a 10 m UTM grid with nearest neighbour and
+    the labels follow.
+    """
+    out = []
+    for image, label in find_city_pairs(folder):
+        scene = read_scene(image)
+        if regrid_reason(scene.crs, scene.transform):
+            scene = to_model_grid(scene)
+        ref = read_reference(label, scene, "index")
+        ref[~scene.valid] = IGNORE
+        out.append(LabelledImage(image.stem, scene, ref))
+    return out
+
+
+def labelled_source(item: LabelledImage, exclude=None, positive_fraction: float = 0.6,
+                    non_residential_fraction: float = 0.5, haze: np.ndarray | None = None,
+                    ignore_boundary_px: int = 0, name: str | None = None) -> SceneSource:
+    """A :class:`SceneSource` over a :class:`LabelledImage` (reflectance, no DN scaling)."""
+    return SceneSource(item.scene.reflectance, item.label, 0.0, 1.0, exclude,
+                       positive_fraction, non_residential_fraction,
+                       has_b8="B8" in item.scene.band_names, name=name or item.name,
+                       haze=haze, ignore_boundary_px=ignore_boundary_px)
+
+
 class PoolSource:
     """Several sources drawn uniformly (e.g. all pairs of a folder), as one source."""
 
@@ -449,14 +559,12 @@ class MixtureDataset(Dataset):
 
     ``__getitem__(i)`` is deterministic given ``(seed, epoch, i)``; call :meth:`set_epoch`
     before each epoch. Items are ``(x (15, s, s) float32 tensor, y (s, s) int64 tensor)``.
-    With ``scale > 0`` each crop is cut at ``s x f`` pixels (``f`` from
-    :func:`~urbanseg_core.training.augment.draw_scale`) and resized to ``s x s`` after the
-    transform.
+    The transform may cut crops of another size (scale jitter): it is asked
+    ``transform.draw_size(rng, s)`` for the size to cut and returns ``s x s`` arrays.
     """
 
     def __init__(self, sources: Sequence, weights: Sequence[float], length: int, crop: int,
-                 transform: Callable[[Sample, np.random.Generator], tuple[np.ndarray, np.ndarray]],
-                 seed: int = 0, scale: float = 0.0):
+                 transform, seed: int = 0):
         if not sources:
             raise InputError("No training data: the config lists no usable source.")
         self.sources = list(sources)
@@ -466,7 +574,6 @@ class MixtureDataset(Dataset):
         self.crop = crop
         self.transform = transform
         self.seed = seed
-        self.scale = scale
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -478,10 +585,6 @@ class MixtureDataset(Dataset):
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         src = self.sources[rng.choice(len(self.sources), p=self.weights)]
-        if self.scale > 0:  # no extra random draw when off: old recipes reproduce exactly
-            from .augment import draw_scale, resize_pair  # augment imports this module
-            size = round(self.crop * draw_scale(rng, self.scale))
-            x, y = resize_pair(*self.transform(src.sample(rng, size), rng), self.crop)
-        else:
-            x, y = self.transform(src.sample(rng, self.crop), rng)
+        size = self.transform.draw_size(rng, self.crop)
+        x, y = self.transform(src.sample(rng, size), rng, self.crop)
         return torch.from_numpy(x), torch.from_numpy(y.astype("int64"))

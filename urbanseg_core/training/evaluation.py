@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +100,6 @@ def eurosat_patch_accuracy(model: torch.nn.Module, card: ModelCard,
 def tile_speed_ms(model: torch.nn.Module, tile: int = 256, repeats: int = 5) -> dict:
     """Median forward time of one ``(1, 15, tile, tile)`` tile in eval mode, in ms, with the
     current ``torch.get_num_threads()``; plus the weights' size in MB."""
-    import time
-
     was_training = model.training
     model.eval()
     x = torch.zeros(1, model.n_channels, tile, tile)

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from ..errors import InputError
 from ..inference.features import add_indices
@@ -29,13 +30,14 @@ from ..model.loading import build_model
 from ..evaluation.metrics import json_safe, scores_from_confusion
 from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, write_card
 from ..util import sha256_file
-from ..inference.features import channel_statistics
+from ..inference.features import channel_statistics, estimate_haze
 from . import evaluation as ev
 from .augment import Prepare
-from .config import TrainConfig
+from .config import SourceConfig, TrainConfig
 from .datasets import (
-    EurosatMosaicSource, MixtureDataset, PoolSource, SceneSource, holdout_rect, load_bercy,
-    load_eurosat, load_islamabad, pair_sources, split_eurosat,
+    IGNORE, EurosatMosaicSource, LabelledImage, MixtureDataset, PoolSource, SceneSource,
+    holdout_rect, labelled_source, load_bercy, load_city, load_eurosat, load_islamabad,
+    pair_sources, split_eurosat,
 )
 from .losses import SegLoss
 
@@ -55,6 +57,12 @@ class TrainData:
     bercy_test_row0: int | None = None  # Bercy rows >= this are held out (None: not trained on)
     limitations: list[str] = field(default_factory=list)
 
+    def add(self, source, weight: float, provenance: dict) -> None:
+        """Add a training source with its draw weight and its provenance for the card."""
+        self.sources.append(source)
+        self.weights.append(weight)
+        self.provenance.append(provenance)
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -62,85 +70,148 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def haze_spec(cfg: TrainConfig) -> Normalisation:
+    """The haze part of the card's normalisation for a config (no statistics yet)."""
+    return Normalisation(haze=cfg.haze_correction)
+
+
+def _reflectance_haze(refl: np.ndarray, valid: np.ndarray, spec: Normalisation):
+    """A scene's haze (``None`` when the config corrects none), from every 4th pixel."""
+    if spec.haze == "none":
+        return None
+    return estimate_haze(refl[:, ::4, ::4], valid[::4, ::4], spec)
+
+
+def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
+    isb = load_islamabad(cfg.data_root_path)
+    H, W = isb.label.shape
+    sub = isb.dn[:, ::4, ::4]
+    haze = _reflectance_haze((sub.astype("float32") + isb.dn_offset) / 10000,
+                             (sub != 0).all(axis=0), spec)
+    if src.holdout is None:
+        excl, use = None, "training on the whole scene"
+    else:
+        excl = holdout_rect(src.holdout, (H, W), buffer=True)
+        r0, r1, c0, c1 = holdout_rect(src.holdout, (H, W), buffer=False)
+        split = min(max(src.holdout.split_col, c0), c1)
+        rows = slice(r0, r1)
+        data.val = (isb.scene(rows, slice(split, c1)), isb.label[rows, split:c1])
+        data.test = (isb.scene(rows, slice(c0, split)), isb.label[rows, c0:split])
+        use = (f"training outside rows {excl[0]}-{excl[1]}, cols {excl[2]}-{excl[3]} "
+               f"(held-out block rows {r0}-{r1}, cols {c0}-{c1}, with a "
+               f"{src.holdout.buffer} px buffer strip); validation = held-out cols "
+               f"{split}-{c1}, test = cols {c0}-{split}")
+    data.add(SceneSource(isb.dn, isb.label, isb.dn_offset, 10000.0, excl,
+                         src.positive_fraction, src.non_residential_fraction, has_b8=False,
+                         name="islamabad", haze=haze,
+                         ignore_boundary_px=src.ignore_boundary_px), src.weight, {
+        "name": "Islamabad/Rawalpindi Sentinel-2 L2A T43SCT 2018-12-27 with GHSL "
+                "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
+        "use": use, "reflectance": "(DN - 1000) / 10000",
+        "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
+    })
+    data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
+                            "is absent); B8 is replaced by B8A at random in training.")
+    log(f"islamabad: {H} x {W} px, {use}")
+
+
+def _add_eurosat(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
+    patches = load_eurosat(cfg.data_root_path)
+    train, held = split_eurosat(patches, src.holdout_fraction, cfg.seed)
+    refl = np.stack([p.reflectance for p in train], axis=1)  # (11, n, 64, 64): one pool
+    haze = _reflectance_haze(refl, (refl > 0).all(axis=0), spec)
+    data.eurosat_held = held
+    data.add(EurosatMosaicSource(train, src.mosaic, src.class_probabilities, haze=haze),
+             src.weight, {
+        "name": "EuroSAT-MS (Helber et al. 2019, MIT), Sentinel-2 L1C 64 x 64 patches",
+        "use": f"{len(train)} patches for training as {src.mosaic} x {src.mosaic} "
+               f"mosaics (patch label = pixel label), {len(held)} held out "
+               f"(stratified, seed {cfg.seed}) for patch accuracy",
+        "reflectance": "DN / 10000",
+    })
+    log(f"eurosat: {len(train)} training patches, {len(held)} held out")
+
+
+def _add_bercy(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
+    pool, row0 = [], None
+    for date, scene, ref in load_bercy(cfg.data_root_path):
+        H, W = scene.shape
+        excl = None
+        if src.holdout is not None:
+            row0 = src.holdout.row0
+            if not 0 < row0 < H:
+                raise InputError(
+                    f"A bercy source needs holdout.row0 inside the scene (1-{H - 1}; the "
+                    f"README's trials used 340), not {row0}.")
+            excl = (max(row0 - src.holdout.buffer, 0), H, 0, W)
+        item = LabelledImage(f"bercy:{date}", scene, ref)
+        pool.append(labelled_source(item, excl, src.positive_fraction,
+                                    src.non_residential_fraction,
+                                    _reflectance_haze(scene.reflectance, scene.valid, spec),
+                                    src.ignore_boundary_px))
+    data.bercy_test_row0 = row0
+    use = ("training on both dates, every labelled row" if row0 is None else
+           f"training on rows < {row0 - src.holdout.buffer} of the 10 m UTM grid the bands "
+           f"are stacked on (both dates); rows >= {row0} held out for testing "
+           f"({src.holdout.buffer} buffer rows between)")
+    data.add(PoolSource(pool, name="bercy"), src.weight, {
+        "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
+                "with Copernicus Urban Atlas land-use labels",
+        "use": use, "reflectance": "DN / 10000"})
+    log(f"bercy: {use}")
+
+
+def _add_city(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
+    if not src.path:
+        raise InputError("A city source needs path: the folder under data_root "
+                         "(e.g. hongkong_lcz).")
+    folder = cfg.resolve_data(src.path)
+    items = load_city(folder)
+    pool = [labelled_source(it, None, src.positive_fraction, src.non_residential_fraction,
+                            _reflectance_haze(it.scene.reflectance, it.scene.valid, spec),
+                            src.ignore_boundary_px, f"{folder.name}:{it.name}")
+            for it in items]
+    counts = np.bincount(np.concatenate([it.label[it.label != IGNORE] for it in items]),
+                         minlength=3)
+    data.add(PoolSource(pool, name=folder.name), src.weight, {
+        "name": f"{folder.name} (../shared/data/{folder.name}; provenance and licence in "
+                "its README.md)",
+        "use": f"training on {len(items)} labelled images, every labelled pixel "
+               f"(other / non-residential / residential: {counts[0]:,} / {counts[1]:,} / "
+               f"{counts[2]:,} px)"
+               + (f"; pixels within {src.ignore_boundary_px} px of another label ignored"
+                  if src.ignore_boundary_px else ""),
+        "reflectance": "DN / 10000 (Level-1C)"})
+    log(f"{folder.name}: {len(items)} images, labelled px {counts.tolist()}")
+
+
+def _add_pairs(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
+    folder = cfg.resolve(src.path)
+    pool = pair_sources(folder, src.codes, src.dn_offset, src.positive_fraction,
+                        src.non_residential_fraction, src.max_pixels)
+    data.add(PoolSource(pool, name=f"pairs:{folder}"), src.weight,
+             {"name": f"image/mask pairs in {folder}",
+              "use": f"training, {len(pool)} pairs, codes {src.codes}"})
+    log(f"pairs: {len(pool)} pairs from {folder}")
+
+
+#: One loader per source type (see :class:`~.config.SourceConfig`).
+SOURCE_BUILDERS: dict[str, Callable] = {
+    "islamabad": _add_islamabad, "eurosat": _add_eurosat, "bercy": _add_bercy,
+    "city": _add_city, "pairs": _add_pairs,
+}
+
+
 def build_data(cfg: TrainConfig, log: Log = print) -> TrainData:
-    """Load every source in the config (see :class:`~.config.SourceConfig`)."""
-    root = cfg.data_root_path
+    """Load every source in the config (see :class:`~.config.SourceConfig`).
+
+    Raises:
+        InputError: a source's files are missing or its settings do not fit the data.
+    """
     data = TrainData()
+    spec = haze_spec(cfg)
     for src in cfg.sources:
-        if src.type == "islamabad":
-            isb = load_islamabad(root)
-            H, W = isb.label.shape
-            excl = holdout_rect(src.holdout, (H, W), buffer=True)
-            r0, r1, c0, c1 = holdout_rect(src.holdout, (H, W), buffer=False)
-            split = min(max(src.holdout.split_col, c0), c1)
-            data.sources.append(SceneSource(
-                isb.dn, isb.label, isb.dn_offset, 10000.0, excl, src.positive_fraction,
-                src.non_residential_fraction, has_b8=False, name="islamabad"))
-            data.weights.append(src.weight)
-            rows = slice(r0, r1)
-            data.val = (isb.scene(rows, slice(split, c1)), isb.label[rows, split:c1])
-            data.test = (isb.scene(rows, slice(c0, split)), isb.label[rows, c0:split])
-            data.provenance.append({
-                "name": "Islamabad/Rawalpindi Sentinel-2 L2A T43SCT 2018-12-27 with GHSL "
-                        "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
-                "use": f"training outside rows {excl[0]}-{excl[1]}, cols {excl[2]}-{excl[3]} "
-                       f"(held-out block rows {r0}-{r1}, cols {c0}-{c1}, with a "
-                       f"{src.holdout.buffer} px buffer strip); validation = held-out cols "
-                       f"{split}-{c1}, test = cols {c0}-{split}",
-                "reflectance": "(DN - 1000) / 10000",
-                "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
-            })
-            data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
-                                    "is absent); B8 is replaced by B8A at random in training.")
-            log(f"islamabad: {H} x {W} px, held-out block rows {r0}-{r1} cols {c0}-{c1}")
-        elif src.type == "eurosat":
-            patches = load_eurosat(root)
-            train, held = split_eurosat(patches, src.holdout_fraction, cfg.seed)
-            data.sources.append(EurosatMosaicSource(train, src.mosaic, src.class_probabilities))
-            data.weights.append(src.weight)
-            data.eurosat_held = held
-            data.provenance.append({
-                "name": "EuroSAT-MS (Helber et al. 2019, MIT), Sentinel-2 L1C 64 x 64 patches",
-                "use": f"{len(train)} patches for training as {src.mosaic} x {src.mosaic} "
-                       f"mosaics (patch label = pixel label), {len(held)} held out "
-                       f"(stratified, seed {cfg.seed}) for patch accuracy",
-                "reflectance": "DN / 10000",
-            })
-            log(f"eurosat: {len(train)} training patches, {len(held)} held out")
-        elif src.type == "bercy":
-            pool = []
-            for date, scene, ref in load_bercy(root):
-                H, W = scene.shape
-                if not 0 < src.holdout.row0 < H:
-                    raise InputError(
-                        f"A bercy source needs holdout.row0 inside the scene (1-{H - 1}; the "
-                        f"README's trials used 340), not {src.holdout.row0}.")
-                excl = (max(src.holdout.row0 - src.holdout.buffer, 0), H, 0, W)
-                pool.append(SceneSource(scene.reflectance, ref, 0.0, 1.0, excl,
-                                        src.positive_fraction, src.non_residential_fraction,
-                                        has_b8=True, name=f"bercy:{date}"))
-            data.sources.append(PoolSource(pool, name="bercy"))
-            data.weights.append(src.weight)
-            data.bercy_test_row0 = src.holdout.row0
-            data.provenance.append({
-                "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
-                        "with Copernicus Urban Atlas land-use labels",
-                "use": f"training on rows < {excl[0]} of the 10 m UTM grid the bands are "
-                       f"stacked on (both dates); rows "
-                       f">= {src.holdout.row0} held out for testing ({src.holdout.buffer} "
-                       "buffer rows between)",
-                "reflectance": "DN / 10000",
-            })
-            log(f"bercy: training rows < {excl[0]}, test rows >= {src.holdout.row0}")
-        elif src.type == "pairs":
-            folder = cfg.resolve(src.path)
-            pool = pair_sources(folder, src.codes, src.dn_offset, src.positive_fraction,
-                                src.non_residential_fraction, src.max_pixels)
-            data.sources.append(PoolSource(pool, name=f"pairs:{folder}"))
-            data.weights.append(src.weight)
-            data.provenance.append({"name": f"image/mask pairs in {folder}",
-                                    "use": f"training, {len(pool)} pairs, codes {src.codes}"})
-            log(f"pairs: {len(pool)} pairs from {folder}")
+        SOURCE_BUILDERS[src.type](src, cfg, data, spec, log)
     return data
 
 
@@ -155,8 +226,9 @@ def compute_normalisation(data: TrainData, cfg: TrainConfig) -> Normalisation:
         feats.append(add_indices(s.reflectance)[:, ::2, ::2])
         valids.append(s.valid[::2, ::2])
     mean, std = channel_statistics(np.stack(feats), np.stack(valids))
-    return Normalisation(method="standardize", mean=[round(m, 6) for m in mean],
-                         std=[round(max(s, 1e-4), 6) for s in std])
+    return haze_spec(cfg).model_copy(update=dict(
+        method="standardize", mean=[round(m, 6) for m in mean],
+        std=[round(max(s, 1e-4), 6) for s in std]))
 
 
 def _fmt(m: dict) -> str:
@@ -180,6 +252,96 @@ def _score(m: dict | None, metric: str) -> float:
     return -math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
+@dataclass
+class Run:
+    """The moving parts of one training run (see :func:`train`)."""
+
+    cfg: TrainConfig
+    data: TrainData
+    card: ModelCard
+    model: torch.nn.Module
+    dataset: MixtureDataset
+    loader: DataLoader
+    loss_fn: SegLoss
+    opt: torch.optim.Optimizer
+    sched: object
+    out_dir: Path
+    start: float
+    history: list[dict] = field(default_factory=list)
+
+
+def _new_card(cfg: TrainConfig, data: TrainData, norm: Normalisation) -> ModelCard:
+    arch = Architecture(base_width=cfg.model.base_width, bilinear=cfg.model.bilinear,
+                        align_corners=cfg.model.align_corners)
+    return ModelCard(
+        name=cfg.name, version=cfg.version, description=cfg.description,
+        weights=f"{cfg.name}.pt", architecture=arch, normalisation=norm,
+        classes=DEFAULT_CLASSES, tile_size=256, overlap=64, training_data=data.provenance,
+        limitations=list(data.limitations) + list(cfg.limitations),
+    )
+
+
+def configure_run(cfg: TrainConfig, log: Log = print) -> Run:
+    """Data, normalisation, card, network, loader, loss, AdamW and its one-cycle schedule."""
+    start = time.perf_counter()
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    out_dir = cfg.output_path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = build_data(cfg, log)
+    card = _new_card(cfg, data, compute_normalisation(data, cfg))
+    seed_everything(cfg.seed)
+    model = build_model(card.architecture)
+    model.train()
+    dataset = MixtureDataset(data.sources, data.weights, cfg.steps_per_epoch * cfg.batch_size,
+                             cfg.crop_size, Prepare(card.normalisation, cfg.augment), cfg.seed)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    loss_fn = SegLoss(cfg.loss.ce_weight, cfg.loss.dice_weight, cfg.loss.focal_gamma,
+                      cfg.loss.class_weights)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr,
+                                                total_steps=cfg.epochs * cfg.steps_per_epoch,
+                                                pct_start=0.15)
+    return Run(cfg, data, card, model, dataset, loader, loss_fn, opt, sched, out_dir, start)
+
+
+def train_epoch(run: Run, epoch: int, progress: bool) -> dict:
+    """One pass over the epoch's crops; returns the history entry (loss, training Dice)."""
+    cfg, model = run.cfg, run.model
+    run.dataset.set_epoch(epoch)
+    losses, train_cm = [], np.zeros((3, 3), dtype="int64")
+    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress, leave=False)
+    for x, y in bar:
+        logits = model(x)
+        loss = run.loss_fn(logits, y)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        run.sched.step()
+        losses.append(loss.item())
+        with torch.no_grad():
+            ok = y != 255
+            pred = logits.argmax(1)[ok].numpy()
+            train_cm += np.bincount(y[ok].numpy() * 3 + pred, minlength=9).reshape(3, 3)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    bar.close()
+    train_m = scores_from_confusion(train_cm, run.card.class_names)
+    return {"epoch": epoch + 1, "loss": float(np.mean(losses)),
+            "train_dice_weighted": train_m["dice_weighted"],
+            "train_dice_macro_builtup": train_m["dice_macro_builtup"],
+            "minutes": round((time.perf_counter() - run.start) / 60, 2)}
+
+
+def _validate(run: Run, entry: dict) -> dict | None:
+    """Score the validation block into ``entry`` when the config asks for it."""
+    if run.data.val is None or not run.cfg.validate_each_epoch:
+        return None
+    val = ev.evaluate_block(run.model, run.card, *run.data.val)
+    entry["val"] = _val_summary(val)
+    return val
+
+
 def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Path, ModelCard]:
     """Train a UNet as the config says and write ``<name>.pt`` + ``<name>.json``.
 
@@ -189,120 +351,68 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
     Raises:
         InputError: data or config problems (plain-language message).
     """
-    from tqdm import tqdm
-
-    start = time.perf_counter()
-    torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    out_dir = cfg.output_path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = build_data(cfg, log)
-    norm = compute_normalisation(data, cfg)
-    arch = Architecture(base_width=cfg.model.base_width, bilinear=cfg.model.bilinear,
-                        align_corners=cfg.model.align_corners)
-    card = ModelCard(
-        name=cfg.name, version=cfg.version, description=cfg.description,
-        weights=f"{cfg.name}.pt", architecture=arch, normalisation=norm,
-        classes=DEFAULT_CLASSES, tile_size=256, overlap=64,
-        training_data=data.provenance,
-        limitations=list(data.limitations) + list(cfg.limitations),
-    )
-    seed_everything(cfg.seed)
-    model = build_model(arch)
-    model.train()
-    dataset = MixtureDataset(data.sources, data.weights, cfg.steps_per_epoch * cfg.batch_size,
-                             cfg.crop_size, Prepare(norm, cfg.augment), cfg.seed,
-                             scale=cfg.augment.scale)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    loss_fn = SegLoss(cfg.loss.ce_weight, cfg.loss.dice_weight, cfg.loss.focal_gamma,
-                      cfg.loss.class_weights)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr,
-                                                total_steps=cfg.epochs * cfg.steps_per_epoch,
-                                                pct_start=0.15)
-    history: list[dict] = []
+    run = configure_run(cfg, log)
     best_state, best_score, best_epoch = None, -math.inf, -1
     swa_start = max(cfg.epochs - cfg.swa_epochs, 0)
-    swa = torch.optim.swa_utils.AveragedModel(model) if cfg.swa_epochs else None
+    swa = torch.optim.swa_utils.AveragedModel(run.model) if cfg.swa_epochs else None
     stopped_early = False
     for epoch in range(cfg.epochs):
-        dataset.set_epoch(epoch)
-        losses = []
-        train_cm = np.zeros((3, 3), dtype="int64")
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for x, y in bar:
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            with torch.no_grad():
-                ok = y != 255
-                pred = logits.argmax(1)[ok].numpy()
-                train_cm += np.bincount(y[ok].numpy() * 3 + pred, minlength=9).reshape(3, 3)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        bar.close()
-        train_m = scores_from_confusion(train_cm, card.class_names)
-        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                 "train_dice_weighted": train_m["dice_weighted"],
-                 "train_dice_macro_builtup": train_m["dice_macro_builtup"],
-                 "minutes": round((time.perf_counter() - start) / 60, 2)}
-        val = None
-        if data.val is not None:
-            val = ev.evaluate_block(model, card, *data.val)
-            entry["val"] = _val_summary(val)
+        entry = train_epoch(run, epoch, progress)
+        val = _validate(run, entry)
         if swa is not None and epoch >= swa_start:
-            swa.update_parameters(model)
+            swa.update_parameters(run.model)
         score = _score(val, cfg.selection_metric) if val is not None else float(epoch)
         improved = score > best_score and swa is None
         if improved:
             best_score, best_epoch = score, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-        history.append(json_safe(entry))
+            best_state = copy.deepcopy(run.model.state_dict())
+            _save(best_state, run.card, run.out_dir,
+                  _training_block(cfg, run.history + [json_safe(entry)], best_epoch,
+                                  run.start, partial=True))
+        run.history.append(json_safe(entry))
         log(f"epoch {epoch + 1}: loss {entry['loss']:.4f}, train dice_w "
-            f"{train_m['dice_weighted']:.3f} macro {train_m['dice_macro_builtup']:.3f}"
+            f"{entry['train_dice_weighted']:.3f} macro {entry['train_dice_macro_builtup']:.3f}"
             + (f"; val {_fmt(val)}" if val is not None else "")
             + (" *" if improved else "") + f" ({entry['minutes']:.1f} min)")
-        if improved:
-            _save(model_state=best_state, card=card, out_dir=out_dir,
-                  training=_training_block(cfg, history, best_epoch, start, partial=True))
-        if cfg.time_limit_min and (time.perf_counter() - start) / 60 > cfg.time_limit_min:
+        if cfg.time_limit_min and (time.perf_counter() - run.start) / 60 > cfg.time_limit_min:
             log(f"time limit of {cfg.time_limit_min} min reached after epoch {epoch + 1}")
             stopped_early = True
             break
     if swa is not None:
-        best_state, best_epoch = _swa_state(swa, model, loader, cfg, data, card, history, log)
-    model.load_state_dict(best_state)
-    model.eval()
-    card.metrics = json_safe(final_metrics(model, card, data, cfg, log))
+        best_state, best_epoch = _swa_state(swa, run, log)
+    return _finish(run, best_state, best_epoch, stopped_early, log)
+
+
+def _finish(run: Run, state, best_epoch, stopped_early: bool, log: Log):
+    """Load the chosen weights, score them everywhere, write weights and card."""
+    run.model.load_state_dict(state)
+    run.model.eval()
+    card = run.card
+    card.metrics = json_safe(final_metrics(run.model, card, run.data, run.cfg, log))
     card.limitations += measured_limitations(card.metrics)
-    training = _training_block(cfg, history, best_epoch, start, partial=False)
+    training = _training_block(run.cfg, run.history, best_epoch, run.start, partial=False)
     training["stopped_early_by_time_limit"] = stopped_early
-    card_path = _save(best_state, card, out_dir, training)
-    log(f"wrote {card_path} ({(time.perf_counter() - start) / 60:.1f} min)")
+    card_path = _save(state, card, run.out_dir, training)
+    log(f"wrote {card_path} ({(time.perf_counter() - run.start) / 60:.1f} min)")
     return card_path, card
 
 
-def _swa_state(swa, model, loader, cfg: TrainConfig, data: TrainData, card: ModelCard,
-               history: list[dict], log: Log):
+def _swa_state(swa, run: Run, log: Log):
     """Averaged weights with BatchNorm statistics recomputed on training batches
     (``torch.optim.swa_utils.update_bn``); returns ``(state_dict, description)``. When the
     time limit stopped training before the averaging window, the last weights are used."""
     if int(swa.n_averaged.item()) == 0:
-        swa.update_parameters(model)
+        swa.update_parameters(run.model)
     n = int(swa.n_averaged.item())
-    torch.optim.swa_utils.update_bn(islice(loader, cfg.swa_bn_batches), swa)
-    model.load_state_dict(swa.module.state_dict())
+    torch.optim.swa_utils.update_bn(islice(run.loader, run.cfg.swa_bn_batches), swa)
+    run.model.load_state_dict(swa.module.state_dict())
     entry: dict = {"epoch": f"average of the last {n} epochs"}
-    if data.val is not None:
-        val = ev.evaluate_block(model, card, *data.val)
+    if run.data.val is not None:
+        val = ev.evaluate_block(run.model, run.card, *run.data.val)
         entry["val"] = _val_summary(val)
         log(f"weight average of the last {n} epochs: val {_fmt(val)}")
-    history.append(json_safe(entry))
-    return copy.deepcopy(model.state_dict()), f"average of the last {n} epochs"
+    run.history.append(json_safe(entry))
+    return copy.deepcopy(run.model.state_dict()), f"average of the last {n} epochs"
 
 
 def _training_block(cfg: TrainConfig, history, best_epoch, start, partial: bool) -> dict:
