@@ -12,7 +12,8 @@
       -> back onto BEFORE's grid; km² per pair, net change stats
       -> GeoTIFF / JSON / GeoJSON bytes or files           output
 
-``detect_change(before, after)`` is all the app or a script needs.
+``detect_change(before, after)`` is all the app or a script needs; :func:`prepare` then
+:func:`decide` split it where the model has run, to try several parameters cheaply.
 """
 
 from __future__ import annotations
@@ -176,6 +177,123 @@ def _to_before_grid(values: np.ndarray, work: Scene, before: Scene) -> np.ndarra
     return out
 
 
+@dataclass
+class TwoDates:
+    """Both dates on the work grid with the model's probabilities: everything the change rule
+    reads, so several :class:`ChangeParams` can be tried without running the model again.
+
+    Attributes:
+        before: BEFORE as read (its grid is the output grid).
+        work: BEFORE on the work grid (itself, or warped to the model's UTM grid).
+        after: AFTER on the work grid.
+        overlap: ``(H', W')`` bool, data at both dates.
+        p1, p2: ``(3, H', W')`` float32 class probabilities of BEFORE and AFTER.
+        pixel_area_m2: area of one work-grid pixel.
+        warped: ``None``, or why BEFORE was warped for the model.
+        notes: plain-language remarks.
+    """
+
+    before: Scene
+    work: Scene
+    after: Scene
+    overlap: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    pixel_area_m2: float
+    warped: str | None
+    notes: list[str]
+    model_name: str
+    model_sha256: str
+    class_names: list[str]
+    after_source: str
+    _magnitudes: dict = field(default_factory=dict, repr=False)
+
+    def magnitude(self, params: ChangeParams) -> np.ndarray:
+        """The change-vector magnitude for ``params`` (cached: it does not depend on the
+        thresholds)."""
+        key = (params.bands, params.tolerance_px, params.noise_floor,
+               params.built_up_probability)
+        if key not in self._magnitudes:
+            reference = ((built_up_probability(self.p1) > params.built_up_probability)
+                         & (built_up_probability(self.p2) > params.built_up_probability))
+            self._magnitudes[key] = change_magnitude(
+                self.work.reflectance, self.after.reflectance, self.overlap, reference,
+                params.bands, params.tolerance_px, params.noise_floor)
+        return self._magnitudes[key]
+
+
+def prepare(
+    before: Scene | str | Path,
+    after: Scene | str | Path,
+    loaded: LoadedModel | None = None,
+    band_order: Sequence[str] | None = None,
+    dn_offset: float | None = None,
+    dn_offset_after: float | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: ProgressCallback | None = None,
+) -> TwoDates:
+    """Read both dates, put them on one grid and run the model on each (see
+    :func:`detect_change` for the arguments and errors)."""
+    loaded = loaded or load_model()
+    card = loaded.card
+    check_classes(card.class_names)
+    b = read_input(before, band_order, dn_offset, max_pixels)
+    a = read_input(after, band_order,
+                   dn_offset if dn_offset_after is None else dn_offset_after, max_pixels)
+    check_overlap(b, a)
+    notes = [f"BEFORE: {n}" for n in b.notes] + [f"AFTER: {n}" for n in a.notes]
+    work, reason = work_grid(b, card.pixel_size_m)
+    if reason:
+        notes.append(f"Both dates were warped to a {card.pixel_size_m:g} m UTM grid for the "
+                     f"model because BEFORE's {reason}; the change map is on BEFORE's grid.")
+    a_work = onto_grid(a, work)
+    if a_work is not a:
+        notes.append("AFTER was warped onto BEFORE's grid (nearest neighbour).")
+    overlap = work.valid & a_work.valid
+    if not overlap.any():
+        raise InputError(
+            f"BEFORE ({Path(b.source).name or 'scene'}) and AFTER "
+            f"({Path(a.source).name or 'scene'}) have no pixel with data in common: their "
+            "footprints touch, but where one has data the other has none. Give two images "
+            "of the same area.")
+    covered = overlap.sum() / max(1, work.valid.sum())
+    if covered < 0.99:
+        notes.append(f"Only {100 * covered:.1f} % of BEFORE's valid area has data at both "
+                     "dates; the rest of the change map is nodata (255).")
+    p1 = scene_probabilities(work, loaded, progress=_two_stage(progress, 0))
+    p2 = scene_probabilities(a_work, loaded, progress=_two_stage(progress, 1))
+    return TwoDates(b, work, a_work, overlap, p1, p2, pixel_area_m2(work, card.pixel_size_m),
+                    reason, notes, card.name, loaded.sha256, list(card.class_names), a.source)
+
+
+def decide(dates: TwoDates, params: ChangeParams | None = None) -> ChangeResult:
+    """The change map of prepared dates under ``params`` (see :mod:`.decide`), on BEFORE's
+    grid with its statistics."""
+    start = time.perf_counter()
+    params = params or ChangeParams()
+    magnitude = dates.magnitude(params)
+    changed = candidates(dates.p1, dates.p2, magnitude, dates.overlap, params,
+                         dates.pixel_area_m2)
+    maps = [from_to(dates.p1, dates.p2, changed, dates.overlap)]
+    for p in (dates.p1, dates.p2):
+        cls = p.argmax(axis=0).astype("uint8")
+        cls[~dates.overlap] = NODATA
+        maps.append(cls)
+    b = dates.before
+    if dates.warped:
+        maps = [_to_before_grid(m, dates.work, b) for m in maps]
+        magnitude = _to_before_grid(magnitude, dates.work, b)
+        for m in maps[1:]:
+            m[maps[0] == NODATA] = NODATA
+    codes, before_cls, after_cls = maps
+    stats = change_areas(codes, b.crs, b.transform, dates.class_names)
+    return ChangeResult(codes, b.crs, b.transform, stats, list(dates.class_names), params,
+                        params.min_pixels(dates.pixel_area_m2), before_cls, after_cls,
+                        magnitude, dates.model_name, dates.model_sha256,
+                        time.perf_counter() - start, list(dates.notes), b.source,
+                        dates.after_source)
+
+
 def detect_change(
     before: Scene | str | Path,
     after: Scene | str | Path,
@@ -212,55 +330,8 @@ def detect_change(
         ModelLoadError: the model does not have three classes.
     """
     start = time.perf_counter()
-    loaded = loaded or load_model()
-    card = loaded.card
-    check_classes(card.class_names)
-    params = params or ChangeParams()
-    b = read_input(before, band_order, dn_offset, max_pixels)
-    a = read_input(after, band_order,
-                   dn_offset if dn_offset_after is None else dn_offset_after, max_pixels)
-    check_overlap(b, a)
-    notes = [f"BEFORE: {n}" for n in b.notes] + [f"AFTER: {n}" for n in a.notes]
-    work, reason = work_grid(b, card.pixel_size_m)
-    if reason:
-        notes.append(f"Both dates were warped to a {card.pixel_size_m:g} m UTM grid for the "
-                     f"model because BEFORE's {reason}; the change map is on BEFORE's grid.")
-    a_work = onto_grid(a, work)
-    if a_work is not a:
-        notes.append("AFTER was warped onto BEFORE's grid (nearest neighbour).")
-    overlap = work.valid & a_work.valid
-    if not overlap.any():
-        raise InputError(
-            f"BEFORE ({Path(b.source).name or 'scene'}) and AFTER "
-            f"({Path(a.source).name or 'scene'}) have no pixel with data in common: their "
-            "footprints touch, but where one has data the other has none. Give two images "
-            "of the same area.")
-    covered = overlap.sum() / max(1, work.valid.sum())
-    if covered < 0.99:
-        notes.append(f"Only {100 * covered:.1f} % of BEFORE's valid area has data at both "
-                     "dates; the rest of the change map is nodata (255).")
-    p1 = scene_probabilities(work, loaded, progress=_two_stage(progress, 0))
-    p2 = scene_probabilities(a_work, loaded, progress=_two_stage(progress, 1))
-    reference = ((built_up_probability(p1) > params.built_up_probability)
-                 & (built_up_probability(p2) > params.built_up_probability))
-    magnitude = change_magnitude(work.reflectance, a_work.reflectance, overlap, reference,
-                                 params.bands, params.tolerance_px, params.noise_floor)
-    area = pixel_area_m2(work, card.pixel_size_m)
-    changed = candidates(p1, p2, magnitude, overlap, params, area)
-    codes = from_to(p1, p2, changed, overlap)
-    maps = [codes]
-    for p in (p1, p2):
-        cls = p.argmax(axis=0).astype("uint8")
-        cls[~overlap] = NODATA
-        maps.append(cls)
-    del p1, p2
-    if reason:
-        maps = [_to_before_grid(m, work, b) for m in maps]
-        magnitude = _to_before_grid(magnitude, work, b)
-        for m in maps:
-            m[maps[0] == NODATA] = NODATA
-    codes, before_cls, after_cls = maps
-    stats = change_areas(codes, b.crs, b.transform, card.class_names)
-    return ChangeResult(codes, b.crs, b.transform, stats, list(card.class_names), params,
-                        params.min_pixels(area), before_cls, after_cls, magnitude, card.name,
-                        loaded.sha256, time.perf_counter() - start, notes, b.source, a.source)
+    dates = prepare(before, after, loaded, band_order, dn_offset, dn_offset_after, max_pixels,
+                    progress)
+    result = decide(dates, params)
+    result.seconds = time.perf_counter() - start
+    return result
