@@ -264,7 +264,7 @@ def _register_optional_commands() -> None:
     """Attach the commands that live in their own modules (each registers on :data:`app`)."""
     import importlib
 
-    for module in ("cli_train", "cli_batch", "cli_gee"):
+    for module in ("cli_train", "cli_batch", "cli_gee", "cli_change"):
         try:
             importlib.import_module(f"urbanseg_core.{module}")
         except ModuleNotFoundError as exc:
