@@ -348,20 +348,43 @@ def test_cli_writes_the_map_stats_and_new_built_up_polygons(two_dates, tmp_path,
     assert sorted(p.name for p in out.parent.iterdir()) == ["change.tif"]  # no temp files
 
 
+def band_folder(folder: Path, refl: np.ndarray, scl: np.ndarray | None = None) -> Path:
+    """One single-band GeoTIFF per band (``..._B02.tif``), as OSCD and SAFE products ship
+    them, plus a scene classification layer at 20 m when ``scl`` is given."""
+    folder.mkdir()
+    for i, band in enumerate(MODEL_BANDS):
+        label = "B" + band[1:].zfill(2) if band != "B8A" else "B8A"
+        write_geotiff(folder / f"T33UUU_20170216_{label}.tif",
+                      (refl[i:i + 1] * 10000).astype("uint16") + 1)
+    if scl is not None:
+        write_geotiff(folder / "T33UUU_20170216_SCL_20m.tif", scl[None, ::2, ::2],
+                      transform=from_origin(*ORIGIN, 20, 20))
+    return folder
+
+
 def test_cli_takes_band_folders(tmp_path, use_red_model):
     before = vegetation(48, 48, seed=9)
     after = concrete(before, slice(10, 30), slice(10, 30))
-    for name, refl in (("imgs_1", before), ("imgs_2", after)):
-        folder = tmp_path / name
-        folder.mkdir()
-        for i, band in enumerate(MODEL_BANDS):
-            label = "B" + band[1:].zfill(2) if band != "B8A" else "B8A"
-            write_geotiff(folder / f"T33UUU_20170216_{label}.tif",
-                          (refl[i:i + 1] * 10000).astype("uint16") + 1)
-    res = run(tmp_path / "imgs_1", tmp_path / "imgs_2", "-o", tmp_path / "c.tif")
+    res = run(band_folder(tmp_path / "imgs_1", before), band_folder(tmp_path / "imgs_2", after),
+              "-o", tmp_path / "c.tif")
     assert res.exit_code == 0, res.output
     with rasterio.open(tmp_path / "c.tif") as src:
         assert (src.read(1)[12:28, 12:28] == 2).all()
+
+
+def test_clouds_and_shadows_of_a_level2a_folder_are_not_compared(tmp_path, red_model):
+    before = vegetation(48, 48, seed=10)
+    after = concrete(before, slice(10, 30), slice(10, 30))  # a bright cloud over fields
+    scl = np.full((48, 48), 4, dtype="uint8")  # 4 vegetation
+    scl[10:30, 10:30] = 9                       # 9 cloud, high probability
+    scl[30:34, 10:30] = 3                       # 3 its shadow
+    plain = detect_change(band_folder(tmp_path / "d1", before),
+                          band_folder(tmp_path / "d2", after), red_model)
+    assert plain.changed[12:28, 12:28].all()  # without the SCL layer the cloud is "change"
+    masked = detect_change(tmp_path / "d1", band_folder(tmp_path / "d3", after, scl), red_model)
+    assert not masked.changed.any()
+    assert (masked.codes[10:34, 10:30] == 255).all() and (masked.codes[:10] != 255).all()
+    assert any("cloud shadow" in n and "SCL" in n for n in masked.notes)
 
 
 @pytest.mark.parametrize("case, message", [
