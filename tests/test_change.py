@@ -346,6 +346,8 @@ def test_cli_writes_the_map_stats_and_new_built_up_polygons(two_dates, tmp_path,
     assert len(geo["features"]) == 1
     assert geo["features"][0]["properties"]["class"] == "other -> residential"
     assert sorted(p.name for p in out.parent.iterdir()) == ["change.tif"]  # no temp files
+    (tmp_path / "plain.txt").write_text("")  # outputs get the permissions of any new file
+    assert out.stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
 
 
 def band_folder(folder: Path, refl: np.ndarray, scl: np.ndarray | None = None) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,7 +30,7 @@ NEW_BUILT_UP_CODES = (1, 2)
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` with a temporary path in ``path``'s folder, then rename it to
-    ``path`` (replacing it).
+    ``path`` (replacing it). The writer creates the file, so it gets the usual permissions.
 
     Raises:
         InputError: the folder is missing or not writable (the temporary file is removed).
@@ -38,14 +39,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"The output folder {folder} does not exist. Create it first.")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix or ".tmp",
-                                        dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise InputError(f"Cannot write in {folder}: {exc.strerror}. Choose a writable "
-                         "location.") from exc
-    tmp = Path(tmp_name)
+    tmp = folder / f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
     try:
         write(tmp)
         os.replace(tmp, path)
