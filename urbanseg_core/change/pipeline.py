@@ -279,6 +279,15 @@ def decide(dates: TwoDates, params: ChangeParams | None = None) -> ChangeResult:
         cls = p.argmax(axis=0).astype("uint8")
         cls[~dates.overlap] = NODATA
         maps.append(cls)
+    notes = list(dates.notes)
+    if changed.any():
+        agree = float(np.mean(maps[1][changed] == maps[2][changed]))
+        if agree >= 0.005:
+            notes.append(f"{100 * agree:.0f} % of the changed area has the same most probable "
+                         "class at both dates (the surface changed, the model's class did not): "
+                         "there the from-to pair is the most probable pair of different "
+                         "classes, a less certain call than where the two dates' classes "
+                         "differ.")
     b = dates.before
     if dates.warped:
         maps = [_to_before_grid(m, dates.work, b) for m in maps]
@@ -290,7 +299,7 @@ def decide(dates: TwoDates, params: ChangeParams | None = None) -> ChangeResult:
     return ChangeResult(codes, b.crs, b.transform, stats, list(dates.class_names), params,
                         params.min_pixels(dates.pixel_area_m2), before_cls, after_cls,
                         magnitude, dates.model_name, dates.model_sha256,
-                        time.perf_counter() - start, list(dates.notes), b.source,
+                        time.perf_counter() - start, notes, b.source,
                         dates.after_source)
 
 
