@@ -297,6 +297,31 @@ def test_after_in_another_crs_lands_on_befores_grid(red_model, tmp_path):
     assert not result.changed[outside].any()
 
 
+def test_before_in_degrees_is_compared_on_a_metric_grid_and_mapped_back(red_model, tmp_path):
+    ground = vegetation(60, 60, seed=11)
+    utm = scene(ground)
+    dst_crs = CRS.from_epsg(4326)
+    transform, width, height = calculate_default_transform(
+        utm.crs, dst_crs, 60, 60, *utm.bounds)
+
+    def to_degrees(refl, name):
+        geo = np.zeros((11, height, width), "float32")
+        reproject(refl, geo, src_transform=utm.transform, src_crs=utm.crs,
+                  dst_transform=transform, dst_crs=dst_crs, resampling=Resampling.nearest)
+        return dn_geotiff(tmp_path / name, geo, crs="EPSG:4326", transform=transform)
+
+    before = to_degrees(ground, "before_4326.tif")
+    after = to_degrees(concrete(ground, slice(20, 40), slice(20, 40)), "after_4326.tif")
+    result = detect_change(before, after, red_model)
+    assert result.crs == dst_crs and result.shape == (height, width)
+    assert result.transform == transform
+    assert any("UTM grid for the model" in n for n in result.notes)
+    # the new block: 400 px of 10 m = 0.04 km², measured geodesically on the degree grid
+    assert result.stats.pairs[2].area_km2 == pytest.approx(0.04, rel=0.15)
+    assert result.stats.changed_km2 == pytest.approx(result.stats.pairs[2].area_km2)
+    assert "geodesic" in result.stats.pixel_area_method
+
+
 def test_dates_that_do_not_overlap_are_a_plain_error(red_model):
     far = from_origin(ORIGIN[0] + 50_000, ORIGIN[1], 10, 10)
     with pytest.raises(InputError, match="do not overlap"):
