@@ -6,7 +6,8 @@
       -> tile plan (tiling.plan_tiles: same-size tiles, overlap, cores partition the raster)
       -> per batch of tiles: crop + zero-pad -> the card's bands + indices (15 ch) and
          normalisation (features.model_inputs)
-      -> UNet logits -> argmax -> keep each tile's core
+      -> UNet logits -> a head: argmax (class map), softmax (probabilities) or argmax +
+         split confidence -> keep each tile's core
       -> class map (H, W) uint8: 0 other, 1 non-residential, 2 residential, 255 nodata
 
 Tiles are read through a *source* (:class:`ArraySource` for an in-memory scene); anything
@@ -66,20 +67,64 @@ def _load_tile(source: TileSource, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
-def predict_source(
+#: A head turns a batch's model input ``(N, 15, h, w)`` into per-pixel layers
+#: ``(N, L, h, w)`` (class indices, probabilities, confidence...).
+Head = Callable[[LoadedModel, np.ndarray], np.ndarray]
+
+
+def class_head(loaded: LoadedModel, x: np.ndarray) -> np.ndarray:
+    """One layer: the arg-max class, ``(N, 1, h, w)`` uint8."""
+    return loaded.classify(x)[:, None]
+
+
+def probability_head(loaded: LoadedModel, x: np.ndarray) -> np.ndarray:
+    """C layers: the softmax probability of each class, ``(N, C, h, w)`` float32."""
+    return loaded.probabilities(x)
+
+
+def split_confidence(probabilities: np.ndarray, axis: int = 1) -> np.ndarray:
+    """How sure the model is of residential vs non-residential, in percent.
+
+    The margin between the two built-up classes' probabilities as a share of their sum,
+    ``|p_res - p_nonres| / (p_res + p_nonres)``: 100 when all the built-up probability is on
+    one class, 0 when it is split evenly (the model cannot tell housing from industry there).
+
+    Args:
+        probabilities: softmax probabilities with the classes on ``axis`` (index 1
+            non-residential, 2 residential), float32.
+
+    Returns:
+        The probabilities' shape without ``axis``, uint8 0-100.
+    """
+    nonres = np.take(probabilities, 1, axis=axis)
+    res = np.take(probabilities, 2, axis=axis)
+    margin = np.abs(res - nonres) / np.maximum(res + nonres, 1e-6)
+    return np.rint(100 * margin).astype("uint8")
+
+
+def class_confidence_head(loaded: LoadedModel, x: np.ndarray) -> np.ndarray:
+    """Two layers, ``(N, 2, h, w)`` uint8: the arg-max class and :func:`split_confidence`."""
+    probs = loaded.probabilities(x)
+    return np.stack([probs.argmax(axis=1).astype("uint8"), split_confidence(probs)], axis=1)
+
+
+def predict_layers(
     source: TileSource,
     loaded: LoadedModel,
+    head: Head = class_head,
     tile_size: int | None = None,
     overlap: int | None = None,
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     haze: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Predict the class of every pixel of a source, tile by tile.
+    """Run the model over a source tile by tile and keep what ``head`` makes of each tile.
 
     Args:
         source: a :class:`TileSource` (e.g. :class:`ArraySource`).
         loaded: the model and its card (normalisation, tile size, overlap).
+        head: what to keep per pixel (:func:`class_head`, :func:`probability_head`,
+            :func:`class_confidence_head`).
         tile_size: tile side in pixels (default: :func:`choose_tile_size` from the card's
             ``tile_size``).
         overlap: pixels shared by neighbouring tiles (default: the card's ``overlap``).
@@ -91,8 +136,8 @@ def predict_source(
             estimated from the source (:func:`~urbanseg_core.inference.features.correct_haze`).
 
     Returns:
-        ``(H, W)`` uint8 class map: card class indices, :data:`NODATA` (255) where the
-        input has no data.
+        ``(L, H, W)`` in the head's dtype; where the input has no data, :data:`NODATA` (255)
+        for integer layers and 0 for float layers.
     """
     card = loaded.card
     source = correct_haze(source, card.normalisation, haze)
@@ -101,38 +146,65 @@ def predict_source(
     tile_size = tile_size or scene_tile_size(card, height, width, overlap)
     tiles = plan_tiles(height, width, tile_size, overlap)
     batch_size = batch_size or max(1, BATCH_PIXELS // (tile_size * tile_size))
-    out = np.full((height, width), NODATA, dtype="uint8")
+    out = None
     if progress:
         progress(0, len(tiles))
     # plan_tiles gives every tile the same shape, so any run of tiles forms a batch
     for i in range(0, len(tiles), batch_size):
         batch = tiles[i:i + batch_size]
-        _keep_cores(out, batch, _classify_batch(source, batch, loaded))
+        layers = _run_batch(source, batch, loaded, head, like=out)
+        if out is None:
+            out = np.empty((layers.shape[1], height, width), dtype=layers.dtype)
+        _keep_cores(out, batch, layers)
         if progress:
             progress(i + len(batch), len(tiles))
     return out
 
 
-def _classify_batch(source: TileSource, batch: list[Tile], loaded: LoadedModel) -> np.ndarray:
-    """``(N, h, w)`` uint8 classes of a batch of same-size tiles, :data:`NODATA` where the
-    input has no data."""
+def predict_source(source: TileSource, loaded: LoadedModel, **kwargs) -> np.ndarray:
+    """Predict the class of every pixel of a source, tile by tile.
+
+    Args:
+        source, loaded, **kwargs: as for :func:`predict_layers` (``tile_size``, ``overlap``,
+            ``batch_size``, ``progress``, ``haze``).
+
+    Returns:
+        ``(H, W)`` uint8 class map: card class indices, :data:`NODATA` (255) where the
+        input has no data.
+    """
+    return predict_layers(source, loaded, class_head, **kwargs)[0]
+
+
+def predict_probabilities(source: TileSource, loaded: LoadedModel, **kwargs) -> np.ndarray:
+    """Class probabilities of every pixel of a source: ``(C, H, W)`` float32 softmax (0 in
+    every class where the input has no data); arguments as for :func:`predict_layers`. The
+    arg-max equals :func:`predict_source`'s class map (same tiles, same engine)."""
+    return predict_layers(source, loaded, probability_head, **kwargs)
+
+
+def _run_batch(source: TileSource, batch: list[Tile], loaded: LoadedModel, head: Head,
+               like: np.ndarray | None = None) -> np.ndarray:
+    """``(N, L, h, w)`` head layers of a batch of same-size tiles, nodata where the input
+    has none; a batch without data skips the model when ``like`` (the output so far) gives
+    the layers' number and dtype."""
     loaded_tiles = [_load_tile(source, t) for t in batch]
     refl = np.stack([t[0] for t in loaded_tiles])
     valid = np.stack([t[1] for t in loaded_tiles])
-    if valid.any():
-        classes = loaded.classify(model_inputs(refl, valid, loaded.card))
+    if like is not None and not valid.any():
+        layers = np.empty((len(batch), like.shape[0], *valid.shape[1:]), dtype=like.dtype)
     else:
-        classes = np.zeros(valid.shape, dtype="uint8")
-    classes[~valid] = NODATA
-    return classes
+        layers = head(loaded, model_inputs(refl, valid, loaded.card))
+    fill = NODATA if layers.dtype.kind in "ui" else 0
+    np.copyto(layers, np.asarray(fill, dtype=layers.dtype), where=~valid[:, None])
+    return layers
 
 
-def _keep_cores(out: np.ndarray, batch: list[Tile], classes: np.ndarray) -> None:
-    """Copy each tile's core from its class map into ``out``."""
-    for tile, cls in zip(batch, classes):
+def _keep_cores(out: np.ndarray, batch: list[Tile], layers: np.ndarray) -> None:
+    """Copy each tile's core from its layers ``(N, L, h, w)`` into ``out`` ``(L, H, W)``."""
+    for tile, lay in zip(batch, layers):
         r, c = tile.rows, tile.cols
-        out[r.core_start:r.core_end, c.core_start:c.core_end] = cls[
-            r.core_start - r.start:r.core_end - r.start,
+        out[:, r.core_start:r.core_end, c.core_start:c.core_end] = lay[
+            :, r.core_start - r.start:r.core_end - r.start,
             c.core_start - c.start:c.core_end - c.start,
         ]
 
@@ -172,3 +244,8 @@ def scene_tile_size(card, height: int, width: int, overlap: int | None = None) -
 def predict_scene(scene: Scene, loaded: LoadedModel, **kwargs) -> np.ndarray:
     """:func:`predict_source` on an in-memory scene; returns the ``(H, W)`` uint8 class map."""
     return predict_source(ArraySource(scene), loaded, **kwargs)
+
+
+def scene_probabilities(scene: Scene, loaded: LoadedModel, **kwargs) -> np.ndarray:
+    """:func:`predict_probabilities` of an in-memory scene: ``(C, H, W)`` float32."""
+    return predict_probabilities(ArraySource(scene), loaded, **kwargs)

@@ -3,8 +3,9 @@
 The weights are always loaded with PyTorch (:mod:`urbanseg_core.model.loading`); for ONNX Runtime
 the network is exported in memory at load time (a fraction of a second, nothing is written to
 disk) with dynamic batch, height and width. Both engines take ``(N, 15, H, W)`` float32 inputs
-and return ``(N, H, W)`` uint8 class indices; ``benchmarks/bench_inference.py`` measures their
-speed and pixel agreement side by side.
+and return ``(N, C, H, W)`` float32 logits (class indices and probabilities are derived from
+them in :class:`~urbanseg_core.model.loading.LoadedModel`); ``benchmarks/bench_inference.py``
+measures their speed and pixel agreement side by side.
 
 Choose with ``URBANSEG_ENGINE=onnx|torch`` (default ``auto``: ONNX Runtime if importable, on
 CPU only). Both are safe to call from several threads at once.
@@ -22,23 +23,23 @@ import torch
 
 from ..lazy import lazy_import
 
-Classifier = Callable[[np.ndarray], np.ndarray]
+Logits = Callable[[np.ndarray], np.ndarray]
 
 
-def torch_classifier(model: torch.nn.Module) -> Classifier:
-    """Classify with the PyTorch model itself (eval mode, ``inference_mode``, channels_last)."""
+def torch_logits(model: torch.nn.Module) -> Logits:
+    """Logits from the PyTorch model itself (eval mode, ``inference_mode``, channels_last)."""
     device = next(model.parameters()).device
 
-    def classify(x: np.ndarray) -> np.ndarray:
+    def logits(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             xt = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
-            return model(xt).argmax(dim=1).to(torch.uint8).cpu().numpy()
+            return model(xt).float().cpu().numpy()
 
-    return classify
+    return logits
 
 
-def onnx_classifier(model: torch.nn.Module, threads: int | None = None) -> Classifier:
-    """Export ``model`` to ONNX in memory and classify with an ONNX Runtime CPU session.
+def onnx_logits(model: torch.nn.Module, threads: int | None = None) -> Logits:
+    """Export ``model`` to ONNX in memory and run it with an ONNX Runtime CPU session.
 
     Raises:
         MissingDependencyError: onnxruntime or onnx is not installed (an ``ImportError``).
@@ -62,15 +63,14 @@ def onnx_classifier(model: torch.nn.Module, threads: int | None = None) -> Class
     # with 1 M px batches), measured with benchmarks/bench_inference.py.
     session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
 
-    def classify(x: np.ndarray) -> np.ndarray:
-        logits = session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
-        return logits.argmax(axis=1).astype(np.uint8)
+    def logits(x: np.ndarray) -> np.ndarray:
+        return session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
-    return classify
+    return logits
 
 
-def make_classifier(model: torch.nn.Module, engine: str | None = None) -> tuple[Classifier, str]:
-    """The classifier for ``engine`` (``"auto"``, ``"onnx"`` or ``"torch"``) and its name.
+def make_engine(model: torch.nn.Module, engine: str | None = None) -> tuple[Logits, str]:
+    """The logits function for ``engine`` (``"auto"``, ``"onnx"`` or ``"torch"``) and its name.
 
     ``auto`` (default, or ``$URBANSEG_ENGINE``) uses ONNX Runtime on CPU when it imports and
     exports cleanly, else PyTorch.
@@ -85,8 +85,16 @@ def make_classifier(model: torch.nn.Module, engine: str | None = None) -> tuple[
     on_cpu = next(model.parameters()).device.type == "cpu"
     if engine == "onnx" or (engine == "auto" and on_cpu):
         try:
-            return onnx_classifier(model), "ONNX Runtime"
+            return onnx_logits(model), "ONNX Runtime"
         except Exception:  # noqa: BLE001 - auto falls back to PyTorch on any export problem
             if engine == "onnx":
                 raise
-    return torch_classifier(model), "PyTorch"
+    return torch_logits(model), "PyTorch"
+
+
+def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Softmax over ``axis`` of float32 logits (numerically stable); same shape, float32."""
+    z = logits - logits.max(axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z.astype("float32", copy=False)

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..errors import ModelLoadError, WeightsMismatchError
@@ -17,7 +18,7 @@ from ..util import sha256_file
 from .card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, check_inputs, read_card,
 )
-from .engine import Classifier, make_classifier, torch_classifier
+from .engine import Logits, make_engine, softmax, torch_logits
 from .unet import UNet
 
 #: Folder of the bundled weights: package data (``urbanseg_core/model/weights/``), so an
@@ -37,8 +38,8 @@ class LoadedModel:
         card: its model card.
         path: the weights file.
         sha256: hex digest of the weights file.
-        engine: name of the engine that runs :meth:`classify` ("ONNX Runtime" or "PyTorch").
-        classifier: the engine's function; ``None`` means PyTorch, set up on first use.
+        engine: name of the engine that runs the network ("ONNX Runtime" or "PyTorch").
+        engine_logits: the engine's function; ``None`` means PyTorch, set up on first use.
     """
 
     model: UNet
@@ -46,13 +47,22 @@ class LoadedModel:
     path: Path
     sha256: str
     engine: str = "PyTorch"
-    classifier: Classifier | None = None
+    engine_logits: Logits | None = None
 
-    def classify(self, x):
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Logits of a batch: ``(N, 15, H, W)`` float32 -> ``(N, C, H, W)`` float32."""
+        if self.engine_logits is None:
+            self.engine_logits = torch_logits(self.model)
+        return self.engine_logits(x)
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
         """Class indices of a batch: ``(N, 15, H, W)`` float32 -> ``(N, H, W)`` uint8."""
-        if self.classifier is None:
-            self.classifier = torch_classifier(self.model)
-        return self.classifier(x)
+        return self.logits(x).argmax(axis=1).astype(np.uint8)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (softmax) of a batch: ``(N, 15, H, W)`` float32 ->
+        ``(N, C, H, W)`` float32 summing to 1 over C."""
+        return softmax(self.logits(x))
 
     @property
     def device(self) -> torch.device:
@@ -191,6 +201,6 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     model.eval().requires_grad_(False)
     # channels_last: about 1.4x faster convolutions on CPU (benchmarks/bench_inference.py)
     model.to(device=device, memory_format=torch.channels_last)
-    classifier, engine_name = make_classifier(model, engine)
+    logits, engine_name = make_engine(model, engine)
     return LoadedModel(model=model, card=card, path=weights, sha256=digest, engine=engine_name,
-                       classifier=classifier)
+                       engine_logits=logits)
