@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..evaluation.areas import AreaStats, areas_of
+from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..inference.pipeline import Segmentation, segment_file
 from ..io.sample import SAMPLE_SCENE
 from ..model.loading import load_model
@@ -32,6 +32,15 @@ def print_areas(stats: AreaStats) -> None:
     typer.echo(f"built-up share (non-residential + residential): {100 * stats.built_up_share:.2f}%")
 
 
+def print_unsure(unsure: UnsureArea | None) -> None:
+    """One line: the built-up area whose residential / non-residential call is unsure."""
+    if unsure is None or not unsure.built_up_km2:
+        return
+    typer.echo(f"unsure residential vs non-residential (split confidence < "
+               f"{unsure.threshold_pct} %): {unsure.unsure_km2:.3f} km², "
+               f"{100 * unsure.share_of_built_up:.1f}% of the built-up area")
+
+
 def _write_json(path: Path, payload: dict) -> None:
     try:
         path.write_text(json.dumps(payload, indent=2))
@@ -47,10 +56,13 @@ def _report(seg: Segmentation, stats: AreaStats, source: Path, output: Path, cod
     typer.echo(f"Model {seg.model_name}; {seg.shape[1]} x {seg.shape[0]} px (width x height) "
                f"in {seg.seconds:.1f} s; mask written to {output} ({codes} codes).")
     print_areas(stats)
+    unsure = unsure_built_up(seg)
+    print_unsure(unsure)
     if json_path:
         _write_json(json_path, {"input": str(source), "output": str(output), "codes": codes,
                                 "model": seg.model_name, "model_sha256": seg.model_sha256,
-                                "seconds": round(seg.seconds, 3), **stats.to_dict()})
+                                "seconds": round(seg.seconds, 3), **stats.to_dict(),
+                                "unsure_built_up": unsure.to_dict() if unsure else None})
 
 
 def predict(
@@ -64,6 +76,9 @@ def predict(
                               "(1/250/255, 0 nodata)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
                                              "statistics as JSON here."),
+    confidence: bool = typer.Option(False, "--confidence", help="Add band 2: how sure the "
+                                    "model is of residential vs non-residential (0-100 %) on "
+                                    "built-up pixels."),
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
     tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
@@ -90,5 +105,5 @@ def predict(
     if stats.valid_km2 == 0:
         fail(f"{source} has no valid pixels (every pixel is nodata: DN 0 or missing in "
              "some band), so there is nothing to segment. Check the file covers your area.")
-    seg.write(output, codes=codes)  # type: ignore[arg-type]
+    seg.write(output, codes=codes, confidence=confidence)  # type: ignore[arg-type]
     _report(seg, stats, source, output, codes, json_path)

@@ -139,3 +139,51 @@ def areas_of(segmentation) -> AreaStats:
     object with ``classes``, ``crs``, ``transform`` and ``class_names``)."""
     return class_areas(segmentation.classes, segmentation.crs, segmentation.transform,
                        segmentation.class_names)
+
+
+#: Below this split confidence (%), a built-up pixel's residential / non-residential call is
+#: "unsure": the more likely built-up class holds less than 75 % of the built-up probability.
+UNSURE_BELOW_PCT = 50
+
+
+@dataclass
+class UnsureArea:
+    """Built-up area where the model cannot tell residential from non-residential well.
+
+    Attributes:
+        threshold_pct: split confidence (%) below which a built-up pixel counts as unsure.
+        unsure_km2: unsure built-up area, km².
+        built_up_km2: all built-up area with a confidence value, km².
+        share_of_built_up: ``unsure_km2 / built_up_km2``, 0-1 (``nan`` without built-up area).
+    """
+
+    threshold_pct: int
+    unsure_km2: float
+    built_up_km2: float
+    share_of_built_up: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict, km² and share rounded to 6 decimals."""
+        return {k: (_r6(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def unsure_built_up(segmentation, threshold_pct: int = UNSURE_BELOW_PCT) -> UnsureArea | None:
+    """The built-up area whose split confidence is below ``threshold_pct``.
+
+    Args:
+        segmentation: any object with ``confidence`` (``(H, W)`` uint8 0-100 %, 255 where not
+            built up; see :class:`~urbanseg_core.inference.pipeline.Segmentation`), ``crs`` and
+            ``transform``.
+        threshold_pct: 0-100.
+
+    Returns:
+        :class:`UnsureArea`, or ``None`` when the segmentation carries no confidence layer.
+    """
+    conf = getattr(segmentation, "confidence", None)
+    if conf is None:
+        return None
+    sure_or_not = np.where(conf == NODATA, NODATA, (conf < threshold_pct).astype("uint8"))
+    stats = class_areas(sure_or_not.astype("uint8"), segmentation.crs, segmentation.transform,
+                        ("sure", "unsure"), built_up=(1,))
+    unsure, total = stats.classes[1].area_km2, stats.valid_km2
+    return UnsureArea(threshold_pct, unsure, total, unsure / total if total else float("nan"))

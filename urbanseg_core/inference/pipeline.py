@@ -21,7 +21,7 @@ from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
 from ..io.scene import BandFile, Scene, read_scene
 from ..model.loading import LoadedModel, load_model
 from ..sentinel2 import NODATA
-from .predict import ProgressCallback, predict_scene, predict_source
+from .predict import ArraySource, ProgressCallback, class_confidence_head, predict_layers
 
 
 @dataclass
@@ -38,6 +38,10 @@ class Segmentation:
         notes: plain-language remarks for the user (how bands were read, warnings).
         scene: the scene it was made from, when it was read whole.
         source: where the input came from (path or label).
+        confidence: ``(H, W)`` uint8 split confidence on the same grid: how sure the model is
+            of residential vs non-residential on built-up pixels, in percent
+            (:func:`~urbanseg_core.inference.predict.split_confidence`); 255 where the class is
+            "other" or there is no data.
     """
 
     classes: np.ndarray
@@ -51,36 +55,51 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
     scene: Scene | None = None
     source: str = ""
+    confidence: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(H, W)`` of the class map."""
         return tuple(self.classes.shape)  # type: ignore[return-value]
 
-    def write(self, path: str | Path, codes: Codes = "index") -> Path:
-        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.io.outputs.write_mask`).
+    def write(self, path: str | Path, codes: Codes = "index", confidence: bool = False) -> Path:
+        """Write the class map as a GeoTIFF (see :func:`urbanseg_core.io.outputs.write_mask`),
+        with the split confidence as band 2 when ``confidence``.
 
         Raises:
             InputError: the folder is missing or not writable.
         """
-        return write_mask(path, self.classes, self.crs, self.transform,
-                          self.class_names, self.class_colours, codes)
+        return write_mask(path, self.classes, self.crs, self.transform, self.class_names,
+                          self.class_colours, codes, self._confidence_band(confidence))
 
-    def geotiff_bytes(self, codes: Codes = "index") -> bytes:
-        """The class-map GeoTIFF as bytes."""
-        return mask_bytes(self.classes, self.crs, self.transform,
-                          self.class_names, self.class_colours, codes)
+    def geotiff_bytes(self, codes: Codes = "index", confidence: bool = False) -> bytes:
+        """The class-map GeoTIFF as bytes (band 2 the split confidence when asked)."""
+        return mask_bytes(self.classes, self.crs, self.transform, self.class_names,
+                          self.class_colours, codes, self._confidence_band(confidence))
+
+    def _confidence_band(self, wanted: bool) -> np.ndarray | None:
+        return self.confidence if wanted else None
 
 
-def _finish(classes: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
+def _finish(layers: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
             notes: list[str], scene: Scene | None, source: str) -> Segmentation:
+    """A :class:`Segmentation` from ``(2, H, W)`` layers: classes, split confidence."""
     card = loaded.card
+    classes, confidence = layers[0], layers[1].copy()
+    confidence[(classes == 0) | (classes == NODATA)] = NODATA  # built-up pixels only
     notes = list(notes)
     if not (classes != NODATA).any():
         notes.append("The input has no valid pixels: every pixel is nodata, nothing was "
                      "predicted.")
     return Segmentation(classes, crs, transform, card.name, loaded.sha256,
-                        card.class_names, card.class_colours, seconds, notes, scene, source)
+                        card.class_names, card.class_colours, seconds, notes, scene, source,
+                        confidence)
+
+
+def _layers(source, loaded: LoadedModel, progress, predict_kwargs: dict) -> np.ndarray:
+    """``(2, H, W)`` uint8 classes and split confidence of a tile source."""
+    return predict_layers(source, loaded, class_confidence_head, progress=progress,
+                          **predict_kwargs)
 
 
 def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
@@ -108,12 +127,12 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
         work = to_model_grid(scene, loaded.card.pixel_size_m)
         notes.append(f"The image was warped to a {loaded.card.pixel_size_m:g} m UTM grid for the "
                      f"model because {reason}; the mask is on the original grid.")
-        classes = classes_to_grid(predict_scene(work, loaded, progress=progress,
-                                                **predict_kwargs), work, scene)
+        layers = _layers(ArraySource(work), loaded, progress, predict_kwargs)
+        layers = np.stack([classes_to_grid(layer, work, scene) for layer in layers])
     else:
-        classes = predict_scene(scene, loaded, progress=progress, **predict_kwargs)
+        layers = _layers(ArraySource(scene), loaded, progress, predict_kwargs)
     seconds = time.perf_counter() - start
-    return _finish(classes, scene.crs, scene.transform, loaded, seconds, notes, scene,
+    return _finish(layers, scene.crs, scene.transform, loaded, seconds, notes, scene,
                    scene.source)
 
 
@@ -144,7 +163,7 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
         scene = read_scene(path, band_order=band_order, dn_offset=dn_offset)
         return segment_scene(scene, loaded, progress=progress, **predict_kwargs)
     start = time.perf_counter()
-    classes = predict_source(source, loaded, progress=progress, **predict_kwargs)
+    layers = _layers(source, loaded, progress, predict_kwargs)
     seconds = time.perf_counter() - start
-    return _finish(classes, source.crs, source.transform, loaded, seconds, source.notes, None,
+    return _finish(layers, source.crs, source.transform, loaded, seconds, source.notes, None,
                    str(path))

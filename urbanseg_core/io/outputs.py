@@ -42,11 +42,18 @@ def encode(classes: np.ndarray, codes: Codes = "index") -> np.ndarray:
     raise ValueError(f"codes must be 'index' or 'esm', got {codes!r}")
 
 
-def mask_profile(classes: np.ndarray, crs: CRS | None, transform, codes: Codes = "index") -> dict:
-    """Rasterio profile of a class-map GeoTIFF: uint8, tiled, deflate, the convention's nodata."""
+#: Band 2 of a mask GeoTIFF written with a confidence layer.
+CONFIDENCE_DESCRIPTION = ("split confidence, % (residential vs non-residential, built-up pixels "
+                          "only; 255 elsewhere)")
+
+
+def mask_profile(classes: np.ndarray, crs: CRS | None, transform, codes: Codes = "index",
+                 count: int = 1) -> dict:
+    """Rasterio profile of a class-map GeoTIFF: uint8, tiled, deflate, the convention's nodata;
+    ``count`` 2 when the split confidence is band 2."""
     height, width = classes.shape
     profile = {
-        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
+        "driver": "GTiff", "height": height, "width": width, "count": count, "dtype": "uint8",
         "crs": crs, "transform": transform, "nodata": NODATA_VALUE[codes],
         "compress": "deflate", "predictor": 2,
     }
@@ -74,14 +81,22 @@ def describe_class_band(dst, class_names: Sequence[str], colours: Sequence[str],
 
 
 def _write(dst, classes: np.ndarray, class_names: Sequence[str], colours: Sequence[str],
-           codes: Codes) -> None:
+           codes: Codes, confidence: np.ndarray | None = None) -> None:
     dst.write(encode(classes, codes), 1)
     describe_class_band(dst, class_names, colours, codes)
+    if confidence is not None:
+        conf = confidence.astype("uint8", copy=True)
+        if codes == "esm":  # one nodata value for the whole file: the convention's
+            conf[confidence == 0] = 1  # 0 % -> 1 %: 0 is ESM's nodata
+            conf[confidence == NODATA] = ESM_NODATA
+        dst.write(conf, 2)
+        dst.set_band_description(2, CONFIDENCE_DESCRIPTION)
+        dst.update_tags(2, UNITS="percent", MEANING="|p_res - p_nonres| / (p_res + p_nonres)")
 
 
 def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform,
                class_names: Sequence[str], colours: Sequence[str],
-               codes: Codes = "index") -> Path:
+               codes: Codes = "index", confidence: np.ndarray | None = None) -> Path:
     """Write an ``(H, W)`` uint8 class map as a georeferenced GeoTIFF with a colour table.
 
     Args:
@@ -90,6 +105,9 @@ def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform
         crs, transform: georeference of the input (``crs`` may be ``None``).
         class_names, colours: in index order (from the model card).
         codes: ``"index"`` or ``"esm"`` (see module docstring).
+        confidence: optional ``(H, W)`` uint8 split confidence (0-100 %, 255 none), written
+            as band 2 (:data:`CONFIDENCE_DESCRIPTION`; with ESM codes 0 is its nodata and a
+            0 % pixel is written as 1 %).
 
     Returns:
         The path written.
@@ -101,19 +119,22 @@ def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform
     if not path.parent.exists():
         raise InputError(f"The output folder {path.parent} does not exist. Create it first.")
     try:
-        with rasterio.open(path, "w", **mask_profile(classes, crs, transform, codes)) as dst:
-            _write(dst, classes, class_names, colours, codes)
+        profile = mask_profile(classes, crs, transform, codes, 1 if confidence is None else 2)
+        with rasterio.open(path, "w", **profile) as dst:
+            _write(dst, classes, class_names, colours, codes, confidence)
     except (rasterio.errors.RasterioIOError, PermissionError, OSError) as exc:
         raise InputError(f"Cannot write {path}: {exc}. Choose a writable location.") from exc
     return path
 
 
 def mask_bytes(classes: np.ndarray, crs: CRS | None, transform, class_names: Sequence[str],
-               colours: Sequence[str], codes: Codes = "index") -> bytes:
+               colours: Sequence[str], codes: Codes = "index",
+               confidence: np.ndarray | None = None) -> bytes:
     """The GeoTIFF of :func:`write_mask` as bytes (for download buttons)."""
     with MemoryFile() as mem:
-        with mem.open(**mask_profile(classes, crs, transform, codes)) as dst:
-            _write(dst, classes, class_names, colours, codes)
+        profile = mask_profile(classes, crs, transform, codes, 1 if confidence is None else 2)
+        with mem.open(**profile) as dst:
+            _write(dst, classes, class_names, colours, codes, confidence)
         return mem.read()
 
 
