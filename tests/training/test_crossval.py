@@ -2,6 +2,7 @@
 synthetic cities (never a full training)."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -21,8 +22,9 @@ from urbanseg_core.sentinel2 import MODEL_BANDS
 from urbanseg_core.training.augment import simulate_20m
 from urbanseg_core.training.config import TrainConfig
 from urbanseg_core.training.crossval import (
-    city_scores, config_cities, mean_row, source_city, without_city,
+    city_scores, config_cities, mean_row, source_city, without_city, write_results,
 )
+from urbanseg_core.training.loop import cross_city_tables
 from urbanseg_core.training.datasets import (
     LabelledImage, find_city_pairs, ignore_boundaries, load_city,
 )
@@ -172,3 +174,18 @@ def test_crossval_cli_trains_one_fold_per_city_and_writes_the_table(cities, tmp_
     bad = CliRunner().invoke(app, ["crossval", "--config", str(cfg), "--output-dir", str(out),
                                    "--city", "gamma"])
     assert bad.exit_code == 2 and "gamma" in bad.output
+
+
+def test_card_carries_the_cross_city_tables(tmp_path):
+    cfg = TrainConfig(config_dir=str(tmp_path), sources=[{"type": "eurosat"}],
+                      cross_city=["cv/crossval.json"])
+    (tmp_path / "cv").mkdir()
+    results = {"alpha": {"table": {"non-residential": 0.4, "residential": None}},
+               "beta": {"table": {"non-residential": 0.6, "residential": 0.8}}}
+    write_results(tmp_path / "cv", cfg, results, time.perf_counter())
+    (table,) = cross_city_tables(cfg)
+    assert table["label"] == "cv" and table["cities"]["alpha"]["residential"] is None
+    assert table["mean"]["non-residential"] == pytest.approx(0.5)
+    bad = cfg.model_copy(update={"cross_city": ["missing.json"]})
+    with pytest.raises(Exception, match="not a table written by urbanseg crossval"):
+        cross_city_tables(bad)

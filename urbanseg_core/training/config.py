@@ -163,6 +163,10 @@ class TrainConfig(BaseModel):
         "dice_macro_builtup")
     time_limit_min: float | None = None
     limitations: list[str] = []
+    cross_city: list[str] = Field([], description=(
+        "crossval.json / scores.json files of `urbanseg crossval` (this recipe's table and "
+        "baselines), copied into the card's metrics as cross_city so the Model page shows "
+        "them; paths relative to this file"))
     stats_samples: int = 64
     swa_epochs: int = Field(0, ge=0, description=(
         "> 0: the final model is the average of the weights at the end of the last "

@@ -11,6 +11,7 @@ patches and the Bercy Urban Atlas scene are only scored at the end, for the card
 from __future__ import annotations
 
 import copy
+import json
 import math
 import random
 import time
@@ -389,6 +390,8 @@ def _finish(run: Run, state, best_epoch, stopped_early: bool, log: Log):
     run.model.eval()
     card = run.card
     card.metrics = json_safe(final_metrics(run.model, card, run.data, run.cfg, log))
+    if run.cfg.cross_city:
+        card.metrics["cross_city"] = cross_city_tables(run.cfg)
     card.limitations += measured_limitations(card.metrics)
     training = _training_block(run.cfg, run.history, best_epoch, run.start, partial=False)
     training["stopped_early_by_time_limit"] = stopped_early
@@ -478,6 +481,28 @@ def final_metrics(model, card: ModelCard, data: TrainData, cfg: TrainConfig, log
             out["test_row0"] = data.bercy_test_row0  # None: no row was trained on
             metrics["bercy_urban_atlas"] = out
     return metrics
+
+
+def cross_city_tables(cfg: TrainConfig) -> list[dict]:
+    """The leave-one-city-out tables named by ``cfg.cross_city``, for the card: each the
+    run's label (its config name or scored model), per-city Dice rows and their mean.
+
+    Raises:
+        InputError: a file is missing or is not a crossval / scores JSON.
+    """
+    out = []
+    for name in cfg.cross_city:
+        path = cfg.resolve(name)
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            rows = {city: r["table"] for city, r in payload["cities"].items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"cross_city: {path} is not a table written by urbanseg "
+                             f"crossval ({exc}).") from exc
+        label = payload.get("model") or payload.get("label") or path.parent.name
+        out.append({"label": label, "file": path.name, "cities": rows,
+                    "mean": payload.get("mean"), "minutes": payload.get("minutes")})
+    return out
 
 
 def measured_limitations(metrics: dict) -> list[str]:
