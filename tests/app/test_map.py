@@ -11,8 +11,8 @@ import pytest
 from folium.plugins import DualMap
 
 from urbanseg_core.app import assets
-from urbanseg_core.app.map import (BASEMAPS, MapSide, Overlay, build_dynamic_map, build_map,
-                                   compare_map, legend_html, view_for)
+from urbanseg_core.app.map import (BASEMAPS, MapSide, Overlay, aoi_group, build_dynamic_map,
+                                   build_map, compare_map, legend_html, view_for)
 from urbanseg_core.app.mapcontrols import NO_BASEMAP, class_items
 from urbanseg_core.gee.layers import GHSL_LEGEND, TileLayer
 from urbanseg_core.io.display import class_layer
@@ -66,9 +66,14 @@ def test_basemaps_come_from_leafmaps_catalogue_and_include_satellite_imagery():
 @pytest.mark.parametrize("kind", ["map", "dynamic", "compare"])
 def test_every_script_and_stylesheet_is_served_by_the_app(prediction, kind):
     if kind == "map":
-        root = build_map(overlays=[prediction], draw=True, aoi=None)
+        square = {"type": "Polygon", "coordinates": [[[12.5, 52.4], [12.6, 52.4], [12.6, 52.5],
+                                                      [12.5, 52.4]]]}
+        root = build_map(overlays=[prediction], draw=True, aoi=square, outline=square,
+                         tiles=[TileLayer("GHSL", "https://t.invalid/{z}/{x}/{y}", "JRC")])
     elif kind == "dynamic":
         root, groups, control = build_dynamic_map(overlays=[prediction], opacity=0.7, draw=True)
+        groups.append(aoi_group({"type": "Polygon", "coordinates": [[[12.5, 52.4], [12.6, 52.4],
+                                                                    [12.5, 52.5], [12.5, 52.4]]]}))
         for group in groups:
             group.add_to(root)
         control.add_to(root)
