@@ -23,7 +23,7 @@ with right:
     result = views.run_column(panel, loaded)
 current = views.is_current(result, panel.request, loaded)
 with left:
-    views.run_map(source, panel, result, loaded, current)
+    views.run_map(source, panel, result, current)
 with right:
     if current:
         views.result_summary(result)

@@ -22,8 +22,9 @@ with col_side:
     st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="w_opacity",
               on_change=state.keep, args=("w_opacity", state.OPACITY))
     legend(result.class_names, result.colours)
-    st.caption("Use the layer switcher (top right of the map) to show or hide the true-colour "
-               "image, the prediction and the reference.")
+    st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
+               "background and to show or hide the true-colour image, the prediction, the "
+               "reference (outlines) and where they differ.")
 with col_map:
     views.results_map(result)
 

@@ -38,7 +38,8 @@ estimates, not surveys: check them against local knowledge before using them for
   Centre (JRC), CC BY 4.0; the Earth Engine reference and part of the training labels.
 - **ESM** (European Settlement Map): European Commission, JRC; the labels of the original
   2022 project, and the "ESM codes" download option.
-- Map background: © OpenStreetMap contributors.
+- Map backgrounds: © OpenStreetMap contributors; Esri World Imagery and World Gray Canvas
+  (Esri and its data providers). Without internet the map shows your images on grey.
 
 ### Connect Earth Engine
 """ + HOW_TO_CONNECT + """

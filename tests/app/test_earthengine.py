@@ -20,6 +20,7 @@ if not DEFAULT_CARD.exists():
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from urbanseg_core.app import earthengine  # noqa: E402
+from urbanseg_core.gee.layers import TileLayer  # noqa: E402
 
 
 def _square(side_deg):
@@ -38,7 +39,8 @@ def connected(monkeypatch):
 
     def tile_layers(geometry_json, start, end, cloud):
         calls["tiles"].append((json.loads(geometry_json), start, end, cloud))
-        return [("Sentinel-2 median 2018", "https://example.invalid/{z}/{x}/{y}", "test")], None
+        return [TileLayer("Sentinel-2 median 2018", "https://example.invalid/{z}/{x}/{y}",
+                          "test")], None
 
     def start_export(geometry, start, end, cloud, destination="drive", bucket=None):
         calls["exports"].append((destination, bucket, start, end))
@@ -78,14 +80,3 @@ def test_large_area_offers_an_export_task(connected):
     assert connected["exports"] == [("drive", None, "2018-01-01", "2019-01-01")]
     assert any("TASK123" in s.value for s in at.success)
     assert any("TASK123 is running" in c.value for c in at.caption)
-
-
-def test_tile_layers_are_drawn_on_the_map():
-    from urbanseg_core.app.map import build_map
-
-    m = build_map(bounds=[[52.4, 12.5], [52.5, 12.6]],
-                          tiles=[("GHSL built-up 2018 (reference)",
-                                  "https://tiles.invalid/ghsl/{z}/{x}/{y}", "JRC")])
-    html = m.get_root().render()
-    assert "https://tiles.invalid/ghsl/{z}/{x}/{y}" in html
-    assert "GHSL built-up 2018 (reference)" in html

@@ -1,8 +1,9 @@
-"""Fixtures for the browser tests (``pytest -m e2e``): a Streamlit server, Debian's chromium
-driven by Playwright, and offline answers to folium's CDN requests (see :mod:`cdn`).
+"""Fixtures for the browser tests (``pytest -m e2e``): a Streamlit server and Debian's
+chromium driven by Playwright, with the network cut: every request that does not go to the
+app's own server is refused, so the map must work from the app's own files.
 
-The tests skip cleanly when ``/usr/bin/chromium``, the npm copies in ``tests/e2e/node_modules``
-or the ``playwright`` package are missing; ``.ci/setup_e2e.sh`` installs them.
+The tests skip cleanly when ``/usr/bin/chromium`` or the ``playwright`` package are missing;
+``.ci/setup_e2e.sh`` installs them.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import pytest
 
 from urbanseg_core.model.loading import DEFAULT_CARD
 
-from . import cdn
-
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -32,8 +31,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def _missing() -> str | None:
     if not CHROMIUM.exists():
         return "/usr/bin/chromium is not installed (run .ci/setup_e2e.sh)"
-    if not cdn.available():
-        return "tests/e2e/node_modules is missing (run .ci/setup_e2e.sh)"
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -110,18 +107,20 @@ def browser(e2e_ready):
 
 
 def new_context(browser, app_url: str):
-    """A browser context whose external requests are answered offline (see :mod:`cdn`)."""
+    """A browser context with no internet: requests to the app pass, every other one is
+    refused (aborted) and listed in ``context.refused``."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000},
                                   accept_downloads=True)
-    context.served, context.missed = [], []
+    context.refused = []
     local = app_url.rstrip("/")
 
     def route(r):
         url = r.request.url
-        if url.startswith(local) or url.startswith("data:") or url.startswith("blob:"):
+        if url.startswith(local) or url.startswith(("data:", "blob:")):
             r.continue_()
         else:
-            cdn.handle(r, context.served, context.missed)
+            context.refused.append(url)
+            r.abort()
 
     context.route("**/*", route)
     return context
@@ -132,5 +131,6 @@ def page(browser, app_url):
     context = new_context(browser, app_url)
     pg = context.new_page()
     pg.set_default_timeout(60_000)
+    pg.refused = context.refused
     yield pg
     context.close()

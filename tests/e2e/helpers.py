@@ -19,13 +19,20 @@ def map_frame(page):
 
 
 def loaded_image_layers(page) -> int:
-    """Number of Leaflet image overlays in the map whose image has loaded."""
+    """Number of Leaflet image overlays in the map whose image has loaded (0 in a map marked
+    by :func:`mark_stale`)."""
     frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
     if frame is None:
         return 0
     return frame.evaluate(
-        "() => Array.from(document.querySelectorAll('img.leaflet-image-layer'))"
-        ".filter(i => i.complete && i.naturalWidth > 0).length")
+        "() => window.__stale ? 0 : Array.from(document.querySelectorAll("
+        "'img.leaflet-image-layer')).filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def mark_stale(page) -> None:
+    """Mark the map shown now, so that :func:`wait_for_layers` waits for the next one."""
+    page.locator(MAP_FRAME).first.element_handle().content_frame().evaluate(
+        "() => { window.__stale = true; }")
 
 
 def wait_for_layers(page, n: int, timeout_s: float = 60) -> float:

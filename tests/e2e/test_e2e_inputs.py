@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,67 @@ def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, art
     page.get_by_test_id("stMetric").filter(has_text="Area").first.wait_for()
     assert page.get_by_test_id("stMetric").filter(has_text="Area").first.get_by_test_id(
         "stMetricValue").inner_text() == text
+
+
+@pytest.fixture(scope="module")
+def bercy(tmp_path_factory) -> tuple[Path, Path]:
+    folder = _shared_data() / "bercy_urban_atlas"
+    if not (folder / "imgs_1").is_dir():
+        pytest.skip(f"{folder} is absent")
+    image = stack_folder(folder / "imgs_1", tmp_path_factory.mktemp("bercy") / "bercy.tif")[0]
+    return image, folder / "bercy_reference_10m.tif"
+
+
+def _compare_state(page) -> dict | None:
+    """Zoom, loaded images and legends of the two linked maps (streamlit-folium keeps them
+    as ``window.map`` and ``map_div2`` in the second map frame); ``None`` until both exist."""
+    frame = page.locator(MAP_FRAME).nth(1).element_handle().content_frame()
+    return frame.evaluate(
+        "() => { const maps = [window.map, window.map_div2];"
+        " if (!maps.every(m => m && m.getZoom)) { return null; }"
+        " return {zooms: maps.map(m => m.getZoom()),"
+        " images: maps.map(m => [...m.getContainer().querySelectorAll("
+        "'img.leaflet-image-layer')].filter(i => i.complete && i.naturalWidth > 0).length)}; }")
+
+
+def test_reference_and_prediction_compare_in_linked_maps(page, app_url, artifacts, bercy):
+    image, reference = bercy
+    open_app(page, app_url)
+    page.get_by_text("Upload a Sentinel-2 GeoTIFF").click()
+    uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploads.first.set_input_files(str(image))
+    page.get_by_text(f"Image: {image.name}").wait_for()
+    uploads.nth(1).set_input_files(str(reference))
+    page.get_by_text(f"Reference: {reference.name}").wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some("
+        "b => b.innerText.trim() === 'Run' && !b.disabled)")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Built-up share").first.wait_for(timeout=120_000)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Results").click()
+    page.get_by_role("heading", name="Agreement with the reference").wait_for()
+    wait_for_layers(page, 3)  # true colour, prediction (filled), reference (outlines)
+    legend = page.frame_locator(MAP_FRAME).first.locator(".urbanseg-legend").inner_text()
+    assert "Reference (outlines)" in legend and "Prediction" in legend
+    assert "missed built-up" not in legend  # the differences are ticked off at first
+
+    page.locator(MAP_FRAME).nth(1).scroll_into_view_if_needed()
+    deadline = time.monotonic() + 60
+    state = None
+    while time.monotonic() < deadline and (state is None or state["images"] != [2, 2]):
+        time.sleep(0.2)
+        state = _compare_state(page)
+    assert state and state["images"] == [2, 2], state  # each map: true colour + class map
+    assert state["zooms"][0] == state["zooms"][1]
+    compare = page.frame_locator(MAP_FRAME).nth(1)
+    compare.locator("#map_div .leaflet-control-zoom-in").click()
+    page.wait_for_function(
+        "sel => { const f = document.querySelectorAll(sel)[1].contentWindow;"
+        " return f.map_div2.getZoom() === f.map.getZoom() &&"
+        f" f.map.getZoom() === {state['zooms'][0] + 1}; }}", arg=MAP_FRAME)
+    right = compare.locator("#map_div2")
+    right.locator(".leaflet-control-layers").hover()
+    right.get_by_text("Where prediction and reference differ").click()
+    right.locator(".urbanseg-legend").get_by_text("missed built-up").wait_for()
+    assert page.get_by_text(re.compile("where they differ: missed built-up")).is_visible()
+    page.screenshot(path=str(artifacts / "compare_1_bercy.png"), full_page=True)

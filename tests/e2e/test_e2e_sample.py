@@ -15,7 +15,7 @@ import rasterio
 from urbanseg_core.io.sample import SAMPLE_SCENE
 
 from .conftest import ROOT, new_context
-from .helpers import MAP_FRAME, open_app, wait_for_layers
+from .helpers import MAP_FRAME, map_frame, open_app, wait_for_layers
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,14 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     open_app(page, app_url)
     # on open: the sample's true-colour image (one image overlay) and its footprint
     wait_for_layers(page, 1)
+    # with the network cut, the map's scripts and stylesheets came from the app; only the
+    # basemap tiles were refused, and the map says so in one line
+    assert not [u for u in page.refused if u.split("?")[0].endswith((".js", ".css"))]
+    assert any("tile.openstreetmap.org" in u for u in page.refused)
+    frame = map_frame(page)
+    frame.locator(".urbanseg-basemap-note").wait_for(state="visible")
+    assert "No basemap" in frame.locator(".urbanseg-basemap-note").inner_text()
+    assert frame.locator(".urbanseg-legend").is_hidden()  # nothing to explain before Run
     page.screenshot(path=str(artifacts / "sample_1_open.png"))
 
     # mark the true-colour image: if Run reloaded the map, the mark would be gone
@@ -40,6 +48,9 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     seconds = shown - clicked
     frame = page.locator(MAP_FRAME).first.element_handle().content_frame()
     assert frame.eval_on_selector(WEBP, "i => i.dataset.mark") == "before-run"
+    legend = map_frame(page).locator(".urbanseg-legend")
+    legend.wait_for(state="visible")  # the prediction is on the map: its legend too
+    assert "Prediction" in legend.inner_text() and "residential" in legend.inner_text()
     page.get_by_text("Built-up share").first.wait_for()
     page.mouse.move(5, 5)  # no tooltip in the screenshot
     page.wait_for_timeout(500)

@@ -392,7 +392,7 @@ def test_gee_not_initialised_is_plain(ee_api):
     with pytest.raises(EarthEngineError, match="Not connected to Earth Engine"):
         download.fetch_scene(BERLIN)
     with pytest.raises(EarthEngineError, match="earthengine authenticate"):
-        layers.ghsl_layer()
+        layers.ghsl_source()
 
 
 # --------------------------------------------------------------------------- export / layers
@@ -447,16 +447,17 @@ def test_gee_task_status_messages(ee_api):
     assert failed.done and "failed" in failed.message and "Export too large." in failed.message
 
 
-def test_gee_tile_layers_use_map_ids(ee_api):
-    tc = layers.true_colour_layer(BERLIN)
-    assert tc.url.endswith("/fakeMapId/tiles/{z}/{x}/{y}")
-    vis = ee_api.last_mapid_call["data"]["image"]
-    calls = invocations(vis)
-    assert "Image.visualize" in {n for n, _ in calls}
-    assert "COPERNICUS/S2_SR_HARMONIZED" in json.dumps(graph(vis))
-    gh = layers.ghsl_layer(BERLIN)
-    assert "fakeMapId" in gh.url and "CC BY 4.0" in gh.attribution
-    assert "JRC/GHSL/P2023A/GHS_BUILT_C" in json.dumps(graph(ee_api.last_mapid_call["data"]["image"]))
+def test_gee_layer_sources_describe_the_images_and_send_nothing(ee_api):
+    tc = layers.true_colour_source(BERLIN, "2018-01-01", "2019-01-01", 0.6)
+    assert "COPERNICUS/S2_SR_HARMONIZED" in json.dumps(graph(tc.image))
+    assert tc.vis == layers.TRUE_COLOUR_VIS and tc.name == "Sentinel-2 median 2018"
+    assert tc.legend == ()
+    gh = layers.ghsl_source(BERLIN)
+    assert "JRC/GHSL/P2023A/GHS_BUILT_C" in json.dumps(graph(gh.image))
+    assert "CC BY 4.0" in gh.attribution
+    assert [name for name, _ in gh.legend] == ["non-residential", "residential"]
+    assert gh.vis["palette"] == [c.lstrip("#") for _, c in gh.legend]  # legend = map colours
+    assert ee_api.last_mapid_call is None  # map ids are asked for by the app (geemap)
 
 
 def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, monkeypatch):

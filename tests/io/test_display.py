@@ -46,3 +46,52 @@ def test_true_colour_is_transparent_where_invalid_and_stretched():
     assert rgba[:, 10:, :3].min() == 0 and rgba[:, 10:, :3].max() == 255  # 2-98 % stretch
     layer = display.true_colour_layer(refl, valid, UTM33, T)
     assert layer.mime == "image/webp" and Image.open(io.BytesIO(layer.png)).format == "WEBP"
+
+
+def _rgba(layer) -> np.ndarray:
+    return np.array(Image.open(io.BytesIO(layer.png)).convert("RGBA"))
+
+
+def test_class_edges_are_the_rim_of_each_region():
+    classes = np.zeros((12, 12), dtype="uint8")
+    classes[3:9, 3:9] = 2
+    rim = display.class_edges(classes, width=2)
+    assert rim[3, 3:9].all() and rim[4, 4:8].all()      # two pixels inside the square
+    assert not rim[5:7, 5:7].any()                      # its middle is not
+    assert rim[2, 3:9].all() and not rim[0, :].any()    # two outside, not beyond
+    assert not display.class_edges(np.ones((5, 5), "uint8")).any()
+
+
+def test_outline_layer_draws_a_cased_rim_and_leaves_interiors_clear():
+    classes = np.zeros((60, 60), dtype="uint8")
+    classes[10:50, 10:50] = 1
+    classes[:, :4] = 255
+    rgba = _rgba(display.outline_layer(classes, UTM33, T, COLOURS, width=3))
+    colours = {tuple(px) for px in rgba.reshape(-1, 4) if px[3]}
+    assert colours == {(0, 0x72, 0xB2, 255), (0x1A, 0x1A, 0x1A, 255)}  # class colour + casing
+    h, w = rgba.shape[:2]
+    assert rgba[h // 2, w // 2, 3] == 0                # the square's middle stays clear
+    assert rgba[h // 2, :, 3].sum() > 0                 # its sides are drawn
+
+
+def test_confidence_layer_hatches_only_unsure_built_up_pixels():
+    confidence = np.full((60, 60), 255, dtype="uint8")  # not built up
+    confidence[:, :20] = 20                             # unsure
+    confidence[:, 20:40] = 90                           # sure
+    rgba = _rgba(display.confidence_layer(confidence, UTM33, T))
+    h, w = rgba.shape[:2]
+    rows = slice(h // 4, 3 * h // 4)  # inside the image (its warped edges may be clear)
+    unsure, sure = rgba[rows, 3: w // 4], rgba[rows, w // 3 + 3: 2 * w // 3 - 3]
+    none = rgba[rows, -w // 4:]
+    assert set(np.unique(unsure[..., 3])) == {60, 255}  # lines and faint gaps
+    assert (sure[..., 3] == 0).all() and (none[..., 3] == 0).all()
+    lines = unsure[..., 3] == 255
+    assert 0.2 < lines.mean() < 0.5                     # 2 pixels of 6: diagonal hatching
+    assert tuple(unsure[lines][0][:3]) == (0x54, 0x27, 0x88)
+
+
+def test_palette_png_takes_an_opacity_per_code():
+    png = display.palette_png(np.array([[0, 1, 2, 255]], "uint8"), COLOURS,
+                              opacities=(10, 128, 255))
+    rgba = np.array(Image.open(io.BytesIO(png)).convert("RGBA"))
+    assert list(rgba[0, :, 3]) == [10, 128, 255, 0]

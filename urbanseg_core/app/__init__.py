@@ -1,5 +1,5 @@
 """The dashboard (``streamlit run app.py``): the only part of urbanseg that imports Streamlit,
-folium, streamlit-folium or leafmap.
+folium, streamlit-folium, leafmap or geemap.
 
 The pages in ``pages/`` hold layout only; they call these modules:
 
@@ -10,7 +10,10 @@ The pages in ``pages/`` hold layout only; they call these modules:
 - :mod:`.resources`: cached, shared objects (the model, the sample scene, its map layers);
 - :mod:`.state`: the session-state keys and helpers (results survive page switches);
 - :mod:`.earthengine`: the Earth Engine connection, AOI sizing and tile layers;
-- :mod:`.map`: folium maps around the image layers of :mod:`urbanseg_core.io.display`;
+- :mod:`.map`: leafmap maps around the image layers of :mod:`urbanseg_core.io.display`, and
+  two linked maps to compare; :mod:`.mapcontrols`: their legend and notes; :mod:`.overlays`:
+  a result's layers; :mod:`.eelayers`: Earth Engine tiles through geemap; :mod:`.assets`:
+  the map's scripts and stylesheets, served by the app (no CDN);
 - :mod:`.widgets`: small pieces of UI (errors, progress, tables, downloads);
 - :mod:`.messages`: errors and notes worded for the page.
 

@@ -16,11 +16,14 @@ import streamlit as st
 
 from .. import aoi as aoi_mod
 from ..errors import EarthEngineError, InputError, UrbansegError
-from ..gee import auth, download, export, layers
+from ..gee import auth, download, export
 from ..gee.grid import estimate
+from ..gee.layers import TileLayer
 from ..io.scene import Scene
 from ..runs.compute import RemoteSource
 from ..runs.request import RunRequest
+from . import eelayers
+from .messages import describe
 
 HOW_TO_CONNECT = (
     "To use Earth Engine, register a Google Cloud project for Earth Engine, then either "
@@ -150,8 +153,9 @@ EARTH_ENGINE = RemoteSource(fetch_scene, fetch_reference, "GHSL GHS-BUILT-C (Ear
 
 @st.cache_data(ttl=3600, show_spinner="Loading Earth Engine map layers...")
 def tile_layers(geometry_json: str, start: str, end: str,
-                cloud_threshold: float) -> tuple[list[tuple[str, str, str]], str | None]:
-    """Earth Engine tile layers for the map: the composite's true colour and GHSL.
+                cloud_threshold: float) -> tuple[list[TileLayer], str | None]:
+    """Earth Engine tile layers for the map (made with geemap): the composite's true colour
+    and GHSL.
 
     Args:
         geometry_json: the AOI as GeoJSON text (EPSG:4326; text so the cache can hash it).
@@ -159,18 +163,17 @@ def tile_layers(geometry_json: str, start: str, end: str,
         cloud_threshold: Cloud Score+ ``cs_cdf`` threshold.
 
     Returns:
-        ``([(name, url, attribution), ...], problem)``; ``problem`` is a plain sentence when
-        the layers could not be made (the map then shows the AOI only).
+        ``([TileLayer, ...], problem)``; ``problem`` is a plain sentence when the layers
+        could not be made (the map then shows the AOI only).
     """
     try:
-        area = aoi_mod.parse_geojson(geometry_json)
-        made = [layers.true_colour_layer(area, start, end, cloud_threshold),
-                layers.ghsl_layer(area)]
-    except (EarthEngineError, InputError) as exc:
-        return [], str(exc)
+        made = eelayers.map_layers(aoi_mod.parse_geojson(geometry_json), start, end,
+                                   cloud_threshold)
+    except UrbansegError as exc:  # not connected, refused, bad AOI, geemap missing
+        return [], describe(exc)
     except Exception:  # noqa: BLE001 - map context is optional; never show internals
         return [], "The Earth Engine map layers could not be loaded; the run still works."
-    return [(t.name, t.url, t.attribution) for t in made], None
+    return made, None
 
 
 def start_export(geometry: dict, start: str, end: str, cloud_threshold: float,

@@ -1,59 +1,63 @@
-"""The dashboard's folium maps: basemap, true-colour image, class overlays, AOI, legend.
+"""The dashboard's maps: leafmap maps of the scene, class overlays, the AOI and drawing tools,
+and two linked maps to compare two overlays.
+
+Every map is a :class:`leafmap.foliumap.Map` (a ``folium.Map``) rendered by streamlit-folium,
+so a drawn area comes back to Python; leafmap's own draw control, fullscreen button and layer
+control are off, and ours are added: rectangle/polygon drawing, a collapsed layer switcher,
+the legend of what is on the map (:mod:`.mapcontrols`) and a one-line note when basemap tiles
+cannot be loaded. The basemaps are a short list from leafmap's catalogue, satellite imagery
+included. Every script and stylesheet is served by the app (:mod:`.assets`), so the map, its
+overlays and drawing work with no internet; only the basemap goes grey.
 
 The images come ready-made from :mod:`urbanseg_core.io.display` (reprojected to Web Mercator,
-encoded as data URLs); this module only assembles Leaflet layers around them. Pages call
-:func:`run_page_map` and :func:`results_map`.
+encoded as data URLs) and the Earth Engine tiles from :mod:`.eelayers`; this module only
+assembles Leaflet layers around them. leafmap is imported when the first map is built.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import folium
-from branca.element import MacroElement, Template
-from folium.plugins import Draw
+from folium.plugins import Draw, DualMap
 from shapely.geometry import shape
 
+from ..gee.layers import TileLayer
 from ..io.display import ImageLayer
+from ..lazy import lazy_import
+from .assets import localise
+from .mapcontrols import (BASEMAP_OPTION, BasemapNote, LayerLegend, LegendItem, MapTitle,
+                          class_items, legend_block, legend_option)
 
+#: leafmap's folium backend and its basemap catalogue (imported on first use).
+LEAFMAP = "leafmap.foliumap"
+LEAFMAP_BASEMAPS = "leafmap.basemaps"
+#: The basemaps: ``(name in the layer switcher, provider in leafmap's catalogue)``; the
+#: first is shown.
+BASEMAPS: tuple[tuple[str, str], ...] = (
+    ("Map (OpenStreetMap)", "OpenStreetMap.Mapnik"),
+    ("Satellite (Esri World Imagery)", "Esri.WorldImagery"),
+    ("Light grey (Esri World Gray Canvas)", "Esri.WorldGrayCanvas"),
+)
 #: Outline of the scene footprint and of the area of interest (Okabe-Ito vermilion, purple).
 FOOTPRINT_STYLE = {"color": "#D55E00", "weight": 2, "fill": False, "dashArray": "6 4"}
 AOI_STYLE = {"color": "#CC79A7", "weight": 3, "fillOpacity": 0.05}
 #: Drawing tools: rectangles and polygons only.
 DRAW_OPTIONS = {"polyline": False, "circle": False, "marker": False, "circlemarker": False,
                 "polygon": True, "rectangle": True}
+#: Name of the scene's image in the layer switcher.
+TRUE_COLOUR = "True colour (B4, B3, B2)"
 
 Bounds = list[list[float]]
 
 
 def legend_html(class_names: Sequence[str], colours: Sequence[str], title: str = "Classes",
                 skip_first: bool = True) -> str:
-    """A small HTML legend (coloured squares and names) for the map or the page."""
-    items = [
-        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
-        f'vertical-align:middle;border:1px solid #555;background:{c}"></span>{n}</div>'
-        for i, (n, c) in enumerate(zip(class_names, colours)) if not (skip_first and i == 0)
-    ]
-    return (f'<div style="font:13px sans-serif;line-height:20px"><b>{title}</b>'
-            + "".join(items) + "</div>")
-
-
-def _legend_control(html: str) -> MacroElement:
-    """A bottom-right Leaflet control holding ``html``."""
-    element = MacroElement()
-    element._template = Template(
-        "{% macro script(this, kwargs) %}\n"
-        "var legend = L.control({position: 'bottomright'});\n"
-        "legend.onAdd = function () {var d = L.DomUtil.create('div', 'urbanseg-legend');"
-        "d.style.background = 'rgba(255,255,255,0.9)'; d.style.padding = '6px 8px';"
-        "d.style.borderRadius = '4px'; d.innerHTML = " + json.dumps(html) + "; return d;};\n"
-        "legend.addTo({{ this._parent.get_name() }});\n"
-        "{% endmacro %}"
-    )
-    return element
+    """A small HTML legend (coloured squares and names) for the page or the map."""
+    return legend_block(title, class_items(class_names, colours, "fill", skip_first))
 
 
 def geom_bounds(geom: dict) -> Bounds:
@@ -62,30 +66,84 @@ def geom_bounds(geom: dict) -> Bounds:
     return [[s, w], [n, e]]
 
 
-def base_map(bounds: Bounds | None, height: int = 520) -> folium.Map:
-    """A folium map fitted to ``bounds`` with an OpenStreetMap basemap.
+@functools.lru_cache(maxsize=1)
+def _providers() -> dict:
+    """leafmap's catalogue of free basemaps (xyzservices providers by name), read once."""
+    return lazy_import(LEAFMAP_BASEMAPS).get_xyz_dict()
 
-    Without bounds it shows Europe. Tiles may stay grey offline; overlays still show.
+
+def basemap_layers() -> list[folium.TileLayer]:
+    """New tile layers of :data:`BASEMAPS` (radio buttons in the switcher; the first shown).
+
+    Each carries the basemap option, so the map says so when its tiles cannot be loaded.
     """
+    layers = []
+    for i, (name, key) in enumerate(BASEMAPS):
+        provider = _providers()[key]
+        layers.append(folium.TileLayer(
+            tiles=provider.build_url(), attr=provider.html_attribution, name=name,
+            max_native_zoom=provider.get("max_zoom", 19), max_zoom=22, overlay=False,
+            control=True, show=i == 0, **{BASEMAP_OPTION: True}))
+    return layers
+
+
+def base_map(bounds: Bounds | None, height: int = 520) -> folium.Map:
+    """A leafmap map fitted to ``bounds`` (Europe without) with the basemaps.
+
+    Args:
+        bounds: ``[[south, west], [north, east]]`` in degrees, or ``None``.
+        height: map height in pixels.
+    """
+    foliumap = lazy_import(LEAFMAP)
+    centre, zoom = [50.0, 10.0], 4
     if bounds:
         (s, w), (n, e) = bounds
-        m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=12, tiles=None,
-                       control_scale=True, height=height)
+        centre, zoom = [(s + n) / 2, (w + e) / 2], 12
+    m = foliumap.Map(center=centre, zoom=zoom, tiles=None, height=height, max_zoom=22,
+                     draw_control=False, fullscreen_control=False, layers_control=False)
+    for layer in basemap_layers():
+        layer.add_to(m)
+    if bounds:
         m.fit_bounds(bounds)
-    else:
-        m = folium.Map(location=[50, 10], zoom_start=4, tiles=None, control_scale=True,
-                       height=height)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=True).add_to(m)
     return m
 
 
-def image_overlay(layer: ImageLayer, name: str, opacity: float = 1.0,
-                  show: bool = True) -> folium.raster_layers.ImageOverlay:
-    """A folium ImageOverlay of an :class:`~urbanseg_core.io.display.ImageLayer`."""
+@dataclass(frozen=True)
+class Overlay:
+    """An image on the map, with its legend.
+
+    Attributes:
+        name: its name in the layer switcher (and the legend's title).
+        layer: the image (:class:`~urbanseg_core.io.display.ImageLayer`).
+        legend: ``(label, colour, swatch)`` lines (see :mod:`.mapcontrols`); none: no legend.
+        shown: on the map when it opens (else ticked on in the switcher).
+        opacity: its own opacity 0-1, or ``None`` to follow the map's overlay opacity (such
+            overlays change in place, see :func:`build_dynamic_map`).
+    """
+
+    name: str
+    layer: ImageLayer
+    legend: tuple[LegendItem, ...] = ()
+    shown: bool = True
+    opacity: float | None = None
+
+
+def image_overlay(overlay: Overlay, opacity: float, z_index: int) -> folium.Layer:
+    """A folium ImageOverlay of an :class:`Overlay` (``opacity`` unless it has its own),
+    stacked at ``z_index`` and carrying its legend."""
     return folium.raster_layers.ImageOverlay(
-        image=layer.data_url, bounds=layer.bounds, name=name, opacity=opacity,
-        interactive=False, cross_origin=False, zindex=1, show=show,
-    )
+        image=overlay.layer.data_url, bounds=overlay.layer.bounds, name=overlay.name,
+        opacity=overlay.opacity if overlay.opacity is not None else opacity,
+        interactive=False, cross_origin=False, z_index=z_index, show=overlay.shown,
+        **legend_option(overlay.name, overlay.legend))
+
+
+def tile_overlay(tiles: TileLayer) -> folium.TileLayer:
+    """An Earth Engine tile layer (from :mod:`.eelayers`) with its legend."""
+    items = tuple((label, colour, "fill") for label, colour in tiles.legend)
+    return folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name=tiles.name,
+                            overlay=True, show=True, max_zoom=22,
+                            **legend_option(tiles.name, items))
 
 
 def _geojson(geom: dict, name: str, style: dict) -> folium.GeoJson:
@@ -105,6 +163,12 @@ def aoi_group(aoi: dict, name: str = "Area of interest") -> folium.FeatureGroup:
     return group
 
 
+def layer_control() -> folium.LayerControl:
+    """The layer switcher: collapsed to an icon (it opens on hover or tap), and leaving the
+    stacking of the images as given (true colour under the class maps)."""
+    return folium.LayerControl(collapsed=True, autoZIndex=False)
+
+
 @dataclass
 class MapSpec:
     """What a map shows (the keyword arguments of :func:`build_map`).
@@ -112,52 +176,54 @@ class MapSpec:
     Attributes:
         true_colour: the scene image (shown under the overlays).
         outline: scene footprint (GeoJSON geometry, EPSG:4326).
-        overlays: ``(name, layer, shown)`` class overlays, drawn at ``opacity``.
-        opacity: 0-1 opacity of the class overlays.
-        legend: legend HTML (see :func:`legend_html`).
+        overlays: image overlays, bottom to top.
+        opacity: 0-1 opacity of the overlays that have none of their own.
         aoi: a drawn or uploaded area of interest (GeoJSON geometry) to show.
         draw: add rectangle/polygon drawing tools (Leaflet.draw).
         height: map height in pixels.
         layer_control: add a layer switcher.
         bounds: ``[[south, west], [north, east]]`` to show when there is no image or AOI.
-        tiles: ``(name, url, attribution)`` XYZ tile overlays (Earth Engine layers).
+        tiles: Earth Engine tile layers (see :mod:`.eelayers`).
+        title: a short title in the corner (the side of a comparison).
     """
 
     true_colour: ImageLayer | None = None
     outline: dict | None = None
-    overlays: Sequence[tuple[str, ImageLayer, bool]] = ()
+    overlays: Sequence[Overlay] = ()
     opacity: float = 0.7
-    legend: str | None = None
     aoi: dict | None = None
     draw: bool = False
     height: int = 520
     layer_control: bool = True
     bounds: Bounds | None = None
-    tiles: Sequence[tuple[str, str, str]] = field(default_factory=tuple)
+    tiles: Sequence[TileLayer] = field(default_factory=tuple)
+    title: str | None = None
 
     def view_bounds(self) -> Bounds | None:
-        """The image's bounds, else the first overlay's, the given ones, the AOI's or the
+        """The image's bounds, else the given ones, the first overlay's, the AOI's or the
         footprint's."""
         if self.true_colour is not None:
             return self.true_colour.bounds
         if self.bounds is not None:
             return self.bounds
         if self.overlays:
-            return self.overlays[0][1].bounds
+            return self.overlays[0].layer.bounds
         for geom in (self.aoi, self.outline):
             if geom is not None:
                 return geom_bounds(geom)
         return None
 
 
-def _add_layers(m: folium.Map, spec: MapSpec) -> None:
-    for name, url, attribution in spec.tiles:
-        folium.TileLayer(tiles=url, attr=attribution, name=name, overlay=True,
-                         show=True).add_to(m)
+def _add_layers(m: folium.Map, spec: MapSpec, fixed_only: bool) -> None:
+    """The layers of ``spec`` (with ``fixed_only``, only overlays with their own opacity);
+    images stack in order: true colour (z-index 1), then the overlays (2, 3...)."""
+    for tiles in spec.tiles:
+        tile_overlay(tiles).add_to(m)
     if spec.true_colour is not None:
-        image_overlay(spec.true_colour, "True colour (B4, B3, B2)").add_to(m)
-    for name, layer, shown in spec.overlays:
-        image_overlay(layer, name, spec.opacity, shown).add_to(m)
+        image_overlay(Overlay(TRUE_COLOUR, spec.true_colour, opacity=1.0), 1.0, 1).add_to(m)
+    for i, overlay in enumerate(spec.overlays):
+        if not (fixed_only and overlay.opacity is None):
+            image_overlay(overlay, spec.opacity, 2 + i).add_to(m)
     if spec.outline is not None:
         footprint_layer(spec.outline).add_to(m)
     if spec.aoi is not None:
@@ -168,42 +234,87 @@ def _add_controls(m: folium.Map, spec: MapSpec) -> None:
     if spec.draw:
         Draw(export=False, position="topleft", draw_options=DRAW_OPTIONS,
              edit_options={"edit": False, "remove": True}).add_to(m)
-    if spec.legend:
-        m.add_child(_legend_control(spec.legend))
+    if spec.title:
+        MapTitle(spec.title).add_to(m)
+    LayerLegend().add_to(m)
+    BasemapNote().add_to(m)
     if spec.layer_control:
-        folium.LayerControl(collapsed=False).add_to(m)
+        layer_control().add_to(m)
 
 
-def build_map(**kwargs) -> folium.Map:
-    """Assemble a folium map from the fields of :class:`MapSpec` (keyword arguments)."""
-    spec = MapSpec(**kwargs)
-    m = base_map(spec.view_bounds(), spec.height)
-    _add_layers(m, spec)
+def _fill(m: folium.Map, spec: MapSpec, fixed_only: bool = False) -> folium.Map:
+    _add_layers(m, spec, fixed_only)
     _add_controls(m, spec)
     return m
 
 
-def build_dynamic_map(*, overlays: Sequence[tuple[str, ImageLayer, bool]], opacity: float,
+def build_map(**kwargs) -> folium.Map:
+    """Assemble a map from the fields of :class:`MapSpec` (keyword arguments); its scripts
+    and stylesheets are the app's own (:func:`~urbanseg_core.app.assets.localise`)."""
+    spec = MapSpec(**kwargs)
+    return localise(_fill(base_map(spec.view_bounds(), spec.height), spec))
+
+
+def build_dynamic_map(*, overlays: Sequence[Overlay], opacity: float,
                       **static) -> tuple[folium.Map, list[folium.FeatureGroup],
                                          folium.LayerControl]:
     """A map whose class overlays can change (opacity, new result) without reloading it.
 
     For ``streamlit_folium.st_folium(m, feature_group_to_add=groups, layer_control=control)``:
-    the static part (basemap, true colour, footprint, AOI, drawing tools, legend: the
-    keyword arguments of :func:`build_map`) is the map; each class overlay is a
-    :class:`folium.FeatureGroup` that streamlit-folium swaps in place, so a new opacity or a
-    new prediction keeps the user's zoom and position.
+    the static part (basemaps, true colour, footprint, AOI, drawing tools, legend, the
+    overlays with an opacity of their own: the other keyword arguments of :func:`build_map`)
+    is the map; each overlay that follows ``opacity`` is a :class:`folium.FeatureGroup` that
+    streamlit-folium swaps in place, so a new opacity or a new prediction keeps the user's
+    zoom and position. streamlit-folium shows every group: such overlays are always shown.
 
     Returns:
         ``(map, groups, layer_control)``.
     """
-    m = build_map(layer_control=False, **static)
+    spec = MapSpec(overlays=overlays, opacity=opacity, layer_control=False, **static)
+    m = _fill(base_map(spec.view_bounds(), spec.height), spec, fixed_only=True)
     groups = []
-    for name, layer, shown in overlays:
-        group = folium.FeatureGroup(name=name, show=shown)
-        image_overlay(layer, name, opacity, True).add_to(group)
-        groups.append(group)
-    return m, groups, folium.LayerControl(collapsed=False)
+    for i, overlay in enumerate(overlays):
+        if overlay.opacity is None:
+            group = folium.FeatureGroup(name=overlay.name)
+            image_overlay(overlay, opacity, 2 + i).add_to(group)
+            groups.append(group)
+    return localise(m), groups, layer_control()
+
+
+@dataclass(frozen=True)
+class MapSide:
+    """One side of a comparison: a title, the scene image and the overlays over it."""
+
+    title: str
+    overlays: Sequence[Overlay]
+    true_colour: ImageLayer | None = None
+
+
+def compare_map(left: MapSide, right: MapSide, *, outline: dict | None = None,
+                opacity: float = 0.8) -> DualMap:
+    """Two linked maps side by side (they pan and zoom together), e.g. prediction and
+    reference, or the two dates of a change.
+
+    Each map has the basemaps, its scene image, its overlays (at ``opacity`` unless they
+    have their own), its title, legend and layer switcher. folium's DualMap (Leaflet.Sync)
+    works through streamlit-folium; the side-by-side swipe plugin does not take images.
+
+    Args:
+        left, right: the two sides.
+        outline: the scene footprint (GeoJSON geometry, EPSG:4326), drawn on both.
+        opacity: opacity of the overlays without their own.
+    """
+    sides = [MapSpec(true_colour=s.true_colour, overlays=s.overlays, opacity=opacity,
+                     outline=outline, title=s.title) for s in (left, right)]
+    bounds = next((b for b in (s.view_bounds() for s in sides) if b), None)
+    dual = DualMap(location=[50.0, 10.0], zoom_start=12, tiles=None, control_scale=True)
+    for spec, m in zip(sides, (dual.m1, dual.m2)):
+        for layer in basemap_layers():
+            layer.add_to(m)
+        _fill(m, spec)
+    if bounds:
+        dual.fit_bounds(bounds)
+    return localise(dual)
 
 
 def view_for(geometry: dict, width_px: int = 700, height_px: int = 480,

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from ..errors import UrbansegError
+from ..evaluation.disagreement import shares as disagreement_shares
 from ..model.card import ModelCard
 from ..model.loading import LoadedModel
 from ..runs.request import RunRequest
@@ -21,7 +22,8 @@ from ..runs.result import RunResult
 from ..runs.uploads import stage_weights
 from . import earthengine, resources, state
 from .controller import current_model, run_request
-from .map import aoi_group, build_dynamic_map, legend_html, view_for
+from .map import aoi_group, build_dynamic_map, compare_map, view_for
+from .overlays import DIFFERENCES, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, SourcePanel
 from .widgets import (DOWNLOADS, card_metrics_frame, confusion_chart, download_bytes,
                       metrics_frame, render_map, show_error)
@@ -84,27 +86,25 @@ def _earth_engine_view(result: RunResult | None, aoi: dict | None):
     return bounds, centre, zoom
 
 
-def run_map(source: str, panel: SourcePanel, result: RunResult | None,
-            loaded: LoadedModel | None, current: bool) -> None:
+def run_map(source: str, panel: SourcePanel, result: RunResult | None, current: bool) -> None:
     """The Map & run page's map: the imagery, the current prediction, the AOI and drawing.
 
-    The prediction is a feature group swapped in place, so Run does not reload the map.
+    The prediction is a feature group swapped in place, so Run does not reload the map; the
+    legend lists what is on the map (the prediction, the Earth Engine reference).
     """
     tc, outline = panel.map_view if panel.map_view else (None, None)
     overlays = []
     if current and source != "sample":  # the sample's image is on the map already
         tc, outline = result.true_colour or tc, result.outline or outline
     if current and result.prediction_layer is not None:
-        overlays.append(("Prediction", result.prediction_layer, True))
-    legend = (legend_html(loaded.card.class_names, loaded.card.class_colours)
-              if loaded is not None else None)
+        overlays.append(prediction_overlay(result))
     aoi = state.get(state.AOI) if source == "earthengine" else None
     bounds = centre = zoom = None
     if source == "earthengine":
         bounds, centre, zoom = _earth_engine_view(result, aoi)
     fmap, groups, control = build_dynamic_map(
         true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
-        legend=legend, draw=panel.draw, height=480, bounds=bounds, tiles=panel.ee_tiles)
+        draw=panel.draw, height=480, bounds=bounds, tiles=panel.ee_tiles)
     if aoi is not None:
         groups.append(aoi_group(aoi))
     epoch = st.session_state.get("urbanseg_map_epoch", 0)
@@ -163,35 +163,48 @@ def headline(result: RunResult) -> None:
 
 
 def results_map(result: RunResult) -> None:
-    """The Results map: true colour, reference (under) and prediction; opacity in place."""
+    """The Results map: true colour, the prediction (filled, opacity in place), the reference
+    as outlines over it, where they differ and the model's doubts (ticked off at first)."""
     if result.prediction_layer is None:
         st.warning("The input has no CRS, so it cannot be placed on a map; the class maps are "
                    "shown below.")
         return
-    overlays = []
-    if result.reference_layer is not None:  # under the prediction; untick to compare
-        overlays.append(("Reference", result.reference_layer, True))
-    overlays.append(("Prediction", result.prediction_layer, True))
-    # overlays are feature groups updated in place: a new opacity keeps zoom and position
+    # overlays following the opacity are feature groups updated in place: a new opacity
+    # keeps zoom and position
     fmap, groups, control = build_dynamic_map(
-        true_colour=result.true_colour, outline=result.outline, overlays=overlays,
-        opacity=state.get(state.OPACITY),
-        legend=legend_html(result.class_names, result.colours), height=460)
+        true_colour=result.true_colour, outline=result.outline,
+        overlays=result_overlays(result), opacity=state.get(state.OPACITY), height=460)
     render_map(fmap, key="map_results", height=460, groups=groups, layer_control=control)
 
 
-def side_by_side(result: RunResult) -> None:
-    """The prediction and the reference as images, side by side."""
+def _class_images(result: RunResult) -> None:
+    """The prediction and the reference as images, side by side (no CRS: no map)."""
     left, right = st.columns(2)
-    with left:
-        st.image(result.classes_png(), caption="Prediction", width="stretch")
-    with right:
-        if result.reference is not None:
-            st.image(result.classes_png(reference=True),
-                     caption=f"Reference ({result.reference_codes})", width="stretch")
-        else:
-            st.info("No reference for this run. Upload a reference mask with your GeoTIFF on "
-                    "the Map & run page to compare (ESM, GHSL, CORINE or 0/1/2 codes).")
+    left.image(result.classes_png(), caption="Prediction", width="stretch")
+    right.image(result.classes_png(reference=True),
+                caption=f"Reference ({result.reference_codes})", width="stretch")
+
+
+def side_by_side(result: RunResult) -> None:
+    """The prediction and the reference in two linked maps (images without a CRS), and the
+    share of each kind of difference."""
+    if result.reference is None:
+        st.info("No reference for this run. Upload a reference mask with your GeoTIFF on "
+                "the Map & run page to compare (ESM, GHSL, CORINE or 0/1/2 codes).")
+        return
+    if result.reference_layer is None:
+        _class_images(result)
+    else:
+        render_map(compare_map(*comparison(result), outline=result.outline),
+                   key="map_compare", height=420)
+        st.caption(f"The two maps move together. Left: the prediction; right: the reference "
+                   f"({result.reference_codes} codes). Tick “{DIFFERENCES}” in the right "
+                   "map's layer switcher to see where they differ.")
+    if result.metrics and result.metrics.get("confusion_matrix"):
+        parts = [f"{name} {100 * share:.1f} %" for name, share
+                 in disagreement_shares(result.metrics["confusion_matrix"]).items()]
+        st.caption("Share of the area with data in both maps where they differ: "
+                   + ", ".join(parts) + ".")
 
 
 def _fmt(value) -> str:

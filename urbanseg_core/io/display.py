@@ -11,6 +11,12 @@ the true-colour image as lossy WebP (about 15 times smaller than PNG), class map
 lossless palette PNG with transparent "other" and nodata.
 The true-colour image is a 2-98 percentile stretch of B4, B3, B2 with a 1/1.4 gamma (display
 only; never fed to the model).
+
+Besides filled class maps (:func:`class_layer`), a class map can be drawn as outlines
+(:func:`outline_layer`: a reference under a filled prediction stays readable, where two filled
+layers would blend into one muddy colour) and a split-confidence map as hatching where the
+model is unsure (:func:`confidence_layer`). Outlines and hatching are drawn in display pixels,
+after the reprojection.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from ..util import hex_to_rgb
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Largest side, in pixels, of an image sent to the browser (keeps pages light).
 MAX_SIDE = 1200
+#: Split confidence (percent) below which a built-up pixel counts as unsure.
+CONFIDENCE_THRESHOLD = 50
+#: Hatching of unsure pixels (dark purple, ColorBrewer PuOr): visible on both built-up colours.
+CONFIDENCE_COLOUR = "#542788"
+#: The dark line along the boundaries of an outlined class map.
+OUTLINE_CASING = "#1A1A1A"
 
 
 @dataclass(frozen=True)
@@ -174,16 +186,105 @@ def class_layer(classes: np.ndarray, crs: CRS, transform, colours: Sequence[str]
     return ImageLayer(palette_png(warped[0], colours, show_other), bounds)
 
 
-def palette_png(classes: np.ndarray, colours: Sequence[str], show_other: bool = False) -> bytes:
+def palette_png(classes: np.ndarray, colours: Sequence[str], show_other: bool = False,
+                opacities: Sequence[int] | None = None) -> bytes:
     """A palette PNG of an ``(H, W)`` uint8 class map: class ``i`` in ``colours[i]``; nodata
-    (255) and, unless ``show_other``, class 0 transparent. Small and lossless."""
+    (255) and, unless ``show_other``, class 0 transparent. Small and lossless.
+
+    Args:
+        classes: ``(H, W)`` uint8 codes.
+        colours: hex colour of each code from 0.
+        show_other: paint code 0 too.
+        opacities: alpha (0-255) of each code instead of opaque (``show_other`` then unused).
+    """
     palette = np.zeros((256, 3), dtype="uint8")
     alpha = np.zeros(256, dtype="uint8")
     for i, col in enumerate(colours):
         palette[i] = hex_to_rgb(col)
         alpha[i] = 0 if (i == 0 and not show_other) else 255
+        if opacities is not None:
+            alpha[i] = opacities[i]
     image = Image.fromarray(np.ascontiguousarray(classes, dtype="uint8"), mode="P")
     image.putpalette(palette.ravel().tolist())
     buf = io.BytesIO()
     image.save(buf, format="PNG", transparency=alpha.tobytes(), optimize=False)
     return buf.getvalue()
+
+
+def class_edges(classes: np.ndarray, width: int = 2) -> np.ndarray:
+    """The rim of every region of equal values: pixels less than ``width`` pixels (4-neighbour
+    steps) from a pixel of another value.
+
+    Args:
+        classes: ``(H, W)`` codes.
+        width: rim width in pixels (on each side of a boundary).
+
+    Returns:
+        ``(H, W)`` bool.
+    """
+    edge = np.zeros(classes.shape, dtype=bool)
+    across = classes[:, 1:] != classes[:, :-1]
+    down = classes[1:, :] != classes[:-1, :]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    for _ in range(width - 1):  # grow the rim inwards, one pixel a step
+        grown = edge.copy()
+        grown[:, 1:] |= edge[:, :-1]
+        grown[:, :-1] |= edge[:, 1:]
+        grown[1:, :] |= edge[:-1, :]
+        grown[:-1, :] |= edge[1:, :]
+        edge = grown
+    return edge
+
+
+def outline_layer(classes: np.ndarray, crs: CRS, transform, colours: Sequence[str],
+                  width: int = 3, casing: str = OUTLINE_CASING,
+                  max_side: int = MAX_SIDE) -> ImageLayer:
+    """A class map as outlines (interiors transparent) for the map.
+
+    Every boundary between regions of different classes gets a dark line (``casing``, one
+    pixel on each side, also around the area with data) and, inside each built-up region, a
+    band in the class's colour (``width`` - 1 pixels). Drawn over a filled class map, the
+    outlines stay readable, also where both maps agree (a coloured line over the same colour
+    would vanish), while two filled layers at partial opacity would blend (blue over orange
+    reads as olive).
+
+    Args:
+        classes: ``(H, W)`` uint8 index class map, 255 nodata.
+        crs, transform: its georeference.
+        colours: hex colours in class-index order; class 0 gets the casing only.
+        width: outline width in display pixels, inside each region (casing included).
+        casing: hex colour of the dark line along every boundary.
+        max_side: largest side of the PNG in pixels.
+    """
+    warped, bounds = _warp(classes[None], crs, transform, Resampling.nearest, NODATA, max_side)
+    data = warped[0]
+    rim = np.where(class_edges(data, width), data, NODATA)
+    rim[class_edges(data, 1) & (data != NODATA)] = len(colours)  # the casing's code
+    return ImageLayer(palette_png(rim.astype("uint8"), list(colours) + [casing]), bounds)
+
+
+def confidence_layer(confidence: np.ndarray, crs: CRS, transform,
+                     threshold: int = CONFIDENCE_THRESHOLD, colour: str = CONFIDENCE_COLOUR,
+                     max_side: int = MAX_SIDE) -> ImageLayer:
+    """Where the model is unsure whether built-up land is residential or non-residential:
+    diagonal hatching over pixels whose split confidence is below ``threshold``.
+
+    Args:
+        confidence: ``(H, W)`` uint8 split confidence in percent (0-100, see
+            :func:`urbanseg_core.inference.predict.split_confidence`); 255 where not built
+            up or no data (left transparent).
+        crs, transform: its georeference.
+        threshold: percent below which a pixel is hatched.
+        colour: hex colour of the hatching (between the lines: the same colour, faint).
+        max_side: largest side of the PNG in pixels.
+    """
+    warped, bounds = _warp(confidence[None], crs, transform, Resampling.nearest, NODATA,
+                           max_side)
+    rows, cols = np.indices(warped.shape[1:])
+    line = (rows + cols) % 6 < 2
+    codes = np.where(warped[0] < threshold, np.where(line, 1, 2), 0).astype("uint8")
+    return ImageLayer(palette_png(codes, ["#000000", colour, colour], opacities=(0, 255, 60)),
+                      bounds)
