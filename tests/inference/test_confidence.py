@@ -100,3 +100,4 @@ def test_cli_confidence_band_and_unsure_line(cli, s2_geotiff, tiny_model_path, t
     unsure = json.loads(stats.read_text())["unsure_built_up"]
     share = ((conf < 50) & built).sum() / built.sum()
     assert unsure["share_of_built_up"] == pytest.approx(share, abs=1e-6)
+

@@ -11,16 +11,19 @@ import io
 import math
 from typing import Any, Mapping
 
-from .areas import AreaStats
+from .areas import AreaStats, UnsureArea
 
 
-def stats_rows(stats: AreaStats, metrics: Mapping[str, Any] | None = None) -> list[dict]:
+def stats_rows(stats: AreaStats, metrics: Mapping[str, Any] | None = None,
+               unsure: UnsureArea | None = None) -> list[dict]:
     """Rows of the statistics table.
 
     Args:
         stats: class areas of the prediction (:func:`urbanseg_core.evaluation.areas.class_areas`).
         metrics: optional scores against a reference
             (:func:`urbanseg_core.evaluation.metrics.evaluate_maps`).
+        unsure: optional built-up area whose residential / non-residential call is unsure
+            (:func:`urbanseg_core.evaluation.areas.unsure_built_up`).
 
     Returns:
         A list of dicts with keys ``section``, ``class``, ``metric``, ``value``, ``unit``.
@@ -39,6 +42,12 @@ def stats_rows(stats: AreaStats, metrics: Mapping[str, Any] | None = None) -> li
                  "value": round(stats.nodata_km2, 6), "unit": "km2"})
     rows.append({"section": "area", "class": "built-up", "metric": "built_up_share",
                  "value": _pct(stats.built_up_share), "unit": "%"})
+    if unsure is not None:
+        metric = f"split_confidence_below_{unsure.threshold_pct}pct"
+        rows.append({"section": "confidence", "class": "built-up", "metric": metric,
+                     "value": round(unsure.unsure_km2, 6), "unit": "km2"})
+        rows.append({"section": "confidence", "class": "built-up", "metric": metric,
+                     "value": _pct(unsure.share_of_built_up), "unit": "% of built-up"})
     if metrics:
         for name, scores in metrics.get("per_class", {}).items():
             for key in ("dice", "iou", "precision", "recall"):
@@ -57,13 +66,14 @@ def stats_rows(stats: AreaStats, metrics: Mapping[str, Any] | None = None) -> li
     return rows
 
 
-def stats_csv(stats: AreaStats, metrics: Mapping[str, Any] | None = None) -> bytes:
+def stats_csv(stats: AreaStats, metrics: Mapping[str, Any] | None = None,
+              unsure: UnsureArea | None = None) -> bytes:
     """The rows of :func:`stats_rows` as UTF-8 CSV bytes (empty cells for undefined values)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["section", "class", "metric", "value", "unit"],
                             lineterminator="\n")
     writer.writeheader()
-    for row in stats_rows(stats, metrics):
+    for row in stats_rows(stats, metrics, unsure):
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buf.getvalue().encode("utf-8")
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from rasterio.crs import CRS
 
-from ..evaluation.areas import AreaStats, areas_of
+from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..evaluation.manifest import build_manifest, manifest_bytes
 from ..evaluation.metrics import evaluate_maps, json_safe
 from ..evaluation.report import stats_csv
@@ -45,6 +45,9 @@ class RunResult:
         reference_codes: the reference's code convention (detected or given).
         metrics: :func:`urbanseg_core.evaluation.metrics.evaluate_maps` output, or ``None``.
         aoi, dates: Earth Engine request details, or ``None``.
+        split_confidence: ``(H, W)`` uint8, how sure the model is of residential vs
+            non-residential on built-up pixels (0-100 %, 255 elsewhere), or ``None``.
+        unsure: the built-up area whose split confidence is below 50 % (km², share).
     """
 
     run_id: str
@@ -68,6 +71,8 @@ class RunResult:
     metrics: dict[str, Any] | None = None
     aoi: dict[str, Any] | None = None
     dates: dict[str, Any] | None = None
+    split_confidence: np.ndarray | None = None
+    unsure: UnsureArea | None = None
 
     # ------------------------------------------------------------------ downloads
     @property
@@ -76,10 +81,11 @@ class RunResult:
         name = str(self.source.get("name") or self.source.get("kind") or "run")
         return f"urbanseg_{safe_name(name.rsplit('.', 1)[0], 60, 'run')}"
 
-    def geotiff(self, codes: Codes = "index") -> bytes:
-        """The class map as a GeoTIFF (index codes 0/1/2, 255 nodata; or ESM codes)."""
+    def geotiff(self, codes: Codes = "index", confidence: bool = False) -> bytes:
+        """The class map as a GeoTIFF (index codes 0/1/2, 255 nodata; or ESM codes), with the
+        split confidence as band 2 when ``confidence`` and the run has it."""
         return mask_bytes(self.classes, self.crs, self.transform, self.class_names,
-                          self.colours, codes)
+                          self.colours, codes, self.split_confidence if confidence else None)
 
     def geojson(self) -> bytes:
         """Polygons of the built-up classes, EPSG:4326 GeoJSON."""
@@ -98,7 +104,7 @@ class RunResult:
 
     def csv(self) -> bytes:
         """Statistics (areas, shares, agreement with the reference) as CSV."""
-        return stats_csv(self.stats, self.metrics)
+        return stats_csv(self.stats, self.metrics, self.unsure)
 
     def manifest(self) -> dict[str, Any]:
         """The run manifest (see :mod:`urbanseg_core.evaluation.manifest`): what went in,
@@ -107,6 +113,8 @@ class RunResult:
             "areas": self.stats.to_dict(),
             "inference_seconds": round(self.seconds, 3),
         }
+        if self.unsure is not None:
+            results["unsure_built_up"] = self.unsure.to_dict()
         if self.metrics is not None:
             results["agreement_with_reference"] = self.metrics
             results["reference_codes"] = self.reference_codes
@@ -167,5 +175,5 @@ def build_result(
         seconds=seg.seconds, notes=list(seg.notes), true_colour=true_colour,
         prediction_layer=pred_layer, reference_layer=ref_layer, outline=outline,
         reference=reference, reference_codes=reference_codes, metrics=metrics,
-        aoi=aoi, dates=dates,
+        aoi=aoi, dates=dates, split_confidence=seg.confidence, unsure=unsure_built_up(seg),
     )
