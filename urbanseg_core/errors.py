@@ -100,6 +100,42 @@ class TooLargeError(InputError):
     stack: bool = False
 
 
+class TilingError(InputError):
+    """A tile size or overlap that cannot tile a raster.
+
+    Attributes:
+        tile_size: the tile side asked for, px.
+        overlap: the overlap asked for, px.
+    """
+
+    tile_size: int = 0
+    overlap: int = 0
+
+
+class OutputError(InputError):
+    """An output file cannot be written where it was asked for.
+
+    Attributes:
+        output: the output path as given.
+    """
+
+    output: str = ""
+
+
+class OutputExistsError(OutputError):
+    """The output file exists and replacing it was not asked for."""
+
+
+class OverwritesInputError(OutputError):
+    """An output would replace one of the same command's inputs.
+
+    Attributes:
+        input: the input it would replace.
+    """
+
+    input: str = ""
+
+
 class OffsetMetadataError(InputError):
     """A product metadata file (``MTD_MSIL*.xml``) cannot give the DN offset.
 

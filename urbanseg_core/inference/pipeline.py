@@ -21,7 +21,7 @@ from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
 from ..io.scene import BandFile, Scene, read_scene
 from ..model.loading import LoadedModel, load_model
 from ..sentinel2 import NODATA
-from .predict import ProgressCallback, predict_scene, predict_source
+from .predict import ProgressCallback, predict_scene, predict_source, tiling_for
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Segmentation:
         notes: plain-language remarks for the user (how bands were read, warnings).
         scene: the scene it was made from, when it was read whole.
         source: where the input came from (path or label).
+        tiling: ``(tile side, overlap)`` in px used on the model's grid.
     """
 
     classes: np.ndarray
@@ -51,6 +52,7 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
     scene: Scene | None = None
     source: str = ""
+    tiling: tuple[int, int] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -73,14 +75,21 @@ class Segmentation:
 
 
 def _finish(classes: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
-            notes: list[str], scene: Scene | None, source: str) -> Segmentation:
+            notes: list[str], scene: Scene | None, source: str,
+            tiling: tuple[int, int]) -> Segmentation:
     card = loaded.card
     notes = list(notes)
     if not (classes != NODATA).any():
         notes.append("The input has no valid pixels: every pixel is nodata, nothing was "
                      "predicted.")
     return Segmentation(classes, crs, transform, card.name, loaded.sha256,
-                        card.class_names, card.class_colours, seconds, notes, scene, source)
+                        card.class_names, card.class_colours, seconds, notes, scene, source,
+                        tiling)
+
+
+def _tiling(loaded: LoadedModel, shape: tuple[int, int], kwargs: dict) -> tuple[int, int]:
+    """The tile side and overlap the prediction uses on a grid of ``shape``."""
+    return tiling_for(loaded.card, *shape, kwargs.get("tile_size"), kwargs.get("overlap"))
 
 
 def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
@@ -104,8 +113,9 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
     notes = list(scene.notes)
     start = time.perf_counter()
     reason = regrid_reason(scene.crs, scene.transform, loaded.card.pixel_size_m)
+    work = to_model_grid(scene, loaded.card.pixel_size_m) if reason else scene
+    tiling = _tiling(loaded, work.shape, predict_kwargs)
     if reason:
-        work = to_model_grid(scene, loaded.card.pixel_size_m)
         notes.append(f"The image was warped to a {loaded.card.pixel_size_m:g} m UTM grid for the "
                      f"model because {reason}; the mask is on the original grid.")
         classes = classes_to_grid(predict_scene(work, loaded, progress=progress,
@@ -114,7 +124,7 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
         classes = predict_scene(scene, loaded, progress=progress, **predict_kwargs)
     seconds = time.perf_counter() - start
     return _finish(classes, scene.crs, scene.transform, loaded, seconds, notes, scene,
-                   scene.source)
+                   scene.source, tiling)
 
 
 def segment_file(path: str | Path, loaded: LoadedModel | None = None,
@@ -147,4 +157,4 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
     classes = predict_source(source, loaded, progress=progress, **predict_kwargs)
     seconds = time.perf_counter() - start
     return _finish(classes, source.crs, source.transform, loaded, seconds, source.notes, None,
-                   str(path))
+                   str(path), _tiling(loaded, source.shape, predict_kwargs))

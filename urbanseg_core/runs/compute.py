@@ -114,11 +114,13 @@ def _source_record(request: RunRequest, scene: Scene, codes: str | None) -> dict
     return source
 
 
-def _parameters(request: RunRequest, loaded: LoadedModel) -> dict[str, Any]:
-    """The manifest's ``parameters`` section."""
+def _parameters(request: RunRequest, loaded: LoadedModel, seg) -> dict[str, Any]:
+    """The manifest's ``parameters`` section: the tile size and overlap are the ones the
+    prediction used (:attr:`~urbanseg_core.inference.pipeline.Segmentation.tiling`)."""
     card = loaded.card
+    tile_size, overlap = seg.tiling or (card.tile_size, card.overlap)
     return {
-        "tile_size": card.tile_size, "overlap": card.overlap,
+        "tile_size": tile_size, "overlap": overlap, "seam_blending": "cosine, edge crop",
         "band_order": list(request.band_order) if request.band_order else "from file",
         "dn_offset": request.dn_offset, "normalisation": card.normalisation.method,
         "device": str(loaded.device),
@@ -169,7 +171,7 @@ def compute(request: RunRequest, loaded: LoadedModel, progress: StageProgress | 
     result = build_result(seg, run_id=request.key(loaded.sha256),
                           source=_source_record(request, scene, codes),
                           model=model_record(loaded, weights=loaded.path.name),
-                          parameters=_parameters(request, loaded), reference=reference,
+                          parameters=_parameters(request, loaded, seg), reference=reference,
                           reference_codes=codes, aoi=aoi, dates=dates,
                           true_colour=true_colour)
     progress("maps", 1.0)
