@@ -18,8 +18,8 @@ from ..io.references import CODE_NAMES, read_reference
 from ..io.scene import Scene, read_scene
 from ..model.loading import load_model
 from .errors import fail
-from .options import (BandsOption, DnOffsetOption, ModelOption, band_list, check_writable,
-                      image_input, progress_bar)
+from .options import (BandsOption, DnOffsetOption, ModelOption, OverwriteOption, band_list,
+                      check_paths, choice_check, image_input, progress_bar)
 
 SHORT_HELP = "Score a segmentation against a reference."
 
@@ -80,18 +80,17 @@ def evaluate(
                                      "reprojected onto the image grid, nearest)."),
     model: ModelOption = None,
     reference_codes: str = typer.Option("auto", "--reference-codes",
+                                        callback=choice_check(CODE_NAMES),
                                         help="auto, index, esm, ghsl or corine."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG with image, "
                                         "reference, prediction and confusion matrix."),
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
-    if reference_codes not in CODE_NAMES:
-        fail(f"--reference-codes must be one of {', '.join(CODE_NAMES)}, not {reference_codes!r}.")
-    if plot:
-        check_writable(plot)
+    check_paths([plot], [image, reference, model], overwrite, example="report.png")
     scene = _read_image(image, reference, bands, dn_offset)
     ref = read_reference(reference, scene, reference_codes)
     loaded = load_model(model)

@@ -22,10 +22,11 @@ from ..gee.download import fetch_reference, fetch_scene
 from ..gee.export import (export_composite, export_pair, recent_tasks, task_status, write_image,
                           write_pair, write_reference)
 from .errors import fail
-from .options import (CloudOption, EndOption, ReducerOption, StartOption, check_writable, note,
-                      progress_bar)
+from .options import (CloudOption, EndOption, OverwriteOption, ReducerOption, StartOption,
+                      check_paths, note, number_check, progress_bar)
 
 _SECRETS = Path(".streamlit") / "secrets.toml"
+_km2_check = number_check("give a positive area in km²", lambda v: v > 0)
 
 #: Command name -> short help, for the main group.
 SHORT_HELPS = {
@@ -77,12 +78,12 @@ def gee_fetch(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(500.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
-    check_writable(output)
-    if reference:
-        check_writable(reference)
+    check_paths([output, reference], [aoi_path], overwrite, example="scene.tif")
     aoi = _read_aoi(aoi_path, max_km2)
     _connect()
     t0 = time.perf_counter()
@@ -110,7 +111,8 @@ def gee_export(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(50_000.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(50_000.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
     aoi = _read_aoi(aoi_path, max_km2)
@@ -134,7 +136,8 @@ def gee_export_pairs(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(500.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export composite + GHSL training pairs (<name>_image.tif, <name>_mask.tif) for AOIs."""
     if not aois_path.is_file():

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ModelCardError, ModelLoadError
 from ..sentinel2 import CLASSES, INDICES, MODEL_BANDS
+from ..util import write_bytes_atomic
 
 
 class ClassInfo(BaseModel):
@@ -157,5 +158,6 @@ def read_card(path: str | Path) -> ModelCard:
 
 
 def write_card(card: ModelCard, path: str | Path) -> None:
-    """Write a card as indented JSON (UTF-8)."""
-    Path(path).write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    """Write a card as indented JSON (UTF-8), atomically
+    (:func:`~urbanseg_core.util.atomic_write`)."""
+    write_bytes_atomic(path, (card.model_dump_json(indent=2) + "\n").encode("utf-8"))

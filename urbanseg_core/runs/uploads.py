@@ -27,7 +27,7 @@ from ..io.display import footprint
 from ..io.scene import missing_bands, overview_sample, propose_band_order
 from ..sentinel2 import (L1C_SAFE_ORDER, L2A_OFFSET, METADATA_NAMES, MODEL_BANDS, band_of,
                          level2a_signs)
-from ..util import safe_file_name, safe_name
+from ..util import safe_file_name, safe_name, write_bytes_atomic
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
 #: Choices offered per band in the band-mapping form ("" = not a model band).
@@ -48,9 +48,7 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / safe_file_name(name, default="upload.tif")
     if not path.exists() or path.stat().st_size != len(data):
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes_atomic(path, data)
     return path, digest
 
 
@@ -136,9 +134,9 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
     band_dir = folder / "bands"
     band_dir.mkdir(parents=True, exist_ok=True)
     for name, data in bands:
-        (band_dir / safe_file_name(name)).write_bytes(data)
+        write_bytes_atomic(band_dir / safe_file_name(name), data)
     if metadata:
-        (folder / Path(metadata[0][0]).name).write_bytes(metadata[0][1])
+        write_bytes_atomic(folder / Path(metadata[0][0]).name, metadata[0][1])
     choice = choose_offset(band_dir)
     if choice.metadata is not None and choice.offset not in (0.0, L2A_OFFSET):
         raise UnsupportedOffsetError(
@@ -146,9 +144,7 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
             "applies 0 or -1000 only.", "Use the command line, which applies any offset.",
             offset=choice.offset)
     stack = folder / f"{_common_stem([name for name, _ in bands])}_stack.tif"
-    part = folder / "stack.part.tif"
-    _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS, label="the upload")
-    part.replace(stack)
+    _, notes = stack_folder(band_dir, stack, max_pixels=MAX_PIXELS, label="the upload")
     return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes,
                          len(bands), choice.declared,
                          choice.metadata.name if choice.metadata else None, tuple(unnamed),
@@ -249,17 +245,13 @@ def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
     folder = UPLOAD_DIR / f"model_{digest[:16]}"
     folder.mkdir(parents=True, exist_ok=True)
     if card is None:
-        path = folder / safe_file_name(name, default="weights.pth")
-        path.write_bytes(weights)
-        return path
+        return write_bytes_atomic(folder / safe_file_name(name, default="weights.pth"), weights)
     try:
         data = json.loads(card.decode("utf-8"))
         weights_name = Path(str(data["weights"])).name
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError("The model card is not a valid card JSON (it must name its "
                              "weights file under \"weights\").") from exc
-    (folder / weights_name).write_bytes(weights)
-    card_path = folder / (Path(weights_name).stem + ".json")
-    card_path.write_bytes(card)
-    return card_path
+    write_bytes_atomic(folder / weights_name, weights)
+    return write_bytes_atomic(folder / (Path(weights_name).stem + ".json"), card)
 
