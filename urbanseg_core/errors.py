@@ -192,7 +192,16 @@ class ReferenceCodesError(ReferenceError_):
 
 
 class ModelLoadError(UrbansegError, ValueError):
-    """A weights file or model card cannot be loaded or does not fit the model."""
+    """A weights file or model card cannot be loaded or does not fit the model.
+
+    Attributes:
+        path: the file that could not be loaded ("" when not known).
+        detail: the loader's own technical message, for an expander or a log (not shown in
+            the sentence).
+    """
+
+    path: str = ""
+    detail: str = ""
 
 
 class WeightsMismatchError(ModelLoadError):
