@@ -136,6 +136,18 @@ class OverwritesInputError(OutputError):
     input: str = ""
 
 
+class AreaTooLargeError(InputError):
+    """An area of interest larger than allowed for an interactive download.
+
+    Attributes:
+        area_km2: the area's geodesic area, km².
+        limit_km2: the largest area allowed, km².
+    """
+
+    area_km2: float = 0.0
+    limit_km2: float = 0.0
+
+
 class OffsetMetadataError(InputError):
     """A product metadata file (``MTD_MSIL*.xml``) cannot give the DN offset.
 

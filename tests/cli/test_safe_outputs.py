@@ -41,6 +41,15 @@ def _digest(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _link(kind: str, source: Path, where: Path) -> Path:
+    """``where`` made a symbolic or hard link to ``source``."""
+    if kind == "symlink":
+        where.symlink_to(source)
+    else:
+        os.link(source, where)
+    return where
+
+
 @pytest.mark.parametrize("spelling", ["same", "dot-slash", "absolute", "symlink", "hardlink"])
 def test_predict_never_writes_over_its_input(cli, tiny_model_path, small_tif, tmp_path,
                                              monkeypatch, spelling):
@@ -48,12 +57,8 @@ def test_predict_never_writes_over_its_input(cli, tiny_model_path, small_tif, tm
     monkeypatch.chdir(tmp_path)
     target = {"same": Path("X.tif"), "dot-slash": Path("./X.tif"),
               "absolute": small_tif.resolve()}.get(spelling)
-    if spelling == "symlink":
-        target = tmp_path / "link.tif"
-        target.symlink_to(small_tif)
-    if spelling == "hardlink":
-        target = tmp_path / "hard.tif"
-        os.link(small_tif, target)
+    if spelling in ("symlink", "hardlink"):
+        target = _link(spelling, small_tif, tmp_path / "link.tif")
     for args in (["-o", target], ["-o", tmp_path / "m.tif", "--json", target]):
         line = _plain(cli("predict", "X.tif", *args, "--model", tiny_model_path,
                           "--overwrite"))
@@ -195,12 +200,8 @@ def test_every_spelling_of_an_input_is_refused_as_an_output(tmp_path_factory, na
     for _ in range(dots):
         spelled = spelled / "."
     spelled = spelled / name
-    if kind == "symlink":
-        spelled = root / "link"
-        spelled.symlink_to(source)
-    if kind == "hardlink":
-        spelled = root / "hard"
-        os.link(source, spelled)
+    if kind != "plain":
+        spelled = _link(kind, source, root / "link")
     for overwrite in (False, True):
         with pytest.raises(outputs.OverwritesInputError):
             outputs.check_outputs([spelled], [source], overwrite=overwrite)
