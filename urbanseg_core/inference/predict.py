@@ -197,11 +197,12 @@ def predict_layers(
 
 
 class _Blender:
-    """Sums weighted tile probabilities one row of tiles at a time and hands the rows no
-    later tile reaches to the head, writing its layers into :attr:`out`."""
+    """Sums weighted tile probabilities into a band buffer one row of tiles deep (allocated
+    once) and hands the rows no later tile reaches to the head, writing its layers into
+    :attr:`out`; the rows the next row of tiles still covers move up to the buffer's top."""
 
     def __init__(self, shape: tuple[int, int], tiles: list[Tile], head: Head, classes: int):
-        self.shape, self.head, self.classes = shape, head, classes
+        self.shape, self.head = shape, head
         self.rows = _rows_of(tiles)
         row_spans = [r[0].rows for r in self.rows]
         col_spans = [t.cols for t in self.rows[0]]
@@ -210,29 +211,17 @@ class _Blender:
         probe = head(np.full((classes, 1, 1), 1 / classes, dtype="float32"))
         self.fill = NODATA if probe.dtype.kind in "ui" else 0
         self.out = np.full((probe.shape[0], *shape), self.fill, dtype=probe.dtype)
+        depth = min(row_spans[0].size, shape[0])
+        self.acc = np.zeros((classes, depth, shape[1]), dtype="float32")
+        self.weight = np.zeros((depth, shape[1]), dtype="float32")
+        self.valid = np.zeros((depth, shape[1]), dtype=bool)
         self.done_rows = 0
-        self.top = 0  # first raster row held in the buffers
-        self.acc = np.zeros((classes, 0, shape[1]), dtype="float32")
-        self.weight = np.zeros((0, shape[1]), dtype="float32")
-        self.valid = np.zeros((0, shape[1]), dtype=bool)
-
-    def _grow(self, bottom: int) -> None:
-        """Extend the buffers down to raster row ``bottom``, keeping what they hold."""
-        held = self.weight.shape[0]
-        if self.top + held >= bottom:
-            return
-        extra = bottom - self.top - held
-        self.acc = np.concatenate(
-            [self.acc, np.zeros((self.classes, extra, self.shape[1]), "float32")], axis=1)
-        self.weight = np.concatenate([self.weight, np.zeros((extra, self.shape[1]), "float32")])
-        self.valid = np.concatenate([self.valid, np.zeros((extra, self.shape[1]), bool)])
+        self.top = 0  # raster row of the buffers' first row
 
     def add(self, batch: list[Tile], probs: np.ndarray | None, valid: np.ndarray) -> None:
         """Add a batch's ``(N, C, h, w)`` probabilities (``None``: no data in the batch)."""
         if probs is None:
             return
-        r = batch[0].rows
-        self._grow(min(r.start + r.size, self.shape[0]))
         for tile, p, ok in zip(batch, probs, valid):
             r, c = tile.rows, tile.cols
             h = min(r.size, self.shape[0] - r.start)
@@ -245,20 +234,21 @@ class _Blender:
             self.valid[rows, cols] |= ok[:h, :w]
 
     def finish_row(self) -> None:
-        """Hand the rows no later tile reaches to the head; keep the rest for the next row."""
+        """Hand the rows no later tile reaches to the head; move the rest up."""
         self.done_rows += 1
         end = (self.rows[self.done_rows][0].rows.start if self.done_rows < len(self.rows)
                else self.shape[0])
-        n = min(end - self.top, self.weight.shape[0])
-        if n > 0:
+        n = end - self.top
+        if self.valid[:n].any():
             probs = self.acc[:, :n] / np.maximum(self.weight[:n], 1e-12)
             layers = self.head(probs)
             np.copyto(layers, np.asarray(self.fill, dtype=layers.dtype),
                       where=~self.valid[None, :n])
-            self.out[:, self.top:self.top + n] = layers
-        keep = slice(max(end - self.top, 0), None)
-        self.acc, self.weight, self.valid = (self.acc[:, keep], self.weight[keep],
-                                             self.valid[keep])
+            self.out[:, self.top:end] = layers
+        kept = self.weight.shape[0] - n  # the rows the next row of tiles still covers
+        for buffer in (self.acc, self.weight, self.valid):
+            buffer[..., :kept, :] = buffer[..., n:, :]
+            buffer[..., kept:, :] = 0
         self.top = end
 
 
