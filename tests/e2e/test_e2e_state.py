@@ -14,7 +14,7 @@ from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
 from .helpers import (MAP_FRAME, checked_radio, nav_to, open_app, run_enabled, slider_value,
-                      wait_for_layers)
+                      wait_for_layers, wait_idle)
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -97,8 +97,10 @@ def test_upload_settings_walk_and_removal(page, app_url, artifacts, files):
         assert "offset -1000 DN" in _summary(page)
     # removing the file from the uploader clears the selection: Run is off
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(scene))
-    page.get_by_test_id("stFileUploaderDeleteBtn").first.wait_for()
-    page.get_by_test_id("stFileUploaderDeleteBtn").first.click()
+    page.get_by_test_id("stFileChipDeleteBtn").first.wait_for()
+    page.wait_for_timeout(1500)
+    wait_idle(page)  # the upload is registered before it is removed
+    page.get_by_test_id("stFileChipDeleteBtn").first.click()
     expect(page.get_by_text("Image: walk_scene.tif")).to_have_count(0, timeout=30_000)
     assert page.get_by_role("button", name="Run", exact=True).is_disabled()
 

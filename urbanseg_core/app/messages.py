@@ -83,9 +83,10 @@ def offset_sentence(guess, ticked: bool) -> str:
     (:class:`~urbanseg_core.io.bandfolder.OffsetGuess`) and what the box is set to."""
     box = "The box is ticked" if ticked else "The box is unticked"
     if guess is None:
+        advice = ("untick it for older or harmonised images" if ticked else
+                  "tick it for images made since then that are not harmonised")
         return (f"{box}: nothing in the file tells whether its values carry the 1000 DN "
-                "offset of Sentinel-2 products made since 25 January 2022; untick it for "
-                "older or harmonised images.")
+                f"offset of Sentinel-2 products made since 25 January 2022; {advice}.")
     return f"{box}: {guess.reason[0].lower()}{guess.reason[1:]}"
 
 

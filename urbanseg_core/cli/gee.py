@@ -37,9 +37,15 @@ SHORT_HELPS = {
 }
 
 
+#: Seconds the commands wait for Earth Engine to answer (``URBANSEG_EE_TIMEOUT``).
+CONNECT_TIMEOUT_S = 20.0
+
+
 def _connect() -> str:
-    """Connect or fail with the plain reason; returns the project."""
-    conn = auth.connect(auth.load_secrets_file(_SECRETS), os.environ)
+    """Connect (waiting at most ``URBANSEG_EE_TIMEOUT`` s, default 20) or fail with the plain
+    reason; returns the project."""
+    seconds = float(os.environ.get("URBANSEG_EE_TIMEOUT") or CONNECT_TIMEOUT_S)
+    conn = auth.connect_within(seconds, auth.load_secrets_file(_SECRETS), os.environ)
     if not conn.connected:
         fail(conn.message)
     typer.echo(conn.message, err=True)
