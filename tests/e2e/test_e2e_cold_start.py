@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from .conftest import new_context
 from .helpers import wait_for_layers
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +36,7 @@ new MutationObserver(check).observe(document, {subtree: true, childList: true,
 
 
 def test_cold_start_shows_the_layout_before_the_model(browser, app_url, artifacts):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context = new_context(browser, app_url)  # folium's CDN files answered offline
     page = context.new_page()
     page.add_init_script(OBSERVER)
     try:

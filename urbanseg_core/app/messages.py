@@ -46,8 +46,9 @@ def describe(exc: UrbansegError) -> str:
 #: Characters with a meaning in Streamlit's Markdown (CommonMark, GitHub extensions,
 #: directives such as ``:red[...]`` and ``:material/icon:``, LaTeX ``$``).
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:&=\"'/@%])")
-#: U+2060 WORD JOINER: invisible; after ``:``, ``.`` and ``@`` it breaks the automatic links
-#: (``http://``, ``www.``, e-mail addresses) that escaping alone does not stop.
+#: U+2060 WORD JOINER: invisible; after ``:``, ``.`` and ``@``, and inside ``www``, it breaks
+#: the automatic links (``http://``, ``www.``, e-mail addresses) that escaping alone does not
+#: stop (checked in chromium).
 _JOINER = "\u2060"
 
 
@@ -57,9 +58,10 @@ def as_text(text: object) -> str:
     an icon or HTML.
 
     Every Markdown-significant ASCII character is backslash-escaped, and an invisible word
-    joiner follows ``:``, ``.`` and ``@`` so no automatic link forms.
+    joiner follows ``:``, ``.`` and ``@`` and splits ``www``, so no automatic link forms.
     """
     escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    escaped = re.sub(r"(?i)(w)(?=ww)", r"\1" + _JOINER, escaped)
     return re.sub(r"(\\[:.@])", r"\1" + _JOINER, escaped)
 
 

@@ -157,9 +157,18 @@ def bind(widget: Callable, name: str, label: str, *, item: str | None = None,
         kwargs["index"] = options.index(value) if value in options else 0
     else:
         kwargs["value"] = value
-    out = widget(label, key=widget_key(name, item), **kwargs)
+    key = widget_key(name, item)
+    # on_change: a change reaches the model at the start of the next run, even when that
+    # run draws another page (a click followed at once by a page switch is kept)
+    out = widget(label, key=key, on_change=_changed, args=(key, name, item), **kwargs)
     _write(name, item, out)
     return out
+
+
+def _changed(key: str, name: str, item: str | None) -> None:
+    """``on_change`` of bound widgets: copy the widget's new value into the model."""
+    if key in st.session_state:
+        _write(name, item, st.session_state[key])
 
 
 def flash(kind: str, text: str) -> None:

@@ -28,7 +28,8 @@ padding as a single tile over the whole raster.
 How much context is enough was measured, not assumed: with the bundled model, a whole-image
 prediction and a tiled one agree on 99.31 % of the pixels of the Cupertino scene for 256 px
 tiles with 64 px of overlap, and on 99.9999 % for 512 px tiles with 192 px (64 px of context
-kept at every tile edge, :data:`SEAM_CONTEXT`). ``cores`` (:class:`AxisSpan`) still partition
+kept at every tile edge, :data:`SEAM_CONTEXT`); on 100 % of the sample, Montpellier, Hong Kong
+and a 1536 px crop of Islamabad with 768 px tiles. ``cores`` (:class:`AxisSpan`) still partition
 each axis in the middle of the overlaps: the batch tiler cuts its tiles there.
 """
 
