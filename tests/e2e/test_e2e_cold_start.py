@@ -17,15 +17,16 @@ pytestmark = pytest.mark.e2e
 #: name -> JavaScript test on the document, recorded the first time it holds.
 MARKS = {
     "title": "[...document.querySelectorAll('h1')].some(h => h.innerText.includes('Map & run'))",
-    "loading note": "document.body.innerText.includes('Starting up: loading the map')",
+    "loading note": "text().includes('Starting up: loading the map')",
     "run button": "[...document.querySelectorAll('button')].some(b => b.innerText.trim()"
                   " === 'Run')",
     "map frame": "!!document.querySelector('iframe[title=\"streamlit_folium.st_folium\"]')",
-    "model loading": "document.body.innerText.includes('loading in the background')",
-    "model ready": "/Model urbanseg-unet: (CPU|GPU)/.test(document.body.innerText)",
+    "model loading": "text().includes('loading in the background')",
+    "model ready": "/Model urbanseg-unet: (CPU|GPU)/.test(text())",
 }
 OBSERVER = """
 window.__marks = {};
+const text = () => document.body.innerText.replaceAll('\\u2060', '');
 const tests = %s;
 const check = () => { for (const [name, test] of Object.entries(tests)) {
     if (!(name in window.__marks)) { try { if (eval(test))
