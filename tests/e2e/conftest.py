@@ -143,10 +143,20 @@ def new_context(browser, app_url: str):
     return context
 
 
-@pytest.fixture
-def page(browser, app_url):
-    context = new_context(browser, app_url)
+def _page(browser, url: str, timeout_ms: int):
+    context = new_context(browser, url)
     pg = context.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(timeout_ms)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    yield from _page(browser, app_url, 60_000)
+
+
+@pytest.fixture
+def tiny_page(browser, tiny_app_url):
+    """A page of the tiny-model app (:func:`tiny_app_url`)."""
+    yield from _page(browser, tiny_app_url, 120_000)

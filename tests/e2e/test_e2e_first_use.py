@@ -13,7 +13,6 @@ from rasterio.transform import from_origin
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
-from .conftest import new_context
 from .helpers import nav_to, open_app, run_enabled, wait_for_layers
 
 pytestmark = pytest.mark.e2e
@@ -22,15 +21,6 @@ expect = pytest.importorskip("playwright.sync_api").expect
 CITY_PX = 3660  # 36.6 km at 10 m: the region the trial could not load
 RES = {"B02": 10, "B03": 10, "B04": 10, "B08": 10, "B05": 20, "B06": 20, "B07": 20,
        "B8A": 20, "B11": 20, "B12": 20, "B09": 60}
-
-
-@pytest.fixture
-def tiny_page(browser, tiny_app_url):
-    context = new_context(browser, tiny_app_url)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
