@@ -1,16 +1,16 @@
 """urbanseg dashboard: ``streamlit run app.py``.
 
 The entry point only declares the pages and the sidebar; each page in ``pages/`` holds layout
-and calls :mod:`urbanseg_core.app`.
+and calls :mod:`urbanseg_core.app`. Nothing heavy is imported here: every page draws its title
+at once, and the model loads in the background (:mod:`urbanseg_core.app.shell`).
 """
 
 import streamlit as st
 
-from urbanseg_core.app import state
+from urbanseg_core.app import shell, state
 
 st.set_page_config(page_title="urbanseg: built-up areas from Sentinel-2",
                    page_icon=":material/location_city:", layout="wide")
-state.init()  # shared session keys; settings survive page switches
 
 pages = [
     st.Page("pages/1_Map_and_run.py", title="Map & run", icon=":material/map:", default=True),
@@ -19,13 +19,7 @@ pages = [
     st.Page("pages/4_About.py", title="About & help", icon=":material/help:"),
 ]
 nav = st.navigation(pages)
-
-with st.sidebar:
-    st.markdown("**urbanseg** maps residential and non-residential built-up areas in "
-                "Sentinel-2 imagery.")
-    result = state.get(state.RESULT)
-    if result is not None:
-        st.caption(f"Latest result: {result.source.get('name')} — built-up "
-                   f"{100 * result.stats.built_up_share:.1f} %")
-
+state.init()
+shell.sidebar()
+shell.warm_up()
 nav.run()

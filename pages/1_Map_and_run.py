@@ -2,31 +2,33 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state, views
-from urbanseg_core.app.controller import prefetch_sample
-from urbanseg_core.app.panels import PANELS
+from urbanseg_core.app import shell
 
-state.init()
-st.title("Map & run")
-st.caption("1 Choose the imagery · 2 check it on the map · 3 press **Run** · "
-           "4 look at the result · 5 download it.")
+loading = shell.header("Map & run", "1 Choose the imagery · 2 check it on the map · 3 press "
+                       "**Run** · 4 look at the result · 5 download it.")
+# after the header, so the title shows before the map and model code loads
+from urbanseg_core.app import views  # noqa: E402
+from urbanseg_core.app.controller import prefetch_sample  # noqa: E402
+from urbanseg_core.app.panels import PANELS  # noqa: E402
 
+loading.empty()
+views.flash_messages()
 source = views.source_choice()
 # Everything that depends on the source sits in one container, so the map below keeps its
 # place in the page whatever is shown here (a moved map would reload).
 with st.container():
     panel = PANELS[source][1]()
 
-loaded = views.model_or_notice()
+ref = views.model_ref_or_notice()
 left, right = st.columns([3, 1])
 with right:
-    result = views.run_column(panel, loaded)
-current = views.is_current(result, panel.request, loaded)
+    result = views.run_column(panel, ref)
+current = views.is_current(result, panel.request, ref)
 with left:
-    views.run_map(source, panel, result, current)
+    views.run_map(source, panel, result, ref, current)
 with right:
     if current:
         views.result_summary(result)
 
-if source == "sample" and not current:
-    prefetch_sample()  # the sample's answer is fixed: have it ready before Run is pressed
+if source == "sample" and not current and ref is not None:
+    prefetch_sample(ref)  # the sample's answer is fixed: have it ready before Run is pressed

@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state, views
-from urbanseg_core.app.widgets import legend, stats_frame
+from urbanseg_core.app import shell
 
-state.init()
-st.title("Results")
+loading = shell.header("Results")
+from urbanseg_core.app import state, views  # noqa: E402
+from urbanseg_core.app.widgets import legend, stats_frame  # noqa: E402
+
+loading.empty()
+views.flash_messages()
 result = state.get(state.RESULT)
 if result is None:
     st.info("No result yet. Choose the imagery and press **Run** on the Map & run page.")
@@ -14,17 +17,15 @@ if result is None:
     st.stop()
 
 views.headline(result)
-
-if "w_opacity" not in st.session_state:
-    st.session_state["w_opacity"] = state.get(state.OPACITY)
 col_map, col_side = st.columns([3, 1])
 with col_side:
-    st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="w_opacity",
-              on_change=state.keep, args=("w_opacity", state.OPACITY))
+    state.bind(st.slider, "opacity", "Overlay opacity", min_value=0.0, max_value=1.0,
+               step=0.05)
     legend(result.class_names, result.colours)
     st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
                "background and to show or hide the true-colour image, the prediction, the "
-               "reference (outlines) and where they differ.")
+               "reference (outlines, hidden at first so the two maps' colours do not mix) and "
+               "where they differ.")
 with col_map:
     views.results_map(result)
 
@@ -33,8 +34,7 @@ views.side_by_side(result)
 
 st.subheader("Area per class")
 st.dataframe(stats_frame(result), hide_index=True, width="stretch")
-st.caption(f"Pixel areas: {result.stats.pixel_area_method}. Area without data: "
-           f"{result.stats.nodata_km2:,.2f} km².")
+views.area_caption(result)
 
 if result.metrics:
     st.subheader("Agreement with the reference")
@@ -44,4 +44,5 @@ st.subheader("Downloads")
 views.downloads(result)
 st.caption("The GeoJSON holds the non-residential and residential areas as polygons in "
            "longitude/latitude (EPSG:4326), simplified to about one pixel. The manifest records "
-           "the inputs, model (name and sha256), parameters and package versions of this run.")
+           "the inputs, the model, the parameters and the package versions of this run, so it "
+           "can be made again.")

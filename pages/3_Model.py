@@ -2,14 +2,16 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state, views
+from urbanseg_core.app import shell
 
-state.init()
-st.title("Model")
+loading = shell.header("Model")
+from urbanseg_core.app import views  # noqa: E402
 
-loaded = views.model_or_notice(notice=False)
-if loaded is not None:
-    views.card_summary(loaded)
+loading.empty()
+views.flash_messages()
+ref = views.model_ref_or_notice(notice=False)
+if ref is not None:
+    views.card_summary(ref)
 
 st.divider()
 st.subheader("Load other weights")

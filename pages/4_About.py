@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state
-from urbanseg_core.app.earthengine import HOW_TO_CONNECT
+from urbanseg_core.app import shell
+from urbanseg_core.app.messages import CONNECT_STEPS
 
-state.init()
-st.title("About & help")
+shell.header("About & help").empty()
 st.markdown("""
 **urbanseg** maps built-up areas in Sentinel-2 satellite images and tells **residential**
 areas (housing) from **non-residential** ones (industry, commerce, public buildings), pixel
@@ -42,12 +41,13 @@ estimates, not surveys: check them against local knowledge before using them for
   (Esri and its data providers). Without internet the map shows your images on grey.
 
 ### Connect Earth Engine
-""" + HOW_TO_CONNECT + """
+Without Earth Engine the app works on the sample scene and on your own files. To connect it:
 
-Your key stays on your computer: the app never shows it and never writes it into a manifest.
+""" + CONNECT_STEPS + """
 
 ### Privacy and limits
 Uploads are processed on the server running this app and kept only in its temporary folder.
-Interactive runs are limited to 12 million pixels (about 35 × 35 km at 10 m); use the `urbanseg`
-command line for larger areas.
+The app segments images up to 11,000 × 11,000 pixels (110 × 110 km at 10 m), reading them
+tile by tile; a few runs go at once and the others wait their turn (the page says how many are
+ahead). For whole countries, use the `urbanseg batch` command.
 """)

@@ -47,8 +47,8 @@ def test_band_errors_name_the_missing_bands_and_the_file():
     (UnnamedBandsError("No band names.", "Give the band order.", found=("", "")),
      "--bands", "band-mapping form"),
     (OffsetMetadataError("MTD_MSIL2A.xml cannot be read.", "Give the DN offset yourself."),
-     "--dn-offset", "Level-2A offset box"),
-    (TooLargeError("Too large.", "Crop it.", stack=True), "urbanseg stack", "command line"),
+     "--dn-offset", "DN offset box"),
+    (TooLargeError("Too large.", "Crop it.", stack=True), "urbanseg stack", "11,000 × 11,000"),
 ])
 def test_each_front_end_words_the_fix_in_its_own_terms(error, cli, page):
     assert cli in cli_words(error) and cli not in page_words(error)

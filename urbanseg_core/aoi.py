@@ -23,7 +23,7 @@ from pyproj import CRS, Geod, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.validation import explain_validity
 
-from .errors import InputError
+from .errors import AreaTooLargeError, InputError
 from .util import safe_name
 
 #: Default limit on the area fetched interactively, km².
@@ -211,9 +211,10 @@ def validate(aoi: AOI, max_km2: float = DEFAULT_MAX_KM2) -> AOI:
     if aoi.area_km2 <= 0:
         raise InputError("The area has no surface. Draw a rectangle or polygon.")
     if aoi.area_km2 > max_km2:
-        raise InputError(f"The area is {aoi.area_km2:,.1f} km², more than the limit of "
-                         f"{max_km2:,.0f} km² for an interactive download. Draw a smaller "
-                         "area, or start an export task for large areas.")
+        raise AreaTooLargeError(
+            f"The area is {aoi.area_km2:,.1f} km², more than the limit of {max_km2:,.0f} km² "
+            "for an interactive download.", "Choose a smaller area, or export large areas "
+            "with an Earth Engine task.", area_km2=aoi.area_km2, limit_km2=max_km2)
     return aoi
 
 

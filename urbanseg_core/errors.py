@@ -100,6 +100,54 @@ class TooLargeError(InputError):
     stack: bool = False
 
 
+class TilingError(InputError):
+    """A tile size or overlap that cannot tile a raster.
+
+    Attributes:
+        tile_size: the tile side asked for, px.
+        overlap: the overlap asked for, px.
+    """
+
+    tile_size: int = 0
+    overlap: int = 0
+
+
+class OutputError(InputError):
+    """An output file cannot be written where it was asked for.
+
+    Attributes:
+        output: the output path as given.
+    """
+
+    output: str = ""
+
+
+class OutputExistsError(OutputError):
+    """The output file exists and replacing it was not asked for."""
+
+
+class OverwritesInputError(OutputError):
+    """An output would replace one of the same command's inputs.
+
+    Attributes:
+        input: the input it would replace.
+    """
+
+    input: str = ""
+
+
+class AreaTooLargeError(InputError):
+    """An area of interest larger than allowed for an interactive download.
+
+    Attributes:
+        area_km2: the area's geodesic area, km².
+        limit_km2: the largest area allowed, km².
+    """
+
+    area_km2: float = 0.0
+    limit_km2: float = 0.0
+
+
 class OffsetMetadataError(InputError):
     """A product metadata file (``MTD_MSIL*.xml``) cannot give the DN offset.
 
@@ -156,7 +204,16 @@ class ReferenceCodesError(ReferenceError_):
 
 
 class ModelLoadError(UrbansegError, ValueError):
-    """A weights file or model card cannot be loaded or does not fit the model."""
+    """A weights file or model card cannot be loaded or does not fit the model.
+
+    Attributes:
+        path: the file that could not be loaded ("" when not known).
+        detail: the loader's own technical message, for an expander or a log (not shown in
+            the sentence).
+    """
+
+    path: str = ""
+    detail: str = ""
 
 
 class WeightsMismatchError(ModelLoadError):

@@ -11,6 +11,7 @@ Sentinel-2 Products Specification Document, baseline 04.00).
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Iterable
 
@@ -45,6 +46,16 @@ BAND_WAVELENGTH_NM: tuple[int, ...] = (492, 560, 665, 704, 740, 783, 833, 865, 9
 DN_SCALE = 10000.0
 #: DN offset of Level-2A products of processing baseline 04.00 and later (not harmonised).
 L2A_OFFSET = -1000.0
+#: First day of processing baseline 04.00: products made since carry the offset (older scenes
+#: reprocessed since carry it too; ESA, Sentinel-2 Products Specification Document).
+OFFSET_SINCE = date(2022, 1, 25)
+#: Processing baseline from which products carry the offset.
+OFFSET_BASELINE = 4.0
+#: Level-2A surface reflectance of the darkest blue (B2) pixels (water, shadow) is below
+#: 0.05; with the 1000 DN offset stored they read above 1000 DN. A first percentile of B2 DN
+#: above this says the offset is in the file, below :data:`NO_OFFSET_DARK_DN` that it is not.
+OFFSET_DARK_DN = 800
+NO_OFFSET_DARK_DN = 600
 
 _BAND_RE = re.compile(r"^(?:.*?[_\s-])?B0?(\d{1,2}A?)$", re.IGNORECASE)
 
@@ -103,6 +114,33 @@ def is_quality_mask(path: str | Path) -> bool:
     which name a band but hold no reflectance."""
     path = Path(path)
     return path.name.upper().startswith("MSK_") or "QI_DATA" in (p.upper() for p in path.parts)
+
+
+_DATE = re.compile(r"(?<!\d)(20[1-9]\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?:T\d{2}|[^\d]|$)")
+_BASELINE = re.compile(r"(?:^|[_\s])N(\d{2})(\d{2})(?:[_\s.]|$)")
+
+
+def acquisition_date(texts: Iterable[str]) -> date | None:
+    """The first Sentinel-2 era date (2015-2099) written in file names or metadata values:
+    ``20181227T055231``, ``2018-12-27``; ``None`` when there is none."""
+    for text in texts:
+        for match in _DATE.finditer(str(text)):
+            try:
+                found = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            except ValueError:
+                continue
+            if found.year >= 2015:
+                return found
+    return None
+
+
+def processing_baseline(texts: Iterable[str]) -> float | None:
+    """The processing baseline a SAFE product name gives (``..._N0400_...`` -> 4.0)."""
+    for text in texts:
+        match = _BASELINE.search(Path(str(text)).name)
+        if match:
+            return int(match.group(1)) + int(match.group(2)) / 100
+    return None
 
 
 def level2a_signs(names: Iterable[str]) -> bool:

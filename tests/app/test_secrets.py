@@ -24,6 +24,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from urbanseg_core.app import state  # noqa: E402
 
+from .helpers import ee_settled, key  # noqa: E402
+
 MARKERS = ("FAKEKEY-urbanseg-7c1d", "fake-sa@leak-test.iam.gserviceaccount.com")
 FAKE_KEY = json.dumps({
     "type": "service_account", "project_id": "leak-test", "private_key_id": MARKERS[0],
@@ -66,9 +68,9 @@ def test_planted_key_never_appears(monkeypatch, caplog, tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     _assert_clean(_texts(at), "the Map & run page")
 
-    at.radio(key="w_source").set_value("earthengine").run()
+    at.radio(key=key(at, "source")).set_value("earthengine").run()
     _assert_clean(_texts(at), "the Earth Engine source panel")
-    at.radio(key="w_source").set_value("sample").run()
+    at.radio(key=key(at, "source")).set_value("sample").run()
     at.button(key="w_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     for page in ("pages/2_Results.py", "pages/3_Model.py", "pages/4_About.py"):
@@ -97,8 +99,9 @@ def test_the_planted_key_was_really_read(monkeypatch):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.secrets["gee"] = {"service_account_key": FAKE_KEY, "project": "leak-test"}
     at.run()
-    at.radio(key="w_source").set_value("earthengine").run()
+    at.radio(key=key(at, "source")).set_value("earthengine").run()
+    ee_settled(at)
     shown = " ".join(_texts(at))
-    assert "Not connected" in shown and "key" in shown.lower(), shown[:500]
+    assert "not connected" in shown.lower() and "key" in shown.lower(), shown[:500]
     with pytest.raises(AssertionError):
         _assert_clean([f"oops {MARKERS[0]}"], "a planted leak")

@@ -39,7 +39,8 @@ distributed = pytest.importorskip("distributed")
 
 SHARED = Path(os.environ.get("URBANSEG_SHARED_DATA",
                              Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
-SAMPLE_TILE_KM = 2.0  # 1 model stride (1.92 km): 3 x 5 = 15 batch tiles on the sample
+SAMPLE_TILE_KM = 2.0  # 1 model stride (384 px tiles, 192 px overlap: 1.92 km): 3 x 4 tiles
+SAMPLE_TILES = 12  # batch tiles on the sample
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def tiny_model(tmp_path_factory) -> Path:
     card = ModelCard(name="tiny-random", weights="tiny.pt", sha256=sha256_file(folder / "tiny.pt"),
                      architecture=Architecture(base_width=4, align_corners=False),
                      normalisation=Normalisation(method="standardize", mean=mean, std=std),
-                     classes=DEFAULT_CLASSES)
+                     classes=DEFAULT_CLASSES, tile_size=128)
     write_card(card, folder / "tiny.json")
     return folder / "tiny.json"
 
@@ -117,7 +118,7 @@ def test_sample_mosaic_matches_single_process_predict(sample_run, tiny_model):
     out, result, reference = sample_run
     counts = np.bincount(reference.ravel(), minlength=256)
     assert (counts[:3] > 0.05 * reference.size).all(), "reference map is not busy enough"
-    assert result.tiles == 15 and result.computed == 15 and result.skipped == 0
+    assert result.tiles == SAMPLE_TILES == result.computed and result.skipped == 0
     mosaic_path = result.mosaics["sample_t33uuu_2017-02-16"]
     mosaic = _read(mosaic_path)
     agreement = _agreement(mosaic, reference)
@@ -134,14 +135,15 @@ def test_sample_mosaic_matches_single_process_predict(sample_run, tiny_model):
     # statistics table: totals equal the areas of the mosaic computed in one go
     stats = class_areas(mosaic, mosaic_crs, mosaic_transform)
     lines = (out / "stats.csv").read_text().splitlines()
-    assert len(lines) == 1 + 15 + 1  # header, tiles, TOTAL
+    assert len(lines) == 1 + SAMPLE_TILES + 1  # header, tiles, TOTAL
     total = dict(zip(lines[0].split(","), lines[-1].split(",")))
     assert total["tile"] == "TOTAL"
     for c in stats.classes:
         assert float(total[f"{c.name}_km2"]) == pytest.approx(c.area_km2, abs=1e-5)
         assert float(total[f"{c.name}_share"]) == pytest.approx(c.share_of_valid, abs=1e-5)
     manifest = json.loads((out / "batch.json").read_text())
-    assert manifest["results"]["computed"] == 15 and manifest["parameters"]["margin_px"] == 32
+    assert manifest["results"]["computed"] == SAMPLE_TILES
+    assert manifest["parameters"]["margin_px"] == 96  # half the 192 px blending overlap
     assert manifest["results"]["reused"] == 0
     (total_json,) = manifest["results"]["totals"]  # numbers, as in stats.csv's TOTAL row
     assert total_json["valid_km2"] == pytest.approx(float(total["valid_km2"]))
@@ -158,7 +160,7 @@ def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_mod
     mosaic_before = _read(out / "sample_t33uuu_2017-02-16" / "mosaic.tif")
     stats_before = (out / "stats.csv").read_bytes()
     names = sorted(p.stem for p in tiles.glob("*.tif"))
-    truncated, no_sidecar, bad_sidecar, other_model = names[1], names[4], names[7], names[12]
+    truncated, no_sidecar, bad_sidecar, other_model = names[1], names[4], names[7], names[11]
     data = (tiles / f"{truncated}.tif").read_bytes()
     (tiles / f"{truncated}.tif").write_bytes(data[: len(data) // 2])  # partial write
     (tiles / f"{no_sidecar}.json").unlink()  # killed between tile and sidecar
@@ -176,7 +178,7 @@ def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_mod
                        tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False,
                        on_tile_done=lambda r: redone.append(r["tile"]))
     assert sorted(redone) == sorted([truncated, no_sidecar, bad_sidecar, other_model])
-    assert (result.computed, result.skipped) == (4, 11)
+    assert (result.computed, result.skipped) == (4, SAMPLE_TILES - 4)
     assert _tile_hashes(tiles) == before  # identical tiles, no stray or stale tile files
     assert not list(tiles.glob(".*.tmp")) and not list(tiles.glob("r000032_c000416.*"))
     assert (tiles / "notes.txt").exists()
@@ -205,7 +207,7 @@ def test_interrupted_run_resumes_to_identical_output(sample_run, tiny_model, cli
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
                        tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False)
     # tiles finished by abandoned tasks after the listing above are reused too
-    assert result.skipped >= len(finished) and result.computed + result.skipped == 15
+    assert result.skipped >= len(finished) and result.computed + result.skipped == SAMPLE_TILES
     assert result.computed >= 1
     assert _tile_hashes(tiles) == _tile_hashes(src_out / "sample_t33uuu_2017-02-16" / "tiles")
     np.testing.assert_array_equal(_read(result.mosaics["sample_t33uuu_2017-02-16"]),
@@ -246,8 +248,10 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     mosaic = _read(result.mosaics["milano"])
     agreement = _agreement(mosaic, reference)
     print(f"OSCD milano {reference.shape}: agreement {100 * agreement:.4f}%")
-    # milano gets 512 px model tiles, as from predict: one 4.48 km stride covers it, one tile
-    assert (result.tiles, result.computed, result.skipped) == (1 + 15, 1, 15)
+    # milano's tiles are computed, the sample's finished tiles reused
+    milano_tiles = result.tiles - SAMPLE_TILES
+    assert milano_tiles >= 1 and (result.computed, result.skipped) == (milano_tiles,
+                                                                       SAMPLE_TILES)
     assert set(result.mosaics) == {"milano", "sample_t33uuu_2017-02-16"}
     totals = {r["input"]: r for r in result.rows if r["tile"] == "TOTAL"}
     assert set(totals) == {"milano", "sample_t33uuu_2017-02-16", "ALL"}
@@ -493,7 +497,7 @@ def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_mode
     out = tmp_path / "killed"
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
                        client=client, torch_threads=1, progress=False, on_tile_done=kill_once)
-    assert killed and result.computed == 15
+    assert killed and result.computed == SAMPLE_TILES
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.run(os.getpid).values()  # the worker really died
     tiles = out / "sample_t33uuu_2017-02-16" / "tiles"

@@ -95,3 +95,26 @@ def test_console_script_module_runs():
     res = subprocess.run([sys.executable, "-m", "urbanseg_core.cli", "predict", "--sample"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Missing option '-o'" in res.stderr
+
+
+def test_evaluate_flags_swapped_codes_and_takes_a_value_table(cli, s2_geotiff,
+                                                              tiny_model_path, tmp_path):
+    mask = tmp_path / "pred.tif"
+    assert cli("predict", s2_geotiff, "-o", mask, "--model", tiny_model_path).returncode == 0
+    with rasterio.open(mask) as src:
+        pred, profile = src.read(1), src.profile
+    profile.update(nodata=None)
+    ref = tmp_path / "ghsl_3class.tif"  # 1 residential, 2 non-residential: the other order
+    with rasterio.open(ref, "w", **profile) as dst:
+        dst.write(np.choose(pred, [0, 2, 1]).astype("uint8"), 1)
+    res = cli("evaluate", s2_geotiff, ref, "--model", tiny_model_path, "--json",
+              "--reference-codes", "index")
+    assert res.returncode == 0 and "look swapped" in res.stderr
+    res = cli("evaluate", s2_geotiff, ref, "--model", tiny_model_path, "--json",
+              "--reference-values", "0=other,1=residential,2=non-residential")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["dice_weighted"] == pytest.approx(1.0)
+    assert "look swapped" not in res.stderr
+    bad = cli("evaluate", s2_geotiff, ref, "--reference-values", "1=houses")
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: Invalid value")
+    assert len(bad.stderr.strip().splitlines()) == 1

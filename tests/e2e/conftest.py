@@ -20,6 +20,8 @@ import pytest
 
 from urbanseg_core.model.loading import DEFAULT_CARD
 
+from ..conftest import make_tiny_model
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -60,17 +62,17 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="module")
-def app_url(e2e_ready, artifacts, request) -> str:
-    """A fresh ``streamlit run app.py`` per test module (its own caches); yields its URL."""
+def start_server(artifacts: Path, name: str, env: dict | None = None):
+    """Start ``streamlit run app.py`` on a free port (its own process, caches and model);
+    yields its URL and stops it afterwards (a generator for fixtures)."""
     port = _free_port()
-    log_path = artifacts / f"streamlit_{request.module.__name__.rsplit('.', 1)[-1]}.log"
+    log_path = artifacts / f"streamlit_{name}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -93,6 +95,21 @@ def app_url(e2e_ready, artifacts, request) -> str:
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(e2e_ready, artifacts, request) -> str:
+    """A fresh ``streamlit run app.py`` per test module (its own caches); yields its URL."""
+    yield from start_server(artifacts, request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="module")
+def tiny_app_url(e2e_ready, artifacts, request, tmp_path_factory) -> str:
+    """The app with a tiny random model (``URBANSEG_MODEL``): for flows about the page, not
+    the model's answer, on inputs too large for the bundled model on a shared CPU."""
+    card = make_tiny_model(tmp_path_factory.mktemp("tiny-app"))
+    yield from start_server(artifacts, request.module.__name__.rsplit(".", 1)[-1] + "_tiny",
+                            {"URBANSEG_MODEL": str(card)})
 
 
 @pytest.fixture(scope="session")
@@ -126,11 +143,21 @@ def new_context(browser, app_url: str):
     return context
 
 
-@pytest.fixture
-def page(browser, app_url):
-    context = new_context(browser, app_url)
+def _page(browser, url: str, timeout_ms: int):
+    context = new_context(browser, url)
     pg = context.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(timeout_ms)
     pg.refused = context.refused
     yield pg
     context.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    yield from _page(browser, app_url, 60_000)
+
+
+@pytest.fixture
+def tiny_page(browser, tiny_app_url):
+    """A page of the tiny-model app (:func:`tiny_app_url`)."""
+    yield from _page(browser, tiny_app_url, 120_000)

@@ -53,3 +53,28 @@ def wait_idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
         timeout=timeout_ms)
+
+
+def nav_to(page, name: str) -> None:
+    """Switch page with the sidebar navigation and wait for its title."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.get_by_role("heading", level=1, name=name).wait_for()
+
+
+def run_enabled(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the Run button can be pressed."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some("
+        "b => b.innerText.trim() === 'Run' && !b.disabled)", timeout=timeout_ms)
+
+
+def slider_value(page, label: str) -> float:
+    """The value a labelled Streamlit slider shows."""
+    box = page.get_by_test_id("stSlider").filter(has_text=label).first
+    return float(box.get_by_test_id("stSliderThumbValue").inner_text())
+
+
+def checked_radio(page, label: str) -> str:
+    """The text of the checked option of a labelled Streamlit radio."""
+    group = page.get_by_test_id("stRadio").filter(has_text=label).first
+    return group.locator("label:has(input:checked)").inner_text().strip()

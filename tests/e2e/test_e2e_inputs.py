@@ -15,6 +15,7 @@ from .conftest import ROOT
 from .helpers import MAP_FRAME, open_app, wait_for_layers
 
 pytestmark = pytest.mark.e2e
+expect = pytest.importorskip("playwright.sync_api").expect
 
 CITY = "milano"
 
@@ -35,7 +36,7 @@ def city_tif(tmp_path_factory) -> Path:
 
 def test_upload_city_geotiff_shows_statistics(page, app_url, artifacts, city_tif):
     open_app(page, app_url)
-    page.get_by_text("Upload a Sentinel-2 GeoTIFF").click()
+    page.get_by_text("Upload Sentinel-2 files").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
         str(city_tif))
     page.get_by_text(f"Image: {city_tif.name}").wait_for()
@@ -65,7 +66,7 @@ def test_upload_city_geotiff_shows_statistics(page, app_url, artifacts, city_tif
 def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, artifacts):
     open_app(page, app_url)
     page.get_by_text("Area from Earth Engine").click()
-    page.get_by_text("Not connected").first.wait_for()
+    page.get_by_text("Earth Engine is not connected here").first.wait_for()
     frame = page.frame_locator(MAP_FRAME).first
     tool = frame.locator("a.leaflet-draw-draw-rectangle")
     tool.wait_for()
@@ -80,8 +81,9 @@ def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, art
     page.mouse.move(x0 + 140, y0 + 100, steps=10)
     page.mouse.up()
     area = page.get_by_test_id("stMetric").filter(has_text="Area")
-    area.first.wait_for(timeout=60_000)
-    text = area.first.get_by_test_id("stMetricValue").inner_text()
+    value = area.first.get_by_test_id("stMetricValue")
+    expect(value).to_contain_text("km²", timeout=60_000)
+    text = value.inner_text()
     km2 = float(re.sub(r"[^\d.]", "", text))
     assert 0.1 < km2 < 500, text
     assert "km²" in text
@@ -91,16 +93,17 @@ def test_draw_rectangle_shows_area_estimate_and_not_connected(page, app_url, art
     assert inner.locator("path.leaflet-interactive").count() >= 1
     est = page.get_by_test_id("stMetric").filter(has_text="Estimated time")
     assert re.search(r"\d", est.get_by_test_id("stMetricValue").inner_text())
-    assert page.get_by_text("Not connected").first.is_visible()
+    assert page.get_by_text("Earth Engine is not connected here").first.is_visible()
     assert page.get_by_role("button", name="Run", exact=True).is_disabled()
     page.screenshot(path=str(artifacts / "draw_1_area.png"))
     # the area survives a rerun (another widget changes)
     page.get_by_text("Sample scene").first.click()
     wait_for_layers(page, 1)
     page.get_by_text("Area from Earth Engine").click()
-    page.get_by_test_id("stMetric").filter(has_text="Area").first.wait_for()
-    assert page.get_by_test_id("stMetric").filter(has_text="Area").first.get_by_test_id(
-        "stMetricValue").inner_text() == text
+    value = page.get_by_test_id("stMetric").filter(has_text="Area").first.get_by_test_id(
+        "stMetricValue")
+    expect(value).to_contain_text("km²", timeout=60_000)
+    assert value.inner_text() == text
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,8 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
         page2.get_by_role("button", name="Run", exact=True).click()
         warm = wait_for_layers(page2, 2) - clicked
         status2 = page2.get_by_text(re.compile(r"^Done in ")).first.inner_text()
-        assert "reused" in status2, status2
+        # honest: the answer was made earlier (by the first session, or in the background)
+        assert "reused" in status2 or "background" in status2, status2
         print(f"Run -> overlay on the sample, same inputs again (cached): {warm:.2f} s")
     finally:
         other.close()

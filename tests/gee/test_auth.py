@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 
@@ -188,3 +189,11 @@ def test_gee_secrets_file_example_parses(tmp_path):
     bad.write_text("[gee\nproject = ")
     with pytest.raises(EarthEngineError, match="not valid TOML"):
         auth.load_secrets_file(bad)
+
+
+def test_connect_within_gives_up_waiting_with_a_plain_message(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(auth, "connect", lambda secrets=None, env=None: release.wait(30))
+    conn = auth.connect_within(0.3)  # returns while the check still hangs (until released)
+    release.set()
+    assert not conn.connected and "did not answer within 0.3 s" in conn.message

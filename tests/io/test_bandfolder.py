@@ -203,7 +203,7 @@ def test_folder_mistakes_are_one_plain_line(cli, tmp_path, tiny_model_path):
     assert res.returncode == 0 and "--dn-offset -1000" in res.stderr
     assert "band descriptions" not in res.stderr  # the stack's own names are not news
     res = cli("predict", l2a, "-o", tmp_path / "l.tif", "--model", tiny_model_path,
-                  "--dn-offset", "-1000")
+              "--dn-offset", "-1000", "--overwrite")
     assert res.returncode == 0 and "--dn-offset -1000" not in res.stderr
 
 

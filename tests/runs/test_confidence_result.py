@@ -2,7 +2,6 @@
 statistics CSV, the manifest and the two-band GeoTIFF download."""
 
 import numpy as np
-import rasterio
 from rasterio.io import MemoryFile
 
 from urbanseg_core.app.overlays import split_confidence as layer_of

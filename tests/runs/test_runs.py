@@ -1,16 +1,28 @@
-"""The Streamlit-free run layer: upload handling, band-order proposals and run keys."""
+"""The Streamlit-free run layer: upload handling, band-order proposals, run keys, large files
+read tile by tile, the manifest's tiling, reference value tables and the DN offset guess."""
 
 from __future__ import annotations
+
+import io
+import json
 
 import numpy as np
 import pytest
 import rasterio
+from PIL import Image
 
 from urbanseg_core.errors import BandOrderError, InputError
+from urbanseg_core.inference.predict import tiling_for
+from urbanseg_core.io.bandfolder import guess_offset
+from urbanseg_core.io.references import default_classes, reference_values
+from urbanseg_core.runs.compute import compute, memory_need
+from urbanseg_core.runs.load import run_bytes
 from urbanseg_core.runs.request import RunRequest
-from urbanseg_core.runs.uploads import check_band_order, inspect_raster, save_upload
+from urbanseg_core.runs.uploads import (check_band_order, inspect_raster, save_upload,
+                                        stage_weights)
+from urbanseg_core.sentinel2 import MODEL_BANDS, level2a_signs
 
-from ..conftest import T, UTM33
+from ..conftest import T, UTM33, textured_reflectance, write_geotiff
 
 
 
@@ -64,3 +76,93 @@ def test_run_key_depends_on_content_settings_and_model_not_on_paths():
     assert a.key("m") != RunRequest(kind="upload", name="a.tif", sha256="s",
                                     dn_offset=-1000).key("m")
     assert a.key("m") != RunRequest(kind="upload", name="a.tif", sha256="t").key("m")
+
+
+# ------------------------------------------------------------ large files, offsets, tables
+
+def _dn_scene(path, height, width, seed=0, offset=0, names=True):
+    dn = (textured_reflectance(height, width, seed) * 10000 + offset).astype("uint16") + 1
+    return write_geotiff(path, dn, list(MODEL_BANDS) if names else None)
+
+
+def test_a_file_on_a_10_m_grid_is_read_tile_by_tile_with_pictures_of_one_size(tmp_path,
+                                                                             tiny_model):
+    path = _dn_scene(tmp_path / "wide.tif", 300, 2600)
+    request = RunRequest(kind="upload", name="wide.tif", path=str(path), sha256="w")
+    assert memory_need(request, tiny_model) == run_bytes(300 * 2600, whole=False)
+    result = compute(request, tiny_model)
+    assert result.classes.shape == (300, 2600)
+    assert "tile_size" in result.manifest()["parameters"]
+    # the pictures are decimated alike: true colour and class maps have one size
+    step = result.step
+    assert step == 3 and result.picture.shape[:2] == result.classes[::step, ::step].shape
+    sizes = {Image.open(io.BytesIO(png)).size for png in (result.picture_png(),
+                                                          result.classes_png())}
+    assert len(sizes) == 1
+
+
+def test_the_manifest_records_the_tile_size_the_prediction_used(tmp_path, tiny_model):
+    path = _dn_scene(tmp_path / "s.tif", 700, 900)
+    result = compute(RunRequest(kind="upload", name="s.tif", path=str(path), sha256="s"),
+                     tiny_model)
+    tile, overlap = tiling_for(tiny_model.card, 700, 900)
+    params = result.manifest()["parameters"]
+    assert (params["tile_size"], params["overlap"]) == (tile, overlap)
+    assert tile != tiny_model.card.tile_size  # the card's base tile is not what was used
+
+
+def test_a_value_table_maps_any_reference_codes(tmp_path, tiny_model):
+    """A reference coded 1 residential / 2 non-residential (Islamabad's GHSL file): read as
+    index codes the classes look swapped; the user's value table fixes it."""
+    path = _dn_scene(tmp_path / "img.tif", 64, 64)
+    base = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="i"),
+                   tiny_model).classes
+    swapped = np.choose(base, [0, 2, 1]).astype("uint8")  # 1 <-> 2
+    ref = tmp_path / "ref.tif"
+    with rasterio.open(ref, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8",
+                       crs=UTM33, transform=T) as dst:
+        dst.write(swapped, 1)
+    values, codes = reference_values(ref)
+    assert [v for v, _ in values] == [0, 1, 2] and codes == "index"
+    assert default_classes([0, 1, 2], codes) == {0: 0, 1: 1, 2: 2}
+    as_index = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="i",
+                                  reference_path=str(ref), reference_sha256="r"), tiny_model)
+    hint = as_index.metrics["swapped_builtup"]
+    assert hint is not None and hint["if_swapped"] > hint["dice_macro_builtup"]
+    table = ((0, 0), (1, 2), (2, 1))
+    mapped = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="i",
+                                reference_path=str(ref), reference_sha256="r",
+                                reference_values=table), tiny_model)
+    assert mapped.metrics["dice_weighted"] == pytest.approx(1.0)
+    assert mapped.metrics["swapped_builtup"] is None
+    assert mapped.manifest()["source"]["reference"]["values"] == {"0": 0, "1": 2, "2": 1}
+    assert RunRequest(kind="upload", name="a", sha256="i", reference_values=table).key("m") \
+        != RunRequest(kind="upload", name="a", sha256="i").key("m")
+
+
+@pytest.mark.parametrize("name, offset, words", [
+    ("S2B_MSIL2A_20220801T100031_N0400_R122_T33UUU_B02.tif", -1000.0, "baseline 04.00"),
+    ("T43SCT_20181227T055231_B02_20m.jp2", -1000.0, "darkest blue pixels read"),
+    ("T33UUU_20170216T102131_B02.tif", 0.0, "16 February 2017, before"),
+    ("T33UUU_20230512T102131_B02.tif", -1000.0, "12 May 2023, after"),
+    ("scene.tif", None, None),
+])
+def test_the_dn_offset_is_guessed_from_the_evidence(name, offset, words):
+    blue = np.full(1000, 1230.0) if "20m" in name else np.full(1000, 150.0)
+    guess = guess_offset([name], blue, level2a_signs([name]))
+    if offset is None:
+        assert guess is None
+        return
+    assert guess.offset == offset and words in guess.reason
+
+
+def test_a_level2a_upload_without_the_offset_stored_is_left_unticked():
+    guess = guess_offset(["T43SCT_20230101T055231_B02_20m.jp2"], np.full(500, 180.0), True)
+    assert guess.offset == 0.0 and "no 1000 DN offset is stored" in guess.reason
+
+
+def test_uploaded_weights_keep_their_name_with_a_card(tmp_path):
+    card = json.dumps({"name": "x", "weights": "original.pt", "classes": []}).encode()
+    path = stage_weights(b"weights", "my_weights.pt", card)
+    assert path.name == "my_weights.json" and (path.parent / "my_weights.pt").exists()
+    assert json.loads(path.read_text())["weights"] == "my_weights.pt"

@@ -1,8 +1,9 @@
-"""What the Run button does: load the model, run with a status box, keep the result.
+"""What the Run button does: wait for the model, run with a status box, keep the result.
 
 The result goes to ``st.session_state`` (see :mod:`.state`) so it survives reruns and page
 switches; an error is shown as a plain sentence and kept until the next run, with every
-input left as it was.
+input left as it was. The status says honestly where the result came from
+(:func:`~.runner.status_label`).
 """
 
 from __future__ import annotations
@@ -11,57 +12,70 @@ import functools
 import logging
 import os
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import streamlit as st
 
-from ..model.loading import LoadedModel
 from ..runs.request import RunRequest
-from ..runs.result import RunResult
 from ..util import sha256_file
 from . import resources, state
-from .runner import cached_compute, run, start_thread
+from .runner import cached_compute, run, start_thread, status_label
 from .widgets import progress_reporter, show_error
 
 log = logging.getLogger("urbanseg.app")
 
 
-def current_model() -> LoadedModel:
-    """The session's model (chosen on the Model page, else the default), loaded once.
+def current_ref() -> resources.ModelRef:
+    """The session's model as the page knows it (card and sha256; chosen on the Model page,
+    else the default); its weights start loading in the background.
 
     Raises:
-        ModelLoadError: the model cannot be loaded (plain message).
+        ModelLoadError: the card cannot be read or the weights are missing (plain message).
     """
-    return resources.get_model(state.get(state.MODEL_PATH))
+    ref = resources.model_ref(state.get(state.MODEL_PATH))
+    resources.start_loading(ref)
+    return ref
 
 
-def run_request(request: RunRequest) -> RunResult | None:
+def _wait_for_model(ref: resources.ModelRef, report):
+    """The loaded model; while it loads, the status box says so."""
+    try:
+        return resources.get_model(ref, timeout=0.05)
+    except FutureTimeout:
+        report("model", 0.0)
+    while True:
+        try:
+            return resources.get_model(ref, timeout=0.25)
+        except FutureTimeout:
+            continue
+
+
+def run_request(request: RunRequest, ref: resources.ModelRef):
     """Run a request under an ``st.status`` box; store and return the result.
 
     Returns:
-        The result, or ``None`` after showing the error.
+        The :class:`~urbanseg_core.runs.result.RunResult`, or ``None`` after showing the
+        error.
     """
-    clicked = time.perf_counter()
     state.put(state.RUN_ERROR, None)
     with st.status("Running...", expanded=True) as box:
+        report = progress_reporter(box)
         try:
-            loaded = current_model()
-            box.write(f"Model: **{loaded.card.name}** on {resources.device_summary(loaded)}")
+            loaded = _wait_for_model(ref, report)
+            box.write(f"Model {loaded.card.name} on {resources.device_summary(loaded)}")
             sample = tv = None
             if request.kind == "sample":
                 sample = resources.sample_scene()
                 tv = resources.sample_view().true_colour
-            result, cached = run(request, loaded, progress_reporter(box), sample, tv)
+            result, info = run(request, loaded, report, sample, tv)
         except Exception as exc:  # noqa: BLE001 - every error becomes a sentence
             box.update(label="The run did not finish", state="error", expanded=True)
             state.put(state.RUN_ERROR, show_error(exc))
             return None
-        took = time.perf_counter() - clicked
-        label = f"Done in {took:.1f} s"
-        if cached:
-            label += " (same inputs as an earlier run: result reused)"
-        box.update(label=label, state="complete", expanded=False)
+        box.update(label=status_label(info), state="complete", expanded=False)
     state.put(state.RESULT, result)
-    state.put(state.TIMING, {"seconds": took, "cached": cached})
+    state.put(state.TIMING, {"seconds": info.waited, "cached": not info.computed,
+                             "origin": info.origin, "model_seconds": info.model_seconds})
     return result
 
 
@@ -76,33 +90,30 @@ def sample_request() -> RunRequest:
                       path=str(resources.sample_path()), sha256=_sample_sha256())
 
 
-def prefetch_sample() -> None:
-    """Start computing the sample's result in the background, once per process and model.
+def prefetch_sample(ref: resources.ModelRef) -> None:
+    """Compute the sample's result in the background, once per process and model.
 
     The sample is a fixed input, so its answer can be ready before the user presses Run;
-    pressing Run then shows it at once (or waits for the computation already under way).
-    Set ``URBANSEG_PREFETCH=0`` to turn this off (e.g. to time cold runs).
+    pressing Run then shows it at once (or waits for the computation under way), and the
+    status says it was prepared in the background. Set ``URBANSEG_PREFETCH=0`` to turn this
+    off (e.g. to time cold runs).
     """
     if os.environ.get("URBANSEG_PREFETCH", "1") == "0":
         return
-    try:
-        loaded = current_model()
-    except Exception:  # noqa: BLE001 - the page shows model errors itself
-        return
-    _prefetch_once(loaded.sha256, loaded)
+    _prefetch_once(ref.sha256, ref)
 
 
 @st.cache_resource(show_spinner=False)
-def _prefetch_once(model_sha256: str, _loaded: LoadedModel) -> bool:  # noqa: ARG001 - key
+def _prefetch_once(model_sha256: str, _ref: resources.ModelRef) -> bool:
     request = sample_request()
-    sample = resources.sample_scene()
-    tv = resources.sample_view().true_colour
 
     def work() -> None:
         start = time.perf_counter()
         try:
-            cached_compute(request.key(_loaded.sha256), request, _loaded,
-                           lambda _s, _f: None, sample, tv)
+            loaded = resources.get_model(_ref)
+            cached_compute(request.key(loaded.sha256), request, loaded,
+                           lambda _s, _f: None, resources.sample_scene(),
+                           resources.sample_view().true_colour, "prefetch")
             log.info("prefetch of the sample done in %.1f s", time.perf_counter() - start)
         except BaseException as exc:  # noqa: BLE001 - a real Run reports errors
             log.warning("prefetch of the sample failed: %r", exc)
@@ -112,9 +123,9 @@ def _prefetch_once(model_sha256: str, _loaded: LoadedModel) -> bool:  # noqa: AR
 
 
 def measured_throughput() -> float | None:
-    """Model throughput of the latest run in this session, pixels per second (``None``
-    before any run); used for time estimates."""
+    """Model throughput on this machine, pixels per second (this session's latest run, else
+    any run of this process; ``None`` before any), for time estimates."""
     result = state.get(state.RESULT)
-    if result is None or result.seconds <= 0:
-        return None
-    return result.classes.size / result.seconds
+    if result is not None and result.seconds > 0:
+        return result.classes.size / result.seconds
+    return resources.throughput()

@@ -2,13 +2,20 @@
 
 Everything here degrades gracefully: without the earthengine-api package or credentials, the
 app says plainly "Not connected" and how to connect, and keeps working on the sample and
-uploads. :data:`EARTH_ENGINE` is the remote source the run controller fetches Earth Engine
-requests from.
+uploads. The connection is checked in a background thread with a short patience
+(:data:`CHECK_TIMEOUT_S`), so the page never freezes when the network is down.
+:data:`EARTH_ENGINE` is the remote source the run controller fetches Earth Engine requests
+from.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -20,18 +27,12 @@ from ..gee import auth, download, export
 from ..gee.grid import estimate
 from ..gee.layers import TileLayer
 from ..io.scene import Scene
-from ..runs.compute import RemoteSource
-from ..runs.request import RunRequest
+from ..runs.request import RemoteSource, RunRequest
 from . import eelayers
 from .messages import describe
 
-HOW_TO_CONNECT = (
-    "To use Earth Engine, register a Google Cloud project for Earth Engine, then either "
-    "run `earthengine authenticate` on this computer and set `EE_PROJECT`, or copy "
-    "`.streamlit/secrets.toml.example` to `.streamlit/secrets.toml` and fill in `[gee]` "
-    "`project` and `service_account_key` (a service account's JSON key), then press "
-    "“Check the connection again”. The sample scene and your own GeoTIFFs work without it."
-)
+#: How long the page waits for Earth Engine to answer before saying it did not (seconds).
+CHECK_TIMEOUT_S = 8.0
 
 
 def _secrets() -> dict:
@@ -42,32 +43,77 @@ def _secrets() -> dict:
         return {}
 
 
-@st.cache_resource(show_spinner="Checking the Earth Engine connection...")
-def _connect() -> Any:
+def _connect(secrets: dict) -> Any:
     try:
-        return auth.connect(_secrets())
+        return auth.connect(secrets)
     except Exception:  # noqa: BLE001 - connect() should not raise; never show its details
         return None
 
 
-def status() -> tuple[bool, str]:
-    """``(connected, message)`` for the page; the message is a plain sentence."""
-    conn = _connect()
+_CHECK: dict[str, Any] = {}
+_CHECK_LOCK = threading.Lock()
+
+
+def start_check(again: bool = False) -> None:
+    """Check the connection in a background thread (once per process, or ``again``), so the
+    page never waits for Earth Engine: with credentials but no network the check can take
+    a minute."""
+    secrets = _secrets()  # read in the script thread
+    with _CHECK_LOCK:
+        if _CHECK and not again:
+            return
+        future: Future = Future()
+
+        def check() -> None:
+            future.set_result(_connect(secrets))
+
+        _CHECK.update(future=future, started=time.monotonic())
+        threading.Thread(target=check, name="urbanseg-ee-check", daemon=True).start()
+
+
+@dataclass(frozen=True)
+class Status:
+    """The connection as the page shows it.
+
+    Attributes:
+        state: ``"checking"``, ``"connected"``, ``"not connected"`` or ``"no answer"``.
+        detail: the technical reason (for an expander; never a key).
+    """
+
+    state: str
+    detail: str = ""
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+
+#: How long a page run waits for a quick answer before showing "checking" (seconds).
+QUICK_ANSWER_S = 0.5
+
+
+def status() -> Status:
+    """The connection's state now: a quick answer (within :data:`QUICK_ANSWER_S`), else
+    ``"checking"`` while the background check runs (see :func:`start_check`)."""
+    start_check()
+    future, started = _CHECK["future"], _CHECK["started"]
+    try:
+        future.result(timeout=QUICK_ANSWER_S)
+    except FutureTimeout:
+        pass
+    if not future.done():
+        waited = time.monotonic() - started
+        return Status("checking" if waited < CHECK_TIMEOUT_S else "no answer",
+                      f"No answer from Earth Engine after {waited:.0f} s.")
+    conn = future.result()
     if conn is None:
-        return False, ("Not connected to Earth Engine: its support is not available here. "
-                       + HOW_TO_CONNECT)
-    if conn.connected:
-        return True, conn.message
-    message = conn.message if conn.message.lower().startswith("not connected") else (
-        "Not connected to Earth Engine: " + conn.message)
-    if "authenticate" not in message and "secrets" not in message:
-        message += " " + HOW_TO_CONNECT
-    return False, message
+        return Status("not connected", "The Earth Engine support could not start here.")
+    return Status("connected" if conn.connected else "not connected", conn.message)
 
 
 def recheck() -> None:
-    """Forget the cached connection so the next :func:`status` tries again."""
-    _connect.clear()
+    """Check the connection again (the button "Check the connection again")."""
+    start_check(again=True)
 
 
 def aoi_summary(geometry: dict, max_km2: float = 500.0,
@@ -88,13 +134,13 @@ def aoi_summary(geometry: dict, max_km2: float = 500.0,
     try:
         area = aoi_mod.parse_geojson(geometry)
     except InputError as exc:
-        out["error"] = str(exc)
+        out["error"] = describe(exc)
         return out
     out["area_km2"] = area.area_km2
     try:
         aoi_mod.validate(area, max_km2=max_km2)
     except InputError as exc:
-        out["error"] = str(exc)
+        out["error"] = describe(exc)
     try:
         est = (estimate(area, inference_px_per_s=px_per_s) if px_per_s else estimate(area))
         out.update(pixels=est["pixels"], megabytes=est["megabytes"],
@@ -147,8 +193,15 @@ def fetch_reference(request: RunRequest, scene: Scene) -> np.ndarray | None:  # 
         return None
 
 
+def request_pixels(request: RunRequest) -> int:
+    """10 m pixels of an Earth Engine request's AOI (for the run's memory need)."""
+    area = aoi_mod.parse_geojson(json.loads(request.aoi)) if request.aoi else None
+    return int(area.area_km2 * 1e4) if area is not None else 0
+
+
 #: Earth Engine as the remote source of ``"earthengine"`` run requests.
-EARTH_ENGINE = RemoteSource(fetch_scene, fetch_reference, "GHSL GHS-BUILT-C (Earth Engine)")
+EARTH_ENGINE = RemoteSource(fetch_scene, fetch_reference, "GHSL GHS-BUILT-C (Earth Engine)",
+                            request_pixels)
 
 
 @st.cache_data(ttl=3600, show_spinner="Loading Earth Engine map layers...")

@@ -1,25 +1,38 @@
-"""Objects shared by every session, built once per process (``st.cache_resource``).
+"""Objects shared by every session, built once per process: the model (loaded in the
+background), the sample scene and its map layers, the throughput measured on this machine.
 
-The model is loaded once per weights file (keyed on its path, size and modification time) and
-shared read-only between sessions; PyTorch inference in eval mode does not modify it.
+The page never waits for the model: it needs only the model's card and the sha256 of its
+weights (:class:`ModelRef`, read without PyTorch), while the weights load in a background
+thread started on the first page view (:func:`start_loading`). Run waits for them if they are
+not ready yet, saying so. The model is loaded once per weights file (keyed on the file's path,
+size and modification time) and shared read-only between sessions; inference in eval mode does
+not modify it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
-import torch
 
+from ..errors import ModelLoadError
 from ..io.display import ImageLayer, footprint, true_colour_layer
 from ..io.sample import SAMPLE_SCENE, load_sample
 from ..io.scene import Scene
-from ..model.loading import LoadedModel, default_model_path, load_model
+from ..lazy import lazy_import
+from ..model.card import ModelCard, card_and_weights, default_model_path
+from ..util import sha256_file
+
+FileKey = tuple[str, int, float]
 
 
-def _file_key(path: Path) -> tuple[str, int, float]:
+def _file_key(path: Path) -> FileKey:
     try:
         stat = path.stat()
         return str(path.resolve()), stat.st_size, stat.st_mtime
@@ -27,21 +40,81 @@ def _file_key(path: Path) -> tuple[str, int, float]:
         return str(path), -1, 0.0
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
-def _load(path: str, size: int, mtime: float) -> LoadedModel:  # noqa: ARG001 - cache key
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_model(path, device=device)
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the page knows it before it loads.
+
+    Attributes:
+        path: the card or weights file asked for.
+        card: its model card.
+        weights: the weights file.
+        sha256: hex digest of the weights (what run keys use).
+        key: the file key the loaded model is cached under.
+    """
+
+    path: Path
+    card: ModelCard
+    weights: Path
+    sha256: str
+    key: FileKey
 
 
-def get_model(path: str | Path | None = None) -> LoadedModel:
+@functools.lru_cache(maxsize=16)
+def _ref(key: FileKey) -> ModelRef:
+    path = Path(key[0])
+    card, weights = card_and_weights(path)
+    if not weights.exists():
+        raise ModelLoadError(f"Weights file not found: {weights.name}.",
+                          "Load other weights on the Model page.", path=str(weights))
+    return ModelRef(path, card, weights, sha256_file(weights), key)
+
+
+def model_ref(path: str | Path | None = None) -> ModelRef:
     """The model at ``path`` (a card ``.json`` or weights ``.pt``/``.pth``), or the default
-    (``$URBANSEG_MODEL`` or the bundled ``urbanseg_core/model/weights/urbanseg-unet.json``),
-    loaded once per file (keyed on the given file's path, size and modification time).
+    (``$URBANSEG_MODEL`` or the bundled card), as the page knows it; no PyTorch.
 
     Raises:
-        ModelLoadError: the files are missing or the weights do not fit (plain message).
+        ModelLoadError: the card cannot be read or the weights are missing (plain message).
     """
-    return _load(*_file_key(Path(path) if path else default_model_path()))
+    return _ref(_file_key(Path(path) if path else default_model_path()))
+
+
+_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="urbanseg-model")
+_LOADS: dict[FileKey, Future] = {}
+_LOADS_LOCK = threading.Lock()
+
+
+def _load(ref: ModelRef):
+    torch = lazy_import("torch")
+    loading = lazy_import("urbanseg_core.model.loading")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return loading.load_model(ref.path, device=device)
+
+
+def start_loading(ref: ModelRef) -> Future:
+    """Load a model in the background (once per file); the future of its
+    :class:`~urbanseg_core.model.loading.LoadedModel`."""
+    with _LOADS_LOCK:
+        future = _LOADS.get(ref.key)
+        if future is None:
+            future = _LOADS[ref.key] = _LOADER.submit(_load, ref)
+        return future
+
+
+def model_ready(ref: ModelRef) -> bool:
+    """Whether the model has finished loading (successfully or not)."""
+    return start_loading(ref).done()
+
+
+def get_model(ref: ModelRef, timeout: float | None = None):
+    """The loaded model, waiting for it up to ``timeout`` seconds (``None``: as long as it
+    takes).
+
+    Raises:
+        ModelLoadError: the weights cannot be loaded or do not fit (plain message).
+        TimeoutError: not loaded within ``timeout``.
+    """
+    return start_loading(ref).result(timeout)
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,8 +139,9 @@ def sample_view() -> SceneView:
                      footprint(s.crs, s.transform, s.shape))
 
 
-def device_summary(loaded: LoadedModel | None = None) -> str:
-    """One line: where inference runs (CPU/GPU) and with how many threads."""
+def device_summary(loaded: Any = None) -> str:
+    """One line: where inference runs (CPU/GPU), with how many threads, and the engine."""
+    torch = lazy_import("torch")
     if loaded is not None and loaded.device.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(loaded.device)})"
     threads = torch.get_num_threads()
@@ -79,3 +153,18 @@ def device_summary(loaded: LoadedModel | None = None) -> str:
 def sample_path() -> Path:
     """Path of the bundled sample scene."""
     return SAMPLE_SCENE
+
+
+_THROUGHPUT: dict[str, float] = {}
+
+
+def record_throughput(pixels: int, seconds: float) -> None:
+    """Remember the model's speed on this machine (pixels per second of the latest run)."""
+    if seconds > 0 and pixels > 0:
+        _THROUGHPUT["px_per_s"] = pixels / seconds
+
+
+def throughput() -> float | None:
+    """The model's measured speed on this machine in pixels per second (any session's
+    latest run, the background sample run included), or ``None`` before any run."""
+    return _THROUGHPUT.get("px_per_s")

@@ -1,43 +1,75 @@
-"""The run controller: a request -> its (cached) result, with progress from the script thread.
+"""The run controller: a request -> its (cached) result, one process-wide queue, honest status.
 
 A run is described by a :class:`~urbanseg_core.runs.request.RunRequest`. Its
 :meth:`~urbanseg_core.runs.request.RunRequest.key` hashes what determines the answer (source
-content sha256, band order, DN offset, reference, AOI, dates, model sha256), and
-:func:`urbanseg_core.runs.compute.compute` is cached with ``st.cache_data`` under that key:
+content sha256, band order, DN offset, reference and its value table, AOI, dates, model
+sha256), and :func:`urbanseg_core.runs.compute.compute` is cached with ``st.cache_resource``
+under that key (the result is shared, not copied: a 10,000 x 10,000 px class map is 100 MB):
 the same inputs re-run instantly, in any session. Concurrent sessions asking for the same key
 wait for one computation (Streamlit's per-key compute lock).
 
-The cached computation runs in a worker thread while the script thread shows its progress
-(stage and fraction from a queue), so a cached function never writes to the page itself
-(which ``st.cache_data`` could not replay).
+Every computation first takes a place in :data:`RUN_QUEUE` (:mod:`urbanseg_core.runs.load`):
+at most a few runs at once across sessions, admitted by the memory their input needs, so ten
+people pressing Run together wait their turn ("2 runs ahead of you") instead of exhausting
+the server. It runs in a worker thread while the script thread shows its progress (stage and
+fraction from a queue), so a cached function never writes to the page itself. Where a result
+came from (this Run, an earlier run, the sample prepared in the background, another session
+running the same inputs) is recorded in :data:`ORIGINS`, so the status says what happened.
+
+The heavy modules (PyTorch through the model, the run chain) are imported on first use
+(:func:`~urbanseg_core.lazy.lazy_import`), so pages draw before they load.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from ..io.display import ImageLayer
-from ..io.scene import Scene
-from ..model.loading import LoadedModel
-from ..runs.compute import StageProgress, compute
+from ..lazy import lazy_import
+from ..runs.load import Budget, RunQueue
 from ..runs.request import RunRequest
-from ..runs.result import RunResult
+from . import resources
 from .earthengine import EARTH_ENGINE
 
+log = logging.getLogger("urbanseg.app")
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def cached_compute(key: str, _request: RunRequest, _loaded: LoadedModel,  # noqa: ARG001
-                   _progress: StageProgress, _sample: Scene | None,
-                   _true_colour: ImageLayer | None) -> RunResult:
-    """:func:`~urbanseg_core.runs.compute.compute` cached per request key (Earth Engine
-    requests are fetched with :data:`~urbanseg_core.app.earthengine.EARTH_ENGINE`)."""
-    return compute(_request, _loaded, _progress, _sample, _true_colour, remote=EARTH_ENGINE)
+#: The one admission queue of this process (every session's runs go through it).
+RUN_QUEUE = RunQueue(Budget.for_machine())
+#: Run key -> how its result was made: {"origin": "run" | "prefetch", "model_seconds"}.
+ORIGINS: dict[str, dict[str, Any]] = {}
+_ORIGINS_LOCK = threading.Lock()
+
+
+def _compute_module():
+    """:mod:`urbanseg_core.runs.compute` (PyTorch), imported on first use."""
+    return lazy_import("urbanseg_core.runs.compute")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_compute(key: str, _request: RunRequest, _loaded, _progress: Callable,
+                   _sample=None, _true_colour=None, _origin: str = "run",
+                   _ticket: dict | None = None):
+    """:func:`~urbanseg_core.runs.compute.compute` cached per request key, admitted through
+    :data:`RUN_QUEUE` (progress stage ``"queue"`` with the runs ahead); Earth Engine requests
+    are fetched with :data:`~urbanseg_core.app.earthengine.EARTH_ENGINE`."""
+    compute = _compute_module()
+    need = compute.memory_need(_request, _loaded, EARTH_ENGINE)
+    with RUN_QUEUE.slot(need, on_wait=lambda ahead: _progress("queue", ahead)):
+        if _ticket is not None:
+            _ticket["computed"] = True
+        result = compute.compute(_request, _loaded, _progress, _sample, _true_colour,
+                                 remote=EARTH_ENGINE)
+    with _ORIGINS_LOCK:
+        ORIGINS[key] = {"origin": _origin, "model_seconds": result.seconds}
+    resources.record_throughput(result.classes.size, result.seconds)
+    return result
 
 
 def start_thread(target, name: str) -> threading.Thread:
@@ -50,19 +82,37 @@ def start_thread(target, name: str) -> threading.Thread:
     return thread
 
 
-def run(request: RunRequest, loaded: LoadedModel, on_progress: StageProgress,
-        sample: Scene | None = None, true_colour: ImageLayer | None = None
-        ) -> tuple[RunResult, bool]:
+@dataclass(frozen=True)
+class RunInfo:
+    """How a Run's result came to be (for an honest status line).
+
+    Attributes:
+        computed: this Run computed it.
+        origin: ``"run"`` (a Run in some session) or ``"prefetch"`` (the sample, prepared in
+            the background when the app opened).
+        waited: seconds from the click to the result.
+        model_seconds: the model's time when the result was made.
+    """
+
+    computed: bool
+    origin: str
+    waited: float
+    model_seconds: float
+
+
+def run(request: RunRequest, loaded, on_progress: Callable[[str, float], None],
+        sample=None, true_colour=None) -> tuple[Any, RunInfo]:
     """Run (or fetch from the cache) a request, reporting progress from the script thread.
 
     Args:
         request: the inputs.
-        loaded: the model.
-        on_progress: called in the script thread as ``on_progress(stage, fraction)``.
+        loaded: the model (:class:`~urbanseg_core.model.loading.LoadedModel`).
+        on_progress: called in the script thread as ``on_progress(stage, fraction)``;
+            stage ``"queue"`` gives the number of runs ahead instead of a fraction.
         sample, true_colour: the shared sample scene and its layer (for the sample).
 
     Returns:
-        ``(result, from_cache)``.
+        ``(result, info)``.
 
     Raises:
         UrbansegError: from the computation (plain-language message).
@@ -70,27 +120,44 @@ def run(request: RunRequest, loaded: LoadedModel, on_progress: StageProgress,
     key = request.key(loaded.sha256)
     updates: queue.Queue = queue.Queue()
     box: dict[str, Any] = {}
+    ticket: dict[str, bool] = {}
     started = time.perf_counter()
 
     def work() -> None:
         try:
             box["result"] = cached_compute(key, request, loaded,
                                            lambda s, f: updates.put((s, f)), sample,
-                                           true_colour)
+                                           true_colour, "run", ticket)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the script thread
             box["error"] = exc
 
     worker = start_thread(work, "urbanseg-run")
-    seen = False
     while worker.is_alive() or not updates.empty():
         try:
             stage, fraction = updates.get(timeout=0.05)
         except queue.Empty:
             continue
-        seen = True
         on_progress(stage, fraction)
     worker.join()
     if "error" in box:
         raise box["error"]
-    from_cache = not seen and time.perf_counter() - started < 1.0
-    return box["result"], from_cache
+    result = box["result"]
+    made = ORIGINS.get(key, {"origin": "run", "model_seconds": result.seconds})
+    return result, RunInfo(bool(ticket.get("computed")), made["origin"],
+                           time.perf_counter() - started, made["model_seconds"])
+
+
+def status_label(info: RunInfo) -> str:
+    """The status box's last line: what happened, in plain words, with the model's time."""
+    took = f"Done in {info.waited:.1f} s"
+    if info.computed:
+        return f"{took} (model {info.model_seconds:.1f} s)."
+    if info.origin == "prefetch":
+        when = "when you pressed Run" if info.waited > 1.0 else "while the page opened"
+        return (f"{took}: the sample was segmented in the background {when} "
+                f"(model {info.model_seconds:.1f} s).")
+    if info.waited > 1.0:
+        return (f"{took}: another session was running the same inputs; its result is shown "
+                f"(model {info.model_seconds:.1f} s).")
+    return (f"{took}: these inputs were run before (model {info.model_seconds:.1f} s); the "
+            "result is reused.")

@@ -1,14 +1,16 @@
 """Sections of the pages, as functions: the pages in ``pages/`` only lay these out.
 
-Map & run: :func:`source_choice`, :func:`model_or_notice`, :func:`run_column`,
-:func:`run_map`, :func:`result_summary`. Results: :func:`results_map`,
+Map & run: :func:`source_choice`, :func:`model_ref_or_notice`, :func:`run_column`,
+:func:`run_map`, :func:`result_summary`. Results: :func:`headline`, :func:`results_map`,
 :func:`side_by_side`, :func:`agreement`, :func:`downloads`. Model: :func:`card_summary`,
-:func:`weights_form`.
+:func:`weights_form`. Nothing here imports PyTorch: the model loads in the background
+(:mod:`.resources`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -16,35 +18,35 @@ import streamlit as st
 from ..errors import UrbansegError
 from ..evaluation.disagreement import shares as disagreement_shares
 from ..model.card import ModelCard
-from ..model.loading import LoadedModel
 from ..runs.request import RunRequest
-from ..runs.result import RunResult
 from ..runs.uploads import stage_weights
 from . import earthengine, resources, state
-from .controller import current_model, run_request
+from .controller import current_ref, run_request
 from .map import aoi_group, build_dynamic_map, compare_map, view_for
-from .overlays import DIFFERENCES, comparison, prediction_overlay, result_overlays
-from .panels import PANELS, SourcePanel
-from .widgets import (DOWNLOADS, card_metrics_frame, confusion_chart, download_bytes,
+from .messages import area_method, as_text
+from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
+from .panels import PANELS, REFERENCE, SourcePanel
+from .widgets import (card_metrics_frame, confusion_chart, download_button, flat_text,
                       metrics_frame, render_map, show_error)
+
+if TYPE_CHECKING:  # runs.result is for annotations only here
+    from ..runs.result import RunResult
 
 # ------------------------------------------------------------------------------ Map & run
 
 
 def source_choice() -> str:
-    """The imagery radio (kept across pages); the chosen source key of :data:`PANELS`."""
-    if "w_source" not in st.session_state:
-        st.session_state["w_source"] = state.get(state.SOURCE)
-    return st.radio("**1. Imagery**", list(PANELS), format_func=lambda k: PANELS[k][0],
-                    horizontal=True, key="w_source", on_change=state.keep,
-                    args=("w_source", state.SOURCE))
+    """The imagery radio (its value lives in the settings model); the chosen source key of
+    :data:`PANELS`."""
+    return state.bind(st.radio, "source", "**1. Imagery**", options=list(PANELS),
+                      format_func=lambda k: PANELS[k][0], horizontal=True)
 
 
-def model_or_notice(notice: bool = True) -> LoadedModel | None:
-    """The session's model, or ``None`` after saying why (and, with ``notice``, where to load
-    another)."""
+def model_ref_or_notice(notice: bool = True) -> resources.ModelRef | None:
+    """The session's model as the page knows it (its weights load in the background), or
+    ``None`` after saying why (and, with ``notice``, where to load another)."""
     try:
-        return current_model()
+        return current_ref()
     except UrbansegError as exc:
         show_error(exc)
         if notice:
@@ -52,32 +54,46 @@ def model_or_notice(notice: bool = True) -> LoadedModel | None:
         return None
 
 
-def run_column(panel: SourcePanel, loaded: LoadedModel | None) -> RunResult | None:
-    """The Run button with its state; the latest result (new when Run was pressed)."""
+def model_line(ref: resources.ModelRef) -> None:
+    """One caption: the model's name and where it runs, or that it is still loading."""
+    if resources.model_ready(ref):
+        try:
+            where = resources.device_summary(resources.get_model(ref))
+        except UrbansegError:
+            where = "could not be loaded (see the Model page)"
+    else:
+        where = "loading in the background; Run waits for it"
+    st.caption(as_text(f"Model {ref.card.name}: {where}."))
+
+
+def run_column(panel: SourcePanel, ref: resources.ModelRef | None):
+    """The Run button with its state and what it will use; the latest result (new when Run
+    was pressed)."""
     request, problem = panel.request, panel.problem
     st.markdown("**3. Run**")
     clicked = st.button("Run", type="primary", key="w_run", width="stretch",
-                        disabled=request is None or loaded is None,
+                        disabled=request is None or problem is not None or ref is None,
                         help=problem or "Segment the imagery with the model.")
     if problem:
         st.caption(problem)
-    if loaded is not None:
-        st.caption(f"Model **{loaded.card.name}** · {resources.device_summary(loaded)}")
-    if clicked and request is not None:
-        return run_request(request) or state.get(state.RESULT)
+    if panel.summary:
+        st.caption(panel.summary)
+    if ref is not None:
+        model_line(ref)
+    if clicked and request is not None and problem is None:
+        return run_request(request, ref) or state.get(state.RESULT)
     if state.get(state.RUN_ERROR):
-        st.error(state.get(state.RUN_ERROR))
+        st.error(as_text(state.get(state.RUN_ERROR)))
     return state.get(state.RESULT)
 
 
-def is_current(result: RunResult | None, request: RunRequest | None,
-               loaded: LoadedModel | None) -> bool:
+def is_current(result, request: RunRequest | None, ref: resources.ModelRef | None) -> bool:
     """Whether the result answers the request the panel shows, with this model."""
-    return (result is not None and request is not None and loaded is not None
-            and result.run_id == request.key(loaded.sha256))
+    return (result is not None and request is not None and ref is not None
+            and result.run_id == request.key(ref.sha256))
 
 
-def _earth_engine_view(result: RunResult | None, aoi: dict | None):
+def _earth_engine_view(result, aoi: dict | None):
     """Where an Earth Engine map opens: where the user last worked (the result, else the
     sample scene), then moved to the AOI without a reload; ``(bounds, centre, zoom)``."""
     last = result.true_colour if result is not None and result.true_colour else None
@@ -86,11 +102,13 @@ def _earth_engine_view(result: RunResult | None, aoi: dict | None):
     return bounds, centre, zoom
 
 
-def run_map(source: str, panel: SourcePanel, result: RunResult | None, current: bool) -> None:
+def run_map(source: str, panel: SourcePanel, result: RunResult | None, ref,
+            current: bool) -> None:
     """The Map & run page's map: the imagery, the current prediction, the AOI and drawing.
 
     The prediction is a feature group swapped in place, so Run does not reload the map; the
-    legend lists what is on the map (the prediction, the Earth Engine reference).
+    legend lists what is on the map (the prediction, the Earth Engine reference). ``ref`` is
+    the session's model (unused by the map itself: its class names travel with the result).
     """
     tc, outline = panel.map_view if panel.map_view else (None, None)
     overlays = []
@@ -103,7 +121,7 @@ def run_map(source: str, panel: SourcePanel, result: RunResult | None, current: 
     if source == "earthengine":
         bounds, centre, zoom = _earth_engine_view(result, aoi)
     fmap, groups, control = build_dynamic_map(
-        true_colour=tc, outline=outline, overlays=overlays, opacity=state.get(state.OPACITY),
+        true_colour=tc, outline=outline, overlays=overlays, opacity=state.settings().opacity,
         draw=panel.draw, height=480, bounds=bounds, tiles=panel.ee_tiles)
     if aoi is not None:
         groups.append(aoi_group(aoi))
@@ -127,79 +145,93 @@ def keep_drawing(drawings) -> None:
         st.rerun()
 
 
-def result_summary(result: RunResult) -> None:
+def result_summary(result) -> None:
     """Built-up share, the built-up classes' areas and the mask download."""
     st.markdown("**4. Result**")
     st.metric("Built-up share", f"{100 * result.stats.built_up_share:.1f} %")
     for c in result.stats.classes[1:]:
-        st.caption(f"{c.name}: {c.area_km2:.2f} km² ({100 * c.share_of_valid:.1f} %)")
-    st.download_button("5. Download the mask (GeoTIFF)",
-                       download_bytes(result.run_id, "tif-index", result),
-                       file_name=f"{result.stem}_mask.tif", mime="image/tiff",
-                       key="w_dl_tif_run", width="stretch")
+        st.caption(as_text(f"{c.name}: {c.area_km2:.2f} km² ({100 * c.share_of_valid:.1f} %)"))
+    download_button(result, "tif-index", "5. Download the mask (GeoTIFF)", key="w_dl_tif_run",
+                    width="stretch")
     st.page_link("pages/2_Results.py", label="All results and downloads →")
 
 
 # -------------------------------------------------------------------------------- Results
 
 
-def headline(result: RunResult) -> None:
-    """Source, model, size and the three headline figures."""
-    st.caption(f"Source: **{result.source.get('name')}** · model **{result.model['name']}** "
-               f"(sha256 {result.model['sha256'][:12]}…) · {result.classes.shape[1]} × "
-               f"{result.classes.shape[0]} px · model time {result.seconds:.1f} s")
+def headline(result) -> None:
+    """Source, model, size and the three headline figures, in plain words."""
+    h, w = result.classes.shape
+    st.caption(as_text(f"Source: {result.source.get('name')} · model {result.model['name']} "
+                       f"· {w:,} × {h:,} pixels · model time {result.seconds:.1f} s"))
     for note in result.notes:
-        st.caption(note)
+        st.caption(as_text(note))
     share = result.stats.built_up_share
     m1, m2, m3 = st.columns(3)
     m1.metric("Built-up share", f"{100 * share:.1f} %" if not math.isnan(share) else "–",
               help="(non-residential + residential) / area with data")
     m2.metric("Area with data", f"{result.stats.valid_km2:,.2f} km²")
+    unsure = getattr(result, "unsure", None)
+    if unsure is not None and unsure.built_up_km2 > 0:
+        st.caption(f"The model is unsure whether {100 * unsure.share_of_built_up:.0f} % of the "
+                   f"built-up area ({unsure.unsure_km2:,.2f} km²) is residential or "
+                   f"non-residential (its split confidence is below "
+                   f"{unsure.threshold_pct} %). Tick “{UNSURE}” in the map's layer switcher "
+                   "to see where.")
     if result.metrics:
         dw = result.metrics.get("dice_weighted")
-        m3.metric("Dice (weighted) vs reference", f"{dw:.3f}" if dw is not None else "–",
+        m3.metric("Agreement with the reference (Dice)", f"{dw:.3f}" if dw is not None else "–",
                   help="Sørensen-Dice per class, weighted by reference pixels (as the "
-                       "original project reported). 1 = identical.")
+                       "original project reported). 1 = identical, 0 = no overlap.")
 
 
 def results_map(result: RunResult) -> None:
     """The Results map: true colour, the prediction (filled, opacity in place), the reference
-    as outlines over it, where they differ and the model's doubts (ticked off at first)."""
+    as outlines over it (off at first, so two maps never mix colours), where they differ and
+    the model's doubts (ticked off at first)."""
     if result.prediction_layer is None:
-        st.warning("The input has no CRS, so it cannot be placed on a map; the class maps are "
-                   "shown below.")
+        st.warning("The input has no map coordinates, so it cannot be placed on a map; the "
+                   "class maps are shown below.")
         return
     # overlays following the opacity are feature groups updated in place: a new opacity
     # keeps zoom and position
     fmap, groups, control = build_dynamic_map(
         true_colour=result.true_colour, outline=result.outline,
-        overlays=result_overlays(result), opacity=state.get(state.OPACITY), height=460)
+        overlays=result_overlays(result), opacity=state.settings().opacity, height=460)
     render_map(fmap, key="map_results", height=460, groups=groups, layer_control=control)
 
 
-def _class_images(result: RunResult) -> None:
-    """The prediction and the reference as images, side by side (no CRS: no map)."""
+def _pictures(result: RunResult) -> None:
+    """Two pictures of one size (no CRS: no map): the prediction and the reference, or the
+    true-colour image and the prediction when there is no reference."""
     left, right = st.columns(2)
-    left.image(result.classes_png(), caption="Prediction", width="stretch")
-    right.image(result.classes_png(reference=True),
-                caption=f"Reference ({result.reference_codes})", width="stretch")
+    if result.reference is not None:
+        left.image(result.classes_png(), caption="Prediction", width="stretch")
+        right.image(result.classes_png(reference=True),
+                    caption=as_text(f"Reference ({result.reference_codes})"), width="stretch")
+        return
+    picture = result.picture_png()
+    if picture is not None:
+        left.image(picture, caption="True colour (B4, B3, B2)", width="stretch")
+    right.image(result.classes_png(), caption="Prediction", width="stretch")
 
 
 def side_by_side(result: RunResult) -> None:
-    """The prediction and the reference in two linked maps (images without a CRS), and the
+    """The prediction and the reference in two linked maps (two pictures of one size when the
+    image has no CRS, or the true colour and the prediction without a reference), and the
     share of each kind of difference."""
-    if result.reference is None:
-        st.info("No reference for this run. Upload a reference mask with your GeoTIFF on "
-                "the Map & run page to compare (ESM, GHSL, CORINE or 0/1/2 codes).")
-        return
-    if result.reference_layer is None:
-        _class_images(result)
+    if result.reference is None or result.reference_layer is None:
+        _pictures(result)
+        if result.reference is None:
+            st.caption("To compare with a reference map, upload it next to your image on the "
+                       "Map & run page (any codes: you say which value is which class).")
+            return
     else:
         render_map(compare_map(*comparison(result), outline=result.outline),
                    key="map_compare", height=420)
-        st.caption(f"The two maps move together. Left: the prediction; right: the reference "
-                   f"({result.reference_codes} codes). Tick “{DIFFERENCES}” in the right "
-                   "map's layer switcher to see where they differ.")
+        st.caption(as_text(f"The two maps move together. Left: the prediction; right: the "
+                           f"reference ({result.reference_codes} codes). Tick “{DIFFERENCES}” "
+                           "in the right map's layer switcher to see where they differ."))
     if result.metrics and result.metrics.get("confusion_matrix"):
         parts = [f"{name} {100 * share:.1f} %" for name, share
                  in disagreement_shares(result.metrics["confusion_matrix"]).items()]
@@ -211,9 +243,33 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def agreement(result: RunResult) -> None:
+def swap_warning(result) -> None:
+    """A warning when the reference's residential and non-residential codes look swapped,
+    with a button that swaps them in the reference's value table."""
+    hint = (result.metrics or {}).get("swapped_builtup")
+    if not hint:
+        return
+    st.warning(f"The reference's residential and non-residential classes look swapped: the "
+               f"built-up classes agree with Dice {hint['dice_macro_builtup']:.2f} as read, "
+               f"and {hint['if_swapped']:.2f} with the two exchanged. Check which value "
+               "means what in the reference's value table.")
+    ref = st.session_state.get(REFERENCE)
+    if ref and ref["sha256"] == (result.source.get("reference") or {}).get("sha256"):
+        if st.button("Exchange residential and non-residential in the reference",
+                     key=state.widget_key("swap")):
+            table = state.settings().ref_values
+            for key, cls in list(table.items()):
+                if key.startswith(ref["sha256"][:16] + ":") and cls in (1, 2):
+                    table[key] = 3 - cls
+            state.flash("info", "The reference's two built-up classes are exchanged: press "
+                                "Run on the Map & run page to compare again.")
+            st.rerun()
+
+
+def agreement(result) -> None:
     """Dice figures, the per-class table and the confusion matrix against the reference."""
     mt = result.metrics
+    swap_warning(result)
     a, b, c = st.columns(3)
     a.metric("Dice, weighted", _fmt(mt.get("dice_weighted")))
     b.metric("Dice, built-up classes (mean)", _fmt(mt.get("dice_macro_builtup")))
@@ -222,88 +278,101 @@ def agreement(result: RunResult) -> None:
     st.caption("Empty cells are undefined (the class is absent from both maps). Built-up "
                f"share: predicted {_fmt(mt.get('built_up_share_pred'))}, reference "
                f"{_fmt(mt.get('built_up_share_ref'))}.")
-    st.altair_chart(confusion_chart(mt, result.class_names), width="stretch")
+    confusion_chart(mt, result.class_names)
     st.caption("Confusion matrix: rows are the reference class, columns the predicted class; "
                "each cell is the share of the reference class's pixels.")
 
 
-def downloads(result: RunResult) -> None:
-    """The download buttons (mask codes chosen with a radio)."""
-    codes = st.radio("Codes in the mask GeoTIFF", ["index", "esm"], horizontal=True,
-                     key="w_codes", format_func={
-                         "index": "0 other, 1 non-residential, 2 residential (255 no data)",
-                         "esm": "ESM: 1 other, 250 non-residential, 255 residential (0 no "
-                                "data)"}.get)
-    for col, (label, kind, suffix, mime, key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
-        col.download_button(label, download_bytes(result.run_id, kind.format(codes=codes),
-                                                  result),
-                            file_name=result.stem + suffix.format(codes=codes), mime=mime,
-                            key=key, width="stretch")
+def downloads(result) -> None:
+    """The download buttons (mask codes chosen with a radio); each file is made when its
+    button is clicked, and clicking never reloads the page."""
+    codes = state.bind(st.radio, "codes", "Codes in the mask GeoTIFF", options=["index", "esm"],
+                       horizontal=True, format_func={
+                           "index": "0 other, 1 non-residential, 2 residential (255 no data)",
+                           "esm": "ESM: 1 other, 250 non-residential, 255 residential (0 no "
+                                  "data)"}.get)
+    with_confidence = result.split_confidence is not None and st.checkbox(
+        "Add the split confidence as a second band (0-100 %: how sure the model is of "
+        "residential vs non-residential)", key="w_dl_confidence")
+    tif = f"tif-{codes}-confidence" if with_confidence else f"tif-{codes}"
+    buttons = (("Mask (GeoTIFF)", tif, "w_dl_tif"),
+               ("Polygons (GeoJSON)", "geojson", "w_dl_geojson"),
+               ("Overlay (PNG)", "png", "w_dl_png"),
+               ("Statistics (CSV)", "csv", "w_dl_csv"),
+               ("Run manifest (JSON)", "manifest", "w_dl_manifest"))
+    for col, (label, kind, key) in zip(st.columns(len(buttons)), buttons):
+        with col:
+            download_button(result, kind, label, key=key, width="stretch")
+
+
+def area_caption(result) -> None:
+    """How the areas were measured, and the area without data, in plain words."""
+    st.caption(f"{area_method(result.stats.pixel_area_method)} Area without data: "
+               f"{result.stats.nodata_km2:,.2f} km².")
 
 
 # ---------------------------------------------------------------------------------- Model
 
 
-def classes_frame(card: ModelCard) -> pd.DataFrame:
-    """The card's classes as a table."""
-    return pd.DataFrame([{"Index": c.index, "Class": c.name, "Colour": c.colour,
-                          "ESM code": c.esm_code, "Meaning": c.description}
-                         for c in card.classes])
+def classes_table(card: ModelCard) -> None:
+    """The card's classes with a colour swatch each (a table that is never cut)."""
+    frame = pd.DataFrame([{"Colour": "", "Class": c.name, "Value in the mask": c.index,
+                           "ESM code": c.esm_code, "Meaning": c.description}
+                          for c in card.classes])
+    colours = [c.colour for c in card.classes]
+    styled = frame.style.apply(
+        lambda col: [f"background-color: {colour}" for colour in colours], subset=["Colour"])
+    st.table(styled.hide(axis="index"))
 
 
 def card_inputs(card: ModelCard) -> None:
     """Classes, inputs, tiles and architecture of a card."""
     st.markdown("**Classes**")
-    st.dataframe(classes_frame(card), hide_index=True, width="stretch")
-    st.markdown("**Inputs**: Sentinel-2 bands " + ", ".join(card.bands) + " ("
-                + card.reflectance + "), plus the indices "
-                + ", ".join(f"{k} ({v[0]}, {v[1]})" for k, v in card.indices.items())
-                + f"; {card.pixel_size_m:g} m pixels.")
-    st.markdown(f"**Tiles**: {card.tile_size} px with {card.overlap} px overlap; "
-                f"normalisation: {card.normalisation.method}.")
-    st.markdown(f"**Architecture**: UNet, base width {card.architecture.base_width}, "
-                f"{'bilinear' if card.architecture.bilinear else 'transposed-conv'} "
-                "upsampling.")
+    classes_table(card)
+    st.markdown("**Inputs**")
+    st.write(as_text("Sentinel-2 bands " + ", ".join(card.bands) + f" ({card.reflectance}), "
+                     "plus the indices " + ", ".join(
+                         f"{k} ({v[0]}, {v[1]})" for k, v in card.indices.items())
+                     + f"; {card.pixel_size_m:g} m pixels."))
+    st.write(as_text(f"Tiles of {card.tile_size} px with {card.overlap} px overlap in the "
+                     f"card; normalisation: {card.normalisation.method}. UNet of base width "
+                     f"{card.architecture.base_width}."))
 
 
 def card_provenance(card: ModelCard) -> None:
     """Training data, measured metrics, limitations and licence of a card."""
     st.markdown("**Training data**")
-    for item in card.training_data:
-        st.markdown("- " + ", ".join(f"{k}: {v}" for k, v in item.items()))
-    if not card.training_data:
+    if card.training_data:
+        st.table(pd.DataFrame([{k: flat_text(v) for k, v in item.items()}
+                               for item in card.training_data]))
+    else:
         st.caption("Not recorded in the card.")
     st.markdown("**Measured metrics**")
-    if card.metrics:
-        table = card_metrics_frame(card.metrics)
-        if len(table):
-            st.dataframe(table, hide_index=True, width="stretch")
-        for key, value in card.metrics.items():
-            if isinstance(value, str):
-                st.caption(f"{key}: {value}")
-        with st.expander("All metrics (JSON)"):
-            st.json(card.metrics)
+    table = card_metrics_frame(card.metrics) if card.metrics else pd.DataFrame()
+    if len(table):
+        st.table(table.style.format(precision=3, na_rep="–").hide(axis="index"))
     else:
         st.caption("Not recorded in the card.")
     st.markdown("**Known limitations**")
     for item in card.limitations or ["Not recorded in the card."]:
-        st.markdown(f"- {item}")
-    st.caption(f"Licence: {card.licence}")
+        st.markdown("- " + as_text(item))
+    st.caption(as_text(f"Licence: {card.licence}"))
 
 
-def card_summary(loaded: LoadedModel) -> None:
+def card_summary(ref: resources.ModelRef) -> None:
     """The model card of the session's model."""
-    card = loaded.card
-    st.subheader(f"{card.name} (version {card.version})")
+    card = ref.card
+    st.subheader(as_text(f"{card.name} (version {card.version})"))
     if card.description:
-        st.write(card.description)
-    st.caption(f"Weights: {loaded.path.name} · sha256 `{loaded.sha256}` · "
-               f"{resources.device_summary(loaded)}")
+        st.write(as_text(card.description))
+    model_line(ref)
     a, b = st.columns(2)
     with a:
         card_inputs(card)
     with b:
         card_provenance(card)
+    with st.expander("Technical detail"):
+        st.text(f"Weights file: {ref.weights.name}\nsha256: {ref.sha256}")
 
 
 def use_weights(weights, card_file) -> None:
@@ -314,12 +383,15 @@ def use_weights(weights, card_file) -> None:
     try:
         path = stage_weights(weights.getvalue(), weights.name,
                              card_file.getvalue() if card_file is not None else None)
-        new = resources.get_model(path)
+        ref = resources.model_ref(path)
+        with st.spinner("Checking the weights..."):
+            new = resources.get_model(ref)
     except UrbansegError as exc:
         show_error(exc)
         return
     state.put(state.MODEL_PATH, str(path))
-    st.success(f"Loaded **{new.card.name}**: the weights fit the model. New runs use them.")
+    state.flash("success", as_text(f"Loaded {new.card.name} from {weights.name}: the weights "
+                                   "fit the model. New runs use them."))
     st.rerun()
 
 
@@ -336,4 +408,11 @@ def weights_form() -> None:
     if state.get(state.MODEL_PATH) and st.button("Go back to the bundled model",
                                                  key="w_model_reset"):
         state.put(state.MODEL_PATH, None)
+        state.flash("info", "The bundled model is used again.")
         st.rerun()
+
+
+def flash_messages() -> None:
+    """Show the messages kept for this run (e.g. after loading weights)."""
+    for kind, text in state.pop_flash():
+        getattr(st, kind)(text)

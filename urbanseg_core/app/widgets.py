@@ -1,36 +1,46 @@
-"""Small pieces of UI shared by the pages: errors, the map, progress, tables, downloads."""
+"""Small pieces of UI shared by the pages: errors, progress, tables, charts, downloads.
+
+Everything a user names reaches the page through :func:`~.messages.as_text` (or ``st.text``),
+never as Markdown or HTML.
+"""
 
 from __future__ import annotations
 
+import functools
+import html
 import logging
 from typing import Any, Callable
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from ..errors import UrbansegError
-from ..runs.result import RunResult
-from .map import legend_html
-from .messages import describe
+from ..errors import ModelLoadError, UrbansegError
+from ..runs.result import DOWNLOADS
+from .messages import as_text, describe
 
 log = logging.getLogger("urbanseg.app")
 
 _STAGES = {
+    "queue": "Waiting for a free place to run",
+    "model": "Loading the model (first start only)",
     "read": "Reading the imagery",
     "predict": "Running the model on the tiles",
     "reference": "Reading the reference mask",
     "maps": "Drawing the map layers",
 }
+#: Share of the progress bar each stage takes: (start, width).
+_BAR = {"queue": (0.0, 0.0), "model": (0.0, 0.05), "read": (0.05, 0.05),
+        "predict": (0.1, 0.8), "reference": (0.9, 0.05), "maps": (0.95, 0.05)}
 
 
 def show_error(exc: BaseException) -> str:
     """Show an error as a plain sentence (never a traceback) and return the sentence.
 
     Problems the user can fix (:class:`~urbanseg_core.errors.UrbansegError`) are shown with
-    the fix in page terms (:func:`~urbanseg_core.app.messages.describe`); anything else is
-    logged with its traceback on the server and shown as a short, honest sentence.
+    the fix in page terms (:func:`~urbanseg_core.app.messages.describe`), file names as text;
+    a loader's technical words go in an expander. Anything else is logged with its traceback
+    on the server and shown as a short, honest sentence.
     """
     if isinstance(exc, UrbansegError):
         text = describe(exc)
@@ -39,12 +49,16 @@ def show_error(exc: BaseException) -> str:
         text = ("Something unexpected went wrong (" + type(exc).__name__ + "). Your inputs are "
                 "kept: try again, or try another file. If it happens again, please report it "
                 "with the run manifest.")
-    st.error(text)
+    st.error(as_text(text))
+    if isinstance(exc, ModelLoadError) and exc.detail:
+        with st.expander("Technical detail"):
+            st.text(exc.detail)
     return text
 
 
 def progress_reporter(status) -> Callable[[str, float], None]:
-    """A ``(stage, fraction)`` callback that updates an ``st.status`` box and a progress bar."""
+    """A ``(stage, fraction)`` callback that updates an ``st.status`` box and a progress bar;
+    for the ``"queue"`` stage the number is the runs ahead."""
     bar = status.progress(0.0, text="Starting...")
     shown: dict[str, Any] = {"stage": None}
 
@@ -53,10 +67,13 @@ def progress_reporter(status) -> Callable[[str, float], None]:
         if shown["stage"] != stage:
             shown["stage"] = stage
             status.update(label=label + "...")
-        # predict takes most of the time: give it 10-90 % of the bar
-        base = {"read": (0.0, 0.1), "predict": (0.1, 0.8), "reference": (0.9, 0.05),
-                "maps": (0.95, 0.05)}.get(stage, (0.0, 1.0))
-        value = min(1.0, base[0] + base[1] * max(0.0, min(1.0, fraction)))
+        if stage == "queue":
+            ahead = int(fraction)
+            bar.progress(0.0, text=f"{ahead} run{'s' if ahead != 1 else ''} ahead of you: "
+                                   "yours starts when a place is free.")
+            return
+        start, width = _BAR.get(stage, (0.0, 1.0))
+        value = min(1.0, start + width * max(0.0, min(1.0, fraction)))
         bar.progress(value, text=f"{label}: {int(round(100 * fraction))} %")
 
     return update
@@ -77,14 +94,30 @@ def render_map(fmap, key: str, height: int = 520,
 
 
 def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
-    """A legend in the page (coloured squares and class names)."""
-    st.markdown(legend_html(class_names, colours, "Legend", skip_first), unsafe_allow_html=True)
+    """A legend in the page: a coloured square and the name of each class (names escaped:
+    an HTML block, which Markdown leaves alone)."""
+    items = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
+        f'vertical-align:middle;border:1px solid #555;background:{_hex(colour)}"></span>'
+        f"{html.escape(str(name))}</div>"
+        for i, (name, colour) in enumerate(zip(class_names, colours))
+        if not (skip_first and i == 0))
+    st.markdown(f'<div style="font-size:14px;line-height:22px">{items}</div>',
+                unsafe_allow_html=True)
 
 
-def stats_frame(result: RunResult) -> pd.DataFrame:
+def _hex(colour: str) -> str:
+    """A colour as ``#RRGGBB`` (anything else: grey), safe inside HTML."""
+    c = str(colour).strip()
+    return c if len(c) == 7 and c[0] == "#" and all(
+        ch in "0123456789abcdefABCDEF" for ch in c[1:]) else "#999999"
+
+
+def stats_frame(result) -> pd.DataFrame:
     """Class areas as a table: class, km², % of the valid area, pixels."""
     rows = [{"Class": c.name, "Area (km²)": round(c.area_km2, 3),
-             "Share of valid area (%)": round(100 * c.share_of_valid, 2), "Pixels": c.pixels}
+             "Share of the area with data (%)": round(100 * c.share_of_valid, 2),
+             "Pixels": c.pixels}
             for c in result.stats.classes]
     return pd.DataFrame(rows)
 
@@ -99,58 +132,65 @@ def metrics_frame(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def confusion_chart(metrics: dict, class_names: list[str]):
-    """An Altair heatmap of the confusion matrix (rows = reference, columns = prediction)."""
-    cm = metrics["confusion_matrix"]
-    rows = []
-    for i, row in enumerate(cm):
+def confusion_spec(metrics: dict, class_names: list[str]) -> tuple[list[dict], dict]:
+    """The confusion matrix as a Vega-Lite heatmap: ``(rows of data, spec)``; rows are the
+    reference class, columns the prediction, each cell the share of the reference class's
+    pixels. Labels are horizontal and the axes titled in words."""
+    data = []
+    for i, row in enumerate(metrics["confusion_matrix"]):
         total = sum(row) or 1
         for j, count in enumerate(row):
-            rows.append({"Reference": class_names[i], "Prediction": class_names[j],
-                         "Pixels": int(count), "Share of reference class (%)":
-                         round(100 * count / total, 1)})
-    df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(
-        x=alt.X("Prediction:N", sort=class_names), y=alt.Y("Reference:N", sort=class_names))
-    heat = base.mark_rect().encode(
-        color=alt.Color("Share of reference class (%):Q", scale=alt.Scale(scheme="blues",
-                                                                          domain=[0, 100])),
-        tooltip=["Reference", "Prediction", "Pixels", "Share of reference class (%)"])
-    text = base.mark_text(fontSize=13).encode(text=alt.Text("Share of reference class (%):Q"))
-    return (heat + text).properties(height=260)
+            data.append({"Reference": class_names[i], "Prediction": class_names[j],
+                         "Pixels": int(count), "Share": round(100 * count / total, 1)})
+    axis = {"labelAngle": 0, "labelLimit": 200, "labelFontSize": 13, "titleFontSize": 13}
+    spec = {
+        "height": 260,
+        "encoding": {
+            "x": {"field": "Prediction", "type": "nominal", "sort": class_names,
+                  "axis": {**axis, "orient": "top"}, "title": "Predicted class"},
+            "y": {"field": "Reference", "type": "nominal", "sort": class_names,
+                  "axis": axis, "title": "Reference class"}},
+        "layer": [
+            {"mark": "rect", "encoding": {
+                "color": {"field": "Share", "type": "quantitative",
+                          "scale": {"scheme": "blues", "domain": [0, 100]},
+                          "title": "% of the reference class"},
+                "tooltip": [{"field": f} for f in ("Reference", "Prediction", "Pixels",
+                                                   "Share")]}},
+            {"mark": {"type": "text", "fontSize": 14}, "encoding": {
+                "text": {"field": "Share", "type": "quantitative", "format": ".1f"},
+                "color": {"condition": {"test": "datum.Share > 50", "value": "white"},
+                          "value": "black"}}},
+        ],
+    }
+    return data, spec
 
 
-#: The Results page's downloads: (label, kind for :func:`download_bytes`, file-name suffix,
-#: MIME type, widget key). ``{codes}`` is the mask's code convention (index or esm).
-DOWNLOADS = (
-    ("Mask (GeoTIFF)", "tif-{codes}", "_mask_{codes}.tif", "image/tiff", "w_dl_tif"),
-    ("Polygons (GeoJSON)", "geojson", "_builtup.geojson", "application/geo+json",
-     "w_dl_geojson"),
-    ("Overlay (PNG)", "png", "_overlay.png", "image/png", "w_dl_png"),
-    ("Statistics (CSV)", "csv", "_statistics.csv", "text/csv", "w_dl_csv"),
-    ("Run manifest (JSON)", "manifest", "_manifest.json", "application/json", "w_dl_manifest"),
-)
+def confusion_chart(metrics: dict, class_names: list[str]) -> None:
+    """Draw :func:`confusion_spec` (Vega-Lite through Streamlit, no Altair import)."""
+    data, spec = confusion_spec(metrics, class_names)
+    st.vega_lite_chart(pd.DataFrame(data), spec, width="stretch")
 
 
-#: Download kind -> how its bytes are made from a result.
-DOWNLOAD_BYTES: dict[str, Callable[[RunResult], bytes]] = {
-    "tif-index": lambda r: r.geotiff("index"),
-    "tif-esm": lambda r: r.geotiff("esm"),
-    "geojson": RunResult.geojson,
-    "png": RunResult.overlay_png,
-    "csv": RunResult.csv,
-    "manifest": RunResult.manifest_json,
-}
+def download_button(result, kind: str, label: str, key: str, **kwargs) -> None:
+    """A download of a result, made when clicked (in the background, once per result and
+    kind: :meth:`~urbanseg_core.runs.result.RunResult.download`) and without a rerun, so
+    quick clicks never cancel each other and the file keeps its name."""
+    suffix, mime, _ = DOWNLOADS[kind]
+    st.download_button(label, data=functools.partial(result.download, kind),
+                       file_name=result.file_name(kind), mime=mime, key=key,
+                       on_click="ignore", **kwargs)
 
 
-@st.cache_data(max_entries=32, show_spinner="Preparing the download...")
-def download_bytes(run_id: str, kind: str, _result: RunResult) -> bytes:  # noqa: ARG001
-    """The bytes of one download of a result (cached per run and kind).
-
-    ``kind``: ``"tif-index"``, ``"tif-esm"``, ``"geojson"``, ``"png"``, ``"csv"``,
-    ``"manifest"``.
-    """
-    return DOWNLOAD_BYTES[kind](_result)
+def flat_text(value: Any) -> str:
+    """A card value as short readable text: lists joined, dicts as ``key: value`` pairs."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {flat_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(flat_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
 
 
 def card_metrics_frame(metrics: dict) -> pd.DataFrame:

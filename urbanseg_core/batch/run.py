@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..errors import BatchError, UrbansegError
 from ..evaluation.manifest import build_manifest, manifest_bytes, model_record
-from ..inference.predict import scene_tile_size
+from ..inference.predict import default_overlap, scene_tile_size
 from ..lazy import lazy_import
 from ..model.card import ModelCard
 from ..model.loading import LoadedModel, default_model_path, load_model
@@ -139,9 +139,9 @@ def _plan_inputs(inputs: Sequence[BatchInput], outdir: Path, card: ModelCard,
         # the model tile size `predict` would use on the whole raster, so that batch tiles
         # cut along its tile plan and the mosaic equals a single-process prediction
         model_tile = scene_tile_size(card, inp.grid.height, inp.grid.width)
-        tiles, strides = plan_batch(inp.grid, tile_km, model_tile, card.overlap)
+        tiles, strides = plan_batch(inp.grid, tile_km, model_tile, default_overlap(card))
         layout = {"model_tile_size": model_tile, "batch_tile_strides": strides,
-                  "batch_tile_px": strides * (model_tile - card.overlap)}
+                  "batch_tile_px": strides * (model_tile - default_overlap(card))}
         folder = outdir / name / "tiles"
         folder.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(folder)
@@ -168,7 +168,7 @@ def _jobs(plan: InputPlan, model_path: str, loaded: LoadedModel,
     """The jobs of an input's unfinished tiles; finished ones go to ``plan.records``."""
     jobs = []
     for tile in plan.tiles:
-        identity = _tile_identity(plan, tile, loaded.sha256, loaded.card.overlap)
+        identity = _tile_identity(plan, tile, loaded.sha256, default_overlap(loaded.card))
         tif = plan.folder / f"{tile.name}.tif"
         record = verify_tile(tif, tif.with_suffix(".json"), identity)
         if record is not None:
@@ -371,8 +371,9 @@ def _write_manifest(result: BatchResult, plans: list[InputPlan], loaded: LoadedM
     manifest = build_manifest(
         source={"kind": "batch", "inputs": inputs},
         model=model_record(loaded),
-        parameters={"tile_km_requested": settings.tile_km, "margin_px": card.overlap // 2,
-                    "model_overlap": card.overlap, "workers": settings.workers,
+        parameters={"tile_km_requested": settings.tile_km,
+                    "margin_px": default_overlap(card) // 2,
+                    "model_overlap": default_overlap(card), "workers": settings.workers,
                     "scheduler": settings.scheduler},
         results={"tiles": result.tiles, "computed": result.computed - len(failures),
                  "reused": result.skipped, "failed": failures,

@@ -4,7 +4,7 @@ Every tile GeoTIFF ``<tile>.tif`` has a sidecar ``<tile>.json`` written after it
 *finished* only when the sidecar parses, its identity matches the run (format, model sha256,
 input fingerprint, CRS, tile bounds and windows, model tile size and overlap) and the sha256 of
 the GeoTIFF on disk equals the one recorded. Both files are written to a temporary name in the
-same folder and moved into place with :func:`os.replace` (atomic on POSIX file systems), so a
+same folder and moved into place (:func:`urbanseg_core.util.atomic_write`), so a
 worker killed mid-write leaves at worst a stray ``.tmp`` file, never a half tile under the
 final name.
 """
@@ -12,13 +12,15 @@ final name.
 from __future__ import annotations
 
 import json
-import os
 import re
-import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..util import sha256_file
+from ..util import atomic_write, sha256_file
+from ..util import temporary_path as tmp_path
+
+__all__ = ["FORMAT", "IDENTITY_KEYS", "atomic_write", "clean_stale_tmp", "read_sidecar",
+           "remove_other_tiles", "tmp_path", "verify_tile", "write_sidecar"]
 
 #: Sidecar format tag; bump when the tile layout changes so old tiles are recomputed.
 FORMAT = "urbanseg-batch-tile/1"
@@ -28,25 +30,6 @@ IDENTITY_KEYS: tuple[str, ...] = (
     "format", "tile", "model_sha256", "input", "crs", "bounds", "window", "read_window",
     "model_tile_size", "model_overlap",
 )
-
-
-def tmp_path(final: Path) -> Path:
-    """A unique temporary name beside ``final`` (same folder, hence same file system)."""
-    return final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def atomic_write(final: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` then move ``tmp`` onto ``final`` atomically.
-
-    The temporary file is removed if ``write`` fails.
-    """
-    tmp = tmp_path(final)
-    try:
-        write(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_sidecar(path: Path, record: dict[str, Any]) -> None:

@@ -1,55 +1,29 @@
 """Files of a change map: the from-to GeoTIFF, JSON statistics, GeoJSON of new built-up areas.
 
 Every file is written to a temporary name in the target folder and renamed over the target at
-the end (:func:`atomic_write`), so an interrupted run never leaves half a file under the
-requested name.
+the end (:func:`urbanseg_core.util.atomic_write`), so an interrupted run never leaves half a
+file under the requested name.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-import uuid
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
 
-from ..errors import InputError
 from ..evaluation.metrics import json_safe
 from ..io.outputs import write_mask
 from ..io.vectorize import class_polygons
+from ..util import atomic_write
 from .codes import PAIR_COLOURS, pair_names
 
 #: Codes traced as "new built-up area": other -> non-residential (1), other -> residential (2).
 NEW_BUILT_UP_CODES = (1, 2)
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` with a temporary path in ``path``'s folder, then rename it to
-    ``path`` (replacing it). The writer creates the file, so it gets the usual permissions.
-
-    Raises:
-        InputError: the folder is missing or not writable (the temporary file is removed).
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"The output folder {folder} does not exist. Create it first.")
-    tmp = folder / f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"Cannot write {path}: {exc.strerror or exc}. Choose a writable "
-                         "location.") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def change_tags(class_names: Sequence[str], extra: dict | None = None) -> dict[str, str]:
@@ -71,7 +45,7 @@ def write_change_geotiff(path: str | Path, codes: np.ndarray, crs: CRS | None, t
     """Write a from-to map as a uint8 GeoTIFF with a colour table and the nine pair names.
 
     Args:
-        path: output file (written atomically, see :func:`atomic_write`).
+        path: output file (written atomically, see :func:`urbanseg_core.util.atomic_write`).
         codes: ``(H, W)`` uint8 ``3 * before + after``, 255 nodata.
         crs, transform: georeference (BEFORE's grid).
         class_names: the three class names (index order).

@@ -8,20 +8,22 @@ from typing import Optional
 import typer
 
 from ..change.decide import ChangeParams
-from ..change.output import atomic_write
 from ..change.pipeline import DEFAULT_MAX_PIXELS, ChangeResult, detect_change
 from ..model.loading import load_model
+from ..util import write_bytes_atomic
 from .errors import fail
-from .options import (BandsOption, DnOffsetOption, ModelOption, band_list, check_writable,
+from .options import (BandsOption, DnOffsetOption, ModelOption, OverwriteOption, band_list,
+                      check_paths, dn_offset_check, number_check, pixels_check,
                       progress_bar)
 
 SHORT_HELP = "Change between two dates: from-to map and km²."
 _DEFAULTS = ChangeParams()
 
 
-def _check_paths(before: Path, after: Path, outputs: list[Path]) -> None:
+def _check_paths(before: Path, after: Path, outputs: list[Path], model: Path | None,
+                 overwrite: bool) -> None:
     """Plain errors for missing inputs, one date given twice, and outputs that would
-    overwrite an input or each other."""
+    overwrite an input, each other, or (without --overwrite) an existing file."""
     for label, path in (("BEFORE", before), ("AFTER", after)):
         if not path.exists():
             fail(f"{label} not found: {path}. Give a Sentinel-2 GeoTIFF or a folder of band "
@@ -29,18 +31,7 @@ def _check_paths(before: Path, after: Path, outputs: list[Path]) -> None:
     if before.resolve() == after.resolve():
         fail(f"BEFORE and AFTER are the same {'folder' if before.is_dir() else 'file'} "
              f"({before}): give the images of two dates.")
-    inputs = {before.resolve(), after.resolve()}
-    seen: set[Path] = set()
-    for out in outputs:
-        resolved = out.resolve()
-        if resolved in inputs:
-            fail(f"The output {out} is one of the inputs; choose another name so the input "
-                 "is not overwritten.")
-        if resolved in seen:
-            fail(f"{out} is given for two outputs; give each output its own file.")
-        seen.add(resolved)
-        check_writable(out, example="change.tif" if out.suffix.lower() in (".tif", ".tiff")
-                       else "stats.json")
+    check_paths(outputs, [before, after, model], overwrite, example="change.tif")
 
 
 def print_change(result: ChangeResult) -> None:
@@ -72,16 +63,20 @@ def change(
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
     dn_offset_after: Optional[float] = typer.Option(
-        None, "--dn-offset-after", help="DN offset of AFTER when it differs from BEFORE's "
+        None, "--dn-offset-after", callback=dn_offset_check, help="DN offset of AFTER when it differs from BEFORE's "
         "(e.g. -1000 for a Level-2A product of 2022 or later); default: --dn-offset."),
     min_magnitude: float = typer.Option(
-        _DEFAULTS.min_magnitude, "--min-magnitude", help="Spectral change needed, in robust "
-        "standard deviations of the scene's date-to-date difference."),
+        _DEFAULTS.min_magnitude, "--min-magnitude", callback=number_check(
+            "give a positive number of standard deviations, e.g. 5.5", lambda v: v > 0),
+        help="Spectral change needed, in robust standard deviations of the scene's "
+             "date-to-date difference."),
     min_area: float = typer.Option(
-        _DEFAULTS.min_area_m2, "--min-area", help="Minimum mapping unit of a changed area, "
-        "m² (2500 = 0.25 ha)."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels",
+        _DEFAULTS.min_area_m2, "--min-area", callback=number_check(
+            "give an area in m² of at least 0, e.g. 2500", lambda v: v >= 0),
+        help="Minimum mapping unit of a changed area, m² (2500 = 0.25 ha)."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", callback=pixels_check,
                                    help="Refuse larger rasters before reading them."),
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Change between two dates of one area, both segmented with the same model.
 
@@ -91,10 +86,7 @@ def change(
     scene's normal date-to-date difference, the model sees built-up area at one date at
     least, and the changed area is at least --min-area.
     """
-    outputs = [p for p in (output, json_path, geojson) if p is not None]
-    _check_paths(before, after, outputs)
-    if min_magnitude <= 0 or min_area < 0:
-        fail("--min-magnitude must be positive and --min-area at least 0.")
+    _check_paths(before, after, [output, json_path, geojson], model, overwrite)
     params = ChangeParams(min_magnitude=min_magnitude, min_area_m2=min_area)
     loaded = load_model(model)
     result = detect_change(before, after, loaded, params, band_order=band_list(bands),
@@ -102,9 +94,9 @@ def change(
                            max_pixels=max_pixels, progress=progress_bar("change"))
     result.write(output)
     if json_path:
-        atomic_write(json_path, lambda tmp: tmp.write_bytes(result.json_bytes()))
+        write_bytes_atomic(json_path, result.json_bytes())
     if geojson:
-        atomic_write(geojson, lambda tmp: tmp.write_bytes(result.geojson_bytes()))
+        write_bytes_atomic(geojson, result.geojson_bytes())
     for note in result.notes:
         typer.echo(f"Note: {note}", err=True)
     h, w = result.shape

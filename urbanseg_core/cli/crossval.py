@@ -12,6 +12,7 @@ from ..model.loading import load_model
 from ..training.config import load_config
 from ..training.crossval import crossval as run_crossval
 from ..training.crossval import markdown_table, score_model
+from ..util import write_bytes_atomic
 from .options import ModelOption
 
 SHORT_HELP = "Leave-one-city-out cross-validation of a training config."
@@ -40,7 +41,7 @@ def crossval(
     if model is not None:
         result = score_model(load_model(model), cfg, log=log)
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "scores.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        write_bytes_atomic(output_dir / "scores.json", json.dumps(result, indent=1).encode())
     else:
         result = run_crossval(cfg, output_dir, city or None, log=log, progress=not no_progress)
     typer.echo(markdown_table(result["cities"], result["mean"]))

@@ -13,8 +13,9 @@ from typing import Callable, NoReturn
 
 import typer
 
-from ..errors import (Fixes, OffsetMetadataError, ReferenceCodesError, TooLargeError,
-                      UnnamedBandsError, UrbansegError, WeightsMismatchError, reword)
+from ..errors import (Fixes, OffsetMetadataError, OutputExistsError, ReferenceCodesError,
+                      TilingError, TooLargeError, UnnamedBandsError, UrbansegError,
+                      WeightsMismatchError, reword)
 from ..sentinel2 import MODEL_BANDS
 
 
@@ -40,6 +41,9 @@ FIXES: Fixes = {
         "Pass --reference-codes index, esm, ghsl or corine."),
     WeightsMismatchError: lambda exc: "Use weights saved by `urbanseg train` with their card, "
                                       "or the original final_model.pth.",
+    OutputExistsError: lambda exc: "Add --overwrite to replace it, or give another file name.",
+    TilingError: lambda exc: "Give --tile-size as a multiple of 16 between 32 and 4096 px and "
+                             "--overlap between 0 and half of it, or leave both out.",
 }
 
 

@@ -18,8 +18,9 @@ from ..io.references import CODE_NAMES, read_reference
 from ..io.scene import Scene, read_scene
 from ..model.loading import load_model
 from .errors import fail
-from .options import (BandsOption, DnOffsetOption, ModelOption, band_list, check_writable,
-                      image_input, progress_bar)
+from ..sentinel2 import CLASS_NAMES, NODATA
+from .options import (BandsOption, DnOffsetOption, ModelOption, OverwriteOption, band_list,
+                      check_paths, choice_check, image_input, note, progress_bar)
 
 SHORT_HELP = "Score a segmentation against a reference."
 
@@ -47,6 +48,40 @@ def table(m: dict) -> str:
     lines += [f"{name:<18}" + "".join(f"{v:>{width},}" for v in row)
               for name, row in zip(names, m["confusion_matrix"])]
     return "\n".join(lines)
+
+
+#: Class words of --reference-values: a class name or index, or "nodata".
+_CLASS_WORDS = {**{n: i for i, n in enumerate(CLASS_NAMES)},
+                **{str(i): i for i in range(len(CLASS_NAMES))}, "nodata": NODATA}
+
+
+def parse_values(text: str | None) -> dict[int, int] | None:
+    """``"0=other,1=residential,2=non-residential"`` -> ``{0: 0, 1: 2, 2: 1}`` (a typer
+    callback: a bad table is one plain line).
+
+    Raises:
+        typer.BadParameter: a pair that is not ``VALUE=CLASS``.
+    """
+    if text is None:
+        return None
+    table = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        value, _, word = pair.partition("=")
+        if not value.strip().lstrip("-").isdigit() or word.strip() not in _CLASS_WORDS:
+            raise typer.BadParameter(
+                f"{pair!r}: give VALUE=CLASS pairs, CLASS one of {', '.join(CLASS_NAMES)} or "
+                "nodata, e.g. 0=other,1=residential,2=non-residential.")
+        table[int(value)] = _CLASS_WORDS[word.strip()]
+    return table
+
+
+def _swap_note(metrics: dict) -> None:
+    hint = metrics.get("swapped_builtup")
+    if hint:
+        note(f"the reference's residential and non-residential classes look swapped: "
+             f"built-up Dice {hint['dice_macro_builtup']:.3f} as read, "
+             f"{hint['if_swapped']:.3f} with the two exchanged. Check its codes, or give "
+             "them with --reference-values.")
 
 
 def _band_count(path: Path) -> int | None:
@@ -80,23 +115,28 @@ def evaluate(
                                      "reprojected onto the image grid, nearest)."),
     model: ModelOption = None,
     reference_codes: str = typer.Option("auto", "--reference-codes",
+                                        callback=choice_check(CODE_NAMES),
                                         help="auto, index, esm, ghsl or corine."),
+    reference_values: Optional[str] = typer.Option(
+        None, "--reference-values", callback=parse_values,
+        help="The class of each value of the reference, e.g. "
+             "0=other,1=residential,2=non-residential (values not listed are not compared); "
+             "replaces --reference-codes."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG with image, "
                                         "reference, prediction and confusion matrix."),
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Segment IMAGE and score it against REFERENCE (Dice, IoU, confusion matrix)."""
-    if reference_codes not in CODE_NAMES:
-        fail(f"--reference-codes must be one of {', '.join(CODE_NAMES)}, not {reference_codes!r}.")
-    if plot:
-        check_writable(plot)
+    check_paths([plot], [image, reference, model], overwrite, example="report.png")
     scene = _read_image(image, reference, bands, dn_offset)
-    ref = read_reference(reference, scene, reference_codes)
+    ref = read_reference(reference, scene, reference_codes, values=reference_values)
     loaded = load_model(model)
     seg = segment_scene(scene, loaded, progress=None if as_json else progress_bar("predict"))
     metrics = evaluate_maps(seg.classes, ref, loaded.card.class_names)
+    _swap_note(metrics)
     if plot:
         evaluation_figure(scene, ref, seg.classes, metrics, loaded.card, plot)
     if as_json:

@@ -22,10 +22,11 @@ from ..gee.download import fetch_reference, fetch_scene
 from ..gee.export import (export_composite, export_pair, recent_tasks, task_status, write_image,
                           write_pair, write_reference)
 from .errors import fail
-from .options import (CloudOption, EndOption, ReducerOption, StartOption, check_writable, note,
-                      progress_bar)
+from .options import (CloudOption, EndOption, OverwriteOption, ReducerOption, StartOption,
+                      check_paths, note, number_check, progress_bar)
 
 _SECRETS = Path(".streamlit") / "secrets.toml"
+_km2_check = number_check("give a positive area in km²", lambda v: v > 0)
 
 #: Command name -> short help, for the main group.
 SHORT_HELPS = {
@@ -36,9 +37,15 @@ SHORT_HELPS = {
 }
 
 
+#: Seconds the commands wait for Earth Engine to answer (``URBANSEG_EE_TIMEOUT``).
+CONNECT_TIMEOUT_S = 20.0
+
+
 def _connect() -> str:
-    """Connect or fail with the plain reason; returns the project."""
-    conn = auth.connect(auth.load_secrets_file(_SECRETS), os.environ)
+    """Connect (waiting at most ``URBANSEG_EE_TIMEOUT`` s, default 20) or fail with the plain
+    reason; returns the project."""
+    seconds = float(os.environ.get("URBANSEG_EE_TIMEOUT") or CONNECT_TIMEOUT_S)
+    conn = auth.connect_within(seconds, auth.load_secrets_file(_SECRETS), os.environ)
     if not conn.connected:
         fail(conn.message)
     typer.echo(conn.message, err=True)
@@ -77,12 +84,12 @@ def gee_fetch(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(500.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
-    check_writable(output)
-    if reference:
-        check_writable(reference)
+    check_paths([output, reference], [aoi_path], overwrite, example="scene.tif")
     aoi = _read_aoi(aoi_path, max_km2)
     _connect()
     t0 = time.perf_counter()
@@ -110,7 +117,8 @@ def gee_export(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(50_000.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(50_000.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
     aoi = _read_aoi(aoi_path, max_km2)
@@ -134,7 +142,8 @@ def gee_export_pairs(
     end: EndOption = DEFAULT_END,
     cloud_threshold: CloudOption = DEFAULT_CLOUD_THRESHOLD,
     reducer: ReducerOption = "median",
-    max_km2: float = typer.Option(500.0, "--max-km2", help="Refuse larger AOIs (km²)."),
+    max_km2: float = typer.Option(500.0, "--max-km2", callback=_km2_check,
+                                  help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export composite + GHSL training pairs (<name>_image.tif, <name>_mask.tif) for AOIs."""
     if not aois_path.is_file():

@@ -16,7 +16,7 @@ import sys
 
 import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ..lazy import lazy_import
 from .errors import plain_errors
@@ -42,12 +42,25 @@ _SETTINGS = {"add_completion": False, "pretty_exceptions_enable": False,
              "rich_markup_mode": None}
 
 
+class PlainCommand(TyperCommand):
+    """A command whose bad option values (a range, a choice, a missing option) are one plain
+    line, ``Error: Invalid value for '--x': ...``, with exit code 2, like every other user
+    error (click would print the usage block above it)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as exc:  # typer's click: also a missing option
+            typer.echo(f"Error: {exc.format_message()}", err=True)
+            raise typer.Exit(code=2) from None
+
+
 def load_command(name: str) -> click.Command:
     """The click command ``name`` of :data:`COMMANDS`, its module imported now."""
     module, function, short_help = COMMANDS[name]
     command = getattr(lazy_import(f"{__package__}.{module}"), function)
     single = typer.Typer(**_SETTINGS)
-    single.command(name, short_help=short_help)(plain_errors(command))
+    single.command(name, short_help=short_help, cls=PlainCommand)(plain_errors(command))
     return typer.main.get_command(single)
 
 

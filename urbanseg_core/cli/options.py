@@ -6,17 +6,21 @@ never from another command or from the main group.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from tqdm import tqdm
 
+from ..inference.tiling import MULTIPLE, TILE_RANGE
 from ..io.bandfolder import choose_offset, stack_folder
+from ..io.outputs import check_outputs
 from ..io.scene import HOW_DESCRIPTIONS, how_note
 from .errors import fail
 
@@ -24,22 +28,79 @@ from .errors import fail
 #: class map in memory; larger areas belong to ``urbanseg batch``.
 DEFAULT_MAX_PIXELS = 150_000_000
 
+
+def number_check(rule: str, ok: Callable[[float], bool]) -> Callable:
+    """A typer callback refusing numbers (``None`` passes) for which ``ok`` is false, NaN and
+    infinities included: ``Invalid value for '--x': <value>: <rule>.``, exit code 2."""
+    def check(value):
+        if value is not None and not (math.isfinite(value) and ok(value)):
+            raise typer.BadParameter(f"{value:g}: {rule}.")
+        return value
+    return check
+
+
+def date_check(value: str | None) -> str | None:
+    """A typer callback refusing dates that are not ``YYYY-MM-DD``."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. "
+                                     "2018-06-30.") from None
+    return value
+
+
+def choice_check(choices: Sequence[str]) -> Callable:
+    """A typer callback refusing values outside ``choices``."""
+    def check(value):
+        if value is not None and value not in choices:
+            raise typer.BadParameter(f"{value!r}: use one of {', '.join(choices)}.")
+        return value
+    return check
+
+
+#: The DN offset is added to digital numbers of 0-10000 (reflectance x 10000).
+dn_offset_check = number_check("the DN offset is a number of DN between -10000 and 10000, "
+                             "usually -1000 or 0", lambda v: -10000 <= v <= 10000)
+#: Pixel limits.
+pixels_check = number_check("give a number of pixels of at least 1", lambda v: v >= 1)
+
 # Options shared by several commands (predict, evaluate, batch).
 ModelOption = Annotated[Optional[Path], typer.Option(
     "--model", help="Model card (.json) or weights (.pt/.pth); default: the bundled model.")]
 BandsOption = Annotated[Optional[str], typer.Option(
     "--bands", help="Band order of the file(s), comma-separated, e.g. B2,B3,B4,...")]
 DnOffsetOption = Annotated[Optional[float], typer.Option(
-    "--dn-offset", help="Add to DN before /10000 (-1000 for non-harmonised products since "
-                        "2022-01-25). Default 0; for a band folder, the offset its product "
-                        "metadata (MTD_MSIL*.xml) declares.")]
+    "--dn-offset", callback=dn_offset_check,
+    help="Add to DN before /10000 (-1000 for non-harmonised products since 2022-01-25). "
+         "Default 0; for a band folder, the offset its product metadata (MTD_MSIL*.xml) "
+         "declares.")]
+OverwriteOption = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace output files that exist already (never an input file).")]
+TileSizeOption = Annotated[Optional[int], typer.Option(
+    "--tile-size", callback=number_check(
+        f"the tile side is a multiple of {MULTIPLE} px between {TILE_RANGE[0]} and "
+        f"{TILE_RANGE[1]}, e.g. 512", lambda v: TILE_RANGE[0] <= v <= TILE_RANGE[1]
+        and v % MULTIPLE == 0),
+    help=f"Tile side in px, a multiple of {MULTIPLE} (default: chosen from the model card for "
+         "the raster).")]
+OverlapOption = Annotated[Optional[int], typer.Option(
+    "--overlap", callback=number_check("the overlap is 0 px or more, at most half the tile",
+                                       lambda v: 0 <= v <= TILE_RANGE[1] // 2),
+    help="Pixels shared by neighbouring tiles, blended across (default: 192 px, at least the "
+         "model card's).")]
 
 # Composite options shared by the gee-* commands (defaults: the GHSL epoch 2018).
-StartOption = Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")]
-EndOption = Annotated[str, typer.Option("--end", help="Day after the last (YYYY-MM-DD).")]
-CloudOption = Annotated[float, typer.Option("--cloud-threshold",
-                                            help="Cloud Score+ cs_cdf threshold 0-1.")]
-ReducerOption = Annotated[str, typer.Option("--reducer", help="median or mean.")]
+StartOption = Annotated[str, typer.Option("--start", callback=date_check,
+                                          help="First day (YYYY-MM-DD).")]
+EndOption = Annotated[str, typer.Option("--end", callback=date_check,
+                                        help="Day after the last (YYYY-MM-DD).")]
+CloudOption = Annotated[float, typer.Option(
+    "--cloud-threshold", callback=number_check("the Cloud Score+ threshold is between 0 and 1",
+                                               lambda v: 0 <= v <= 1),
+    help="Cloud Score+ cs_cdf threshold 0-1.")]
+ReducerOption = Annotated[str, typer.Option("--reducer", callback=choice_check(("median", "mean")),
+                                            help="median or mean.")]
 
 #: Said when a band folder looks like Level-2A and no --dn-offset was given.
 LEVEL2A_HINT = ("This looks like a Level-2A product. Products of processing baseline 04.00 "
@@ -56,6 +117,17 @@ def band_list(bands: str | None) -> list[str] | None:
 def note(text: str) -> None:
     """Print ``Note: text`` on stderr."""
     typer.echo(f"Note: {text}", err=True)
+
+
+def check_paths(outputs: Sequence[Path | None], inputs: Sequence[Path | None],
+                overwrite: bool, example: str = "mask.tif") -> None:
+    """Before any work: outputs never replace an input, exist only with ``--overwrite``
+    (:func:`~urbanseg_core.io.outputs.check_outputs`; the error is worded by
+    :mod:`.errors`), and their folders exist and are writable (:func:`check_writable`)."""
+    for path in outputs:
+        if path is not None:
+            check_writable(path, example)
+    check_outputs(outputs, inputs, overwrite)
 
 
 def check_writable(path: Path, example: str = "mask.tif") -> None:

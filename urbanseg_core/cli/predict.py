@@ -12,9 +12,11 @@ from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..inference.pipeline import Segmentation, segment_file
 from ..io.sample import SAMPLE_SCENE
 from ..model.loading import load_model
+from ..util import write_bytes_atomic
 from .errors import fail
-from .options import (DEFAULT_MAX_PIXELS, BandsOption, DnOffsetOption, ModelOption, band_list,
-                      check_writable, image_input, note, progress_bar, user_notes)
+from .options import (DEFAULT_MAX_PIXELS, BandsOption, DnOffsetOption, ModelOption,
+                      OverlapOption, OverwriteOption, TileSizeOption, band_list, check_paths,
+                      choice_check, image_input, note, pixels_check, progress_bar, user_notes)
 
 SHORT_HELP = "Segment one scene (GeoTIFF or band folder)."
 
@@ -42,10 +44,7 @@ def print_unsure(unsure: UnsureArea | None) -> None:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    try:
-        path.write_text(json.dumps(payload, indent=2))
-    except OSError as exc:
-        fail(f"Cannot write {path}: {exc.strerror}. Choose a writable location.")
+    write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
 
 
 def _report(seg: Segmentation, stats: AreaStats, source: Path, output: Path, codes: str,
@@ -72,8 +71,8 @@ def predict(
     output: Path = typer.Option(..., "-o", "--output", help="Output mask GeoTIFF."),
     sample: bool = typer.Option(False, "--sample", help="Use the bundled sample scene."),
     model: ModelOption = None,
-    codes: str = typer.Option("index", "--codes", help="index (0/1/2, 255 nodata) or esm "
-                              "(1/250/255, 0 nodata)."),
+    codes: str = typer.Option("index", "--codes", callback=choice_check(("index", "esm")),
+                              help="index (0/1/2, 255 nodata) or esm (1/250/255, 0 nodata)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the "
                                              "statistics as JSON here."),
     confidence: bool = typer.Option(False, "--confidence", help="Add band 2: how sure the "
@@ -81,21 +80,20 @@ def predict(
                                     "built-up pixels."),
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
-    tile_size: Optional[int] = typer.Option(None, "--tile-size", help="Tile side in px "
-                                            "(default: the model card's)."),
-    overlap: Optional[int] = typer.Option(None, "--overlap", help="Tile overlap in px."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", envvar="URBANSEG_MAX_PIXELS",
+    tile_size: TileSizeOption = None,
+    overlap: OverlapOption = None,
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", callback=pixels_check,
+                                   envvar="URBANSEG_MAX_PIXELS",
                                    help="Refuse larger rasters before reading them."),
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Segment a Sentinel-2 scene into other / non-residential / residential."""
-    if codes not in ("index", "esm"):
-        fail(f"--codes must be 'index' or 'esm', not {codes!r}.")
     if sample == (input is not None):
         fail("Give either an INPUT file or --sample (one of the two).")
     source = SAMPLE_SCENE if sample else input
-    check_writable(output)
-    if json_path:
-        check_writable(json_path)
+    if not source.exists():
+        fail(f"{source} not found. Give a Sentinel-2 GeoTIFF or a folder of band files.")
+    check_paths([output, json_path], [source, model], overwrite)
     loaded = load_model(model)
     with image_input(source, max_pixels, bands, dn_offset) as (raster, offset):
         seg = segment_file(raster, loaded, band_order=band_list(bands), dn_offset=offset,

@@ -9,7 +9,7 @@ import typer
 
 from ..io.bandfolder import choose_offset, stack_folder
 from .errors import fail
-from .options import LEVEL2A_HINT, check_writable, note
+from .options import LEVEL2A_HINT, OverwriteOption, check_paths, note
 
 SHORT_HELP = "Stack single-band files into one GeoTIFF."
 
@@ -18,11 +18,12 @@ def stack(
     folder: Path = typer.Argument(..., help="Folder of single-band Sentinel-2 files "
                                   "(..._B02.tif, ..._B8A_20m.jp2; searched recursively)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output 11-band GeoTIFF."),
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Stack single-band files (10/20/60 m, any CRS) into one 11-band 10 m GeoTIFF."""
     if not folder.is_dir():
         fail(f"{folder} is not a folder. Give the folder that holds the band files.")
-    check_writable(output, example=f"{folder.name or 'scene'}_stack.tif")
+    check_paths([output], [folder], overwrite, example=f"{folder.name or 'scene'}_stack.tif")
     if output.suffix.lower() not in (".tif", ".tiff"):
         fail(f"Give the stack a GeoTIFF name ending in .tif, e.g. {output}.tif.")
     path, notes = stack_folder(folder, output)

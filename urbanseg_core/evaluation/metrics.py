@@ -54,14 +54,17 @@ def confusion_matrix(pred: np.ndarray, ref: np.ndarray, n_classes: int = 3) -> n
     ref = np.asarray(ref)
     if pred.shape != ref.shape:
         raise ValueError(f"prediction {pred.shape} and reference {ref.shape} differ in shape")
-    ok = (pred != NODATA) & (ref != NODATA)
-    p = pred[ok].astype("int64")
-    r = ref[ok].astype("int64")
-    if p.size and (p.max() >= n_classes or r.max() >= n_classes):
-        raise ValueError(f"class values must be below {n_classes} (or 255 for nodata)")
-    return np.bincount(r * n_classes + p, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
+    cm = np.zeros(n_classes * n_classes, dtype="int64")
+    rows = max(1, (1 << 22) // max(1, pred.shape[-1])) if pred.ndim == 2 else len(pred)
+    for start in range(0, max(len(pred), 1), rows):  # blocks of rows: bounded int64 copies
+        p_block, r_block = pred[start:start + rows], ref[start:start + rows]
+        ok = (p_block != NODATA) & (r_block != NODATA)
+        p = p_block[ok].astype("int64")
+        r = r_block[ok].astype("int64")
+        if p.size and (p.max() >= n_classes or r.max() >= n_classes):
+            raise ValueError(f"class values must be below {n_classes} (or 255 for nodata)")
+        cm += np.bincount(r * n_classes + p, minlength=n_classes * n_classes)
+    return cm.reshape(n_classes, n_classes)
 
 
 def scores_from_confusion(cm: np.ndarray,
@@ -115,6 +118,32 @@ def scores_from_confusion(cm: np.ndarray,
     }
 
 
+#: A reference looks swapped when exchanging its two built-up classes raises the mean Dice of
+#: the built-up classes by at least this much, and to at least 1.5 times its value.
+SWAP_GAIN = 0.15
+
+
+def swapped_builtup(cm: np.ndarray) -> dict[str, float] | None:
+    """Whether the reference's two built-up classes look swapped (residential coded as
+    non-residential and back), from a 3-class confusion matrix (rows = reference).
+
+    Returns:
+        ``{"dice_macro_builtup": as given, "if_swapped": with reference classes 1 and 2
+        exchanged}`` when the exchange gains at least :data:`SWAP_GAIN` and 50 %, else
+        ``None``.
+    """
+    cm = np.asarray(cm, dtype="int64")
+    if cm.shape != (3, 3):
+        return None
+    given = scores_from_confusion(cm)["dice_macro_builtup"]
+    swapped = scores_from_confusion(cm[[0, 2, 1]])["dice_macro_builtup"]
+    if math.isnan(swapped) or math.isnan(given):
+        return None
+    if swapped >= given + SWAP_GAIN and swapped >= 1.5 * given:
+        return {"dice_macro_builtup": given, "if_swapped": swapped}
+    return None
+
+
 def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
                   class_names: Sequence[str] = DEFAULT_CLASS_NAMES) -> dict[str, Any]:
     """Score a predicted class map against a reference class map.
@@ -129,8 +158,9 @@ def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
         A dict with ``dice_weighted``, ``dice_macro_builtup``, ``dice_binary_builtup``,
         ``per_class`` ({name: {dice, iou, precision, recall, support_px}}),
         ``confusion_matrix`` (list of lists, rows = reference, columns = prediction),
-        ``built_up_share_pred``, ``built_up_share_ref`` (fractions 0-1) and ``valid_px``.
-        Undefined ratios are NaN (see module docstring).
+        ``built_up_share_pred``, ``built_up_share_ref`` (fractions 0-1), ``valid_px`` and
+        ``swapped_builtup`` (:func:`swapped_builtup`: ``None`` unless the reference's
+        built-up classes look swapped). Undefined ratios are NaN (see module docstring).
 
     Raises:
         ReferenceError_: no pixel is valid in both maps.
@@ -142,7 +172,9 @@ def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
             "No pixel has both a prediction and a reference value: the reference does not "
             "overlap the image's valid area."
         )
-    return scores_from_confusion(cm, class_names)
+    scores = scores_from_confusion(cm, class_names)
+    scores["swapped_builtup"] = swapped_builtup(cm)
+    return scores
 
 
 def json_safe(obj: Any) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 from ..io.display import true_colour_rgb
 from ..lazy import lazy_import
 from ..sentinel2 import NODATA
-from ..util import hex_to_rgb
+from ..util import atomic_write, hex_to_rgb
 
 
 def true_colour(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -81,6 +81,8 @@ def evaluation_figure(scene, ref: np.ndarray, pred: np.ndarray, metrics: dict, c
     dw, mb = metrics["dice_weighted"], metrics["dice_macro_builtup"]
     axes[3].set_title(f"weighted Dice {dw:.3f}, macro built-up {mb:.3f}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:  # written under a temporary name and renamed: never half a PNG
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
     return Path(path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -164,6 +165,26 @@ def connect(secrets: Mapping | None = None, env: Mapping[str, str] = os.environ)
     log.info("Connected to Earth Engine project %s with %s", project, method)
     return Connection(True, project, f"Connected to Earth Engine project {project}", method,
                       account)
+
+
+def connect_within(seconds: float, secrets: Mapping | None = None,
+                   env: Mapping[str, str] = os.environ) -> Connection:
+    """:func:`connect`, waiting at most ``seconds`` for Earth Engine to answer (with
+    credentials but no network the first request can hang for a minute).
+
+    Returns:
+        The :class:`Connection`, or a "did not answer" one after ``seconds`` (the check goes
+        on in a background thread; nothing is initialised meanwhile).
+    """
+    box: dict[str, Connection] = {}
+    worker = threading.Thread(target=lambda: box.setdefault("c", connect(secrets, env)),
+                              name="urbanseg-ee-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if "c" in box:
+        return box["c"]
+    return _not_connected(f"Earth Engine did not answer within {seconds:g} s. Check this "
+                          "computer's internet connection, then try again.")
 
 
 def _service_account(ee, key_value: Any, source: str, project: str | None):

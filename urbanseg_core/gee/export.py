@@ -31,6 +31,7 @@ from ..errors import EarthEngineError, InputError
 from ..io.grid import Grid
 from ..lazy import lazy_import
 from ..sentinel2 import MODEL_BANDS, NODATA
+from ..util import atomic_write
 from ..util import safe_name as _safe
 from .auth import require_initialized
 from .composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START, composite, ee_geometry
@@ -261,12 +262,14 @@ def write_image(path: str | Path, scene) -> Path:
     path = Path(path)
     data = scene.reflectance.astype("float32", copy=True)
     data[:, ~scene.valid] = 0.0
-    with rasterio.open(path, "w", count=len(MODEL_BANDS), dtype="float32", nodata=0,
-                       **_base_profile(scene)) as dst:
-        dst.write(data)
-        for i, band in enumerate(MODEL_BANDS, start=1):
-            dst.set_band_description(i, band)
-    return path
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", count=len(MODEL_BANDS), dtype="float32", nodata=0,
+                           **_base_profile(scene)) as dst:
+            dst.write(data)
+            for i, band in enumerate(MODEL_BANDS, start=1):
+                dst.set_band_description(i, band)
+
+    return atomic_write(path, write)
 
 
 def write_reference(path: str | Path, reference: np.ndarray, scene) -> Path:
@@ -274,11 +277,13 @@ def write_reference(path: str | Path, reference: np.ndarray, scene) -> Path:
     path = Path(path)
     if reference.shape != scene.shape:
         raise InputError(f"The reference is {reference.shape} px but the scene is {scene.shape} px.")
-    with rasterio.open(path, "w", count=1, dtype="uint8", nodata=NODATA,
-                       **_base_profile(scene)) as dst:
-        dst.write(reference.astype("uint8"), 1)
-        dst.set_band_description(1, "class: 0 other, 1 non-residential, 2 residential")
-    return path
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", count=1, dtype="uint8", nodata=NODATA,
+                           **_base_profile(scene)) as dst:
+            dst.write(reference.astype("uint8"), 1)
+            dst.set_band_description(1, "class: 0 other, 1 non-residential, 2 residential")
+
+    return atomic_write(path, write)
 
 
 def check_destination(destination: str, bucket: str | None) -> Destination:

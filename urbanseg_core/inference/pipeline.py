@@ -21,7 +21,8 @@ from ..io.regrid import classes_to_grid, regrid_reason, to_model_grid
 from ..io.scene import BandFile, Scene, read_scene
 from ..model.loading import LoadedModel, load_model
 from ..sentinel2 import NODATA
-from .predict import ArraySource, ProgressCallback, class_confidence_head, predict_layers
+from .predict import (ArraySource, ProgressCallback, class_confidence_head, predict_layers,
+                      tiling_for)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Segmentation:
             of residential vs non-residential on built-up pixels, in percent
             (:func:`~urbanseg_core.inference.predict.split_confidence`); 255 where the class is
             "other" or there is no data.
+        tiling: ``(tile side, overlap)`` in px used on the model's grid.
     """
 
     classes: np.ndarray
@@ -56,6 +58,7 @@ class Segmentation:
     scene: Scene | None = None
     source: str = ""
     confidence: np.ndarray | None = None
+    tiling: tuple[int, int] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -82,8 +85,10 @@ class Segmentation:
 
 
 def _finish(layers: np.ndarray, crs, transform, loaded: LoadedModel, seconds: float,
-            notes: list[str], scene: Scene | None, source: str) -> Segmentation:
-    """A :class:`Segmentation` from ``(2, H, W)`` layers: classes, split confidence."""
+            notes: list[str], scene: Scene | None, source: str,
+            tiling: tuple[int, int]) -> Segmentation:
+    """A :class:`Segmentation` from ``(2, H, W)`` layers: classes, split confidence;
+    ``tiling`` the ``(tile side, overlap)`` used."""
     card = loaded.card
     classes, confidence = layers[0], layers[1].copy()
     confidence[(classes == 0) | (classes == NODATA)] = NODATA  # built-up pixels only
@@ -93,13 +98,18 @@ def _finish(layers: np.ndarray, crs, transform, loaded: LoadedModel, seconds: fl
                      "predicted.")
     return Segmentation(classes, crs, transform, card.name, loaded.sha256,
                         card.class_names, card.class_colours, seconds, notes, scene, source,
-                        confidence)
+                        confidence, tiling)
 
 
 def _layers(source, loaded: LoadedModel, progress, predict_kwargs: dict) -> np.ndarray:
     """``(2, H, W)`` uint8 classes and split confidence of a tile source."""
     return predict_layers(source, loaded, class_confidence_head, progress=progress,
                           **predict_kwargs)
+
+
+def _tiling(loaded: LoadedModel, shape: tuple[int, int], kwargs: dict) -> tuple[int, int]:
+    """The tile side and overlap the prediction uses on a grid of ``shape``."""
+    return tiling_for(loaded.card, *shape, kwargs.get("tile_size"), kwargs.get("overlap"))
 
 
 def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
@@ -123,8 +133,9 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
     notes = list(scene.notes)
     start = time.perf_counter()
     reason = regrid_reason(scene.crs, scene.transform, loaded.card.pixel_size_m)
+    work = to_model_grid(scene, loaded.card.pixel_size_m) if reason else scene
+    tiling = _tiling(loaded, work.shape, predict_kwargs)
     if reason:
-        work = to_model_grid(scene, loaded.card.pixel_size_m)
         notes.append(f"The image was warped to a {loaded.card.pixel_size_m:g} m UTM grid for the "
                      f"model because {reason}; the mask is on the original grid.")
         layers = _layers(ArraySource(work), loaded, progress, predict_kwargs)
@@ -133,7 +144,7 @@ def segment_scene(scene: Scene, loaded: LoadedModel | None = None,
         layers = _layers(ArraySource(scene), loaded, progress, predict_kwargs)
     seconds = time.perf_counter() - start
     return _finish(layers, scene.crs, scene.transform, loaded, seconds, notes, scene,
-                   scene.source)
+                   scene.source, tiling)
 
 
 def segment_file(path: str | Path, loaded: LoadedModel | None = None,
@@ -166,4 +177,4 @@ def segment_file(path: str | Path, loaded: LoadedModel | None = None,
     layers = _layers(source, loaded, progress, predict_kwargs)
     seconds = time.perf_counter() - start
     return _finish(layers, source.crs, source.transform, loaded, seconds, source.notes, None,
-                   str(path))
+                   str(path), _tiling(loaded, source.shape, predict_kwargs))

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 from xml.etree import ElementTree
 
+import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 from shapely.geometry import Polygon, box
 
 from ..errors import InputError, OffsetMetadataError, TooLargeError
-from ..sentinel2 import (BAND_FILE_SUFFIXES, METADATA_NAMES, MODEL_BANDS, OFFSET_TAGS,
-                         SUBSTITUTES, band_of, band_sort_key, is_quality_mask, level2a_signs)
+from ..sentinel2 import (BAND_FILE_SUFFIXES, L2A_OFFSET, METADATA_NAMES, MODEL_BANDS,
+                         NO_OFFSET_DARK_DN, OFFSET_BASELINE, OFFSET_DARK_DN, OFFSET_SINCE,
+                         OFFSET_TAGS, SUBSTITUTES, acquisition_date, band_of, band_sort_key,
+                         is_quality_mask, level2a_signs, processing_baseline)
 from .grid import target_grid
 from .stacking import stack_bands, write_stack
 
@@ -143,6 +147,69 @@ def choose_offset(folder: str | Path, given: float | None = None) -> OffsetChoic
     if found is not None:
         return OffsetChoice(found[0], metadata=found[1], declared=found[0])
     return OffsetChoice(0.0, looks_level2a=looks_level2a(folder))
+
+
+@dataclass(frozen=True)
+class OffsetGuess:
+    """The DN offset the evidence in a file points to, and the sentence that says why.
+
+    Attributes:
+        offset: 0 or -1000 DN.
+        reason: one plain sentence naming the evidence (baseline, darkest pixels, date).
+    """
+
+    offset: float
+    reason: str
+
+
+def _long_date(day) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def guess_offset(texts: Iterable[str], blue_dn: np.ndarray | None = None,
+                 level2a: bool = False) -> OffsetGuess | None:
+    """The DN offset of a file without product metadata, from the evidence it carries.
+
+    In order: a processing baseline in a product name (``_N0400_``: 04.00 and later carry the
+    offset); for Level-2A files, the darkest blue pixels (the first percentile of B2 DN above
+    :data:`~urbanseg_core.sentinel2.OFFSET_DARK_DN`: the offset is stored, which also catches
+    older scenes reprocessed since 2022; below
+    :data:`~urbanseg_core.sentinel2.NO_OFFSET_DARK_DN`: it is not); the acquisition date (since
+    :data:`~urbanseg_core.sentinel2.OFFSET_SINCE`). Top-of-atmosphere (Level-1C) blue is
+    bright even over water, so only the date speaks for those.
+
+    Args:
+        texts: file names and metadata values (dates, product names).
+        blue_dn: B2 digital numbers of valid pixels (a sample), or ``None``.
+        level2a: the file is Level-2A surface reflectance (names, tags).
+
+    Returns:
+        The guess, or ``None`` when nothing in the file says.
+    """
+    texts = list(texts)
+    baseline = processing_baseline(texts)
+    if baseline is not None:
+        carries = baseline >= OFFSET_BASELINE
+        return OffsetGuess(L2A_OFFSET if carries else 0.0, (
+            f"The product name gives processing baseline {baseline:05.2f}, "
+            + ("which stores the 1000 DN offset." if carries else "older than 04.00, which "
+               "has no DN offset.")))
+    if level2a and blue_dn is not None and blue_dn.size >= 100:
+        dark = float(np.percentile(blue_dn, 1))
+        if dark > OFFSET_DARK_DN or dark < NO_OFFSET_DARK_DN:
+            carries = dark > OFFSET_DARK_DN
+            return OffsetGuess(L2A_OFFSET if carries else 0.0, (
+                f"These are Level-2A files and their darkest blue pixels read {dark:,.0f} DN, "
+                + ("as only a stored 1000 DN offset makes them." if carries else
+                   "so no 1000 DN offset is stored in them.")))
+    day = acquisition_date(texts)
+    if day is not None:
+        carries = day >= OFFSET_SINCE
+        return OffsetGuess(L2A_OFFSET if carries else 0.0, (
+            f"The image was taken on {_long_date(day)}, "
+            + ("after" if carries else "before") + f" {_long_date(OFFSET_SINCE)}, when "
+            "Sentinel-2 products began to store a 1000 DN offset."))
+    return None
 
 
 # ------------------------------------------------------------------------------ band files

@@ -1,4 +1,5 @@
-"""Writing class maps: GeoTIFF (index or ESM codes), GeoJSON polygons, PNG overlays.
+"""Writing class maps: GeoTIFF (index or ESM codes), GeoJSON polygons, PNG overlays; and the
+rule that keeps outputs off the user's files (:func:`check_outputs`).
 
 Index codes (default): 0 other, 1 non-residential, 2 residential, **255 nodata**.
 ESM codes (``codes="esm"``): 1 other, 250 non-residential, 255 residential, **0 nodata**, as
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -19,9 +21,10 @@ from PIL import Image
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
-from ..errors import InputError
-from ..sentinel2 import ESM_CODES, ESM_NODATA, NODATA
-from ..util import hex_to_rgb
+from ..errors import OutputError, OutputExistsError, OverwritesInputError
+from ..sentinel2 import (BAND_FILE_SUFFIXES, ESM_CODES, ESM_NODATA, METADATA_NAMES, NODATA,
+                         band_of)
+from ..util import atomic_write, hex_to_rgb
 
 Codes = Literal["index", "esm"]
 
@@ -99,6 +102,10 @@ def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform
                codes: Codes = "index", confidence: np.ndarray | None = None) -> Path:
     """Write an ``(H, W)`` uint8 class map as a georeferenced GeoTIFF with a colour table.
 
+    The file is written under a temporary name in its folder and renamed when complete
+    (:func:`~urbanseg_core.util.atomic_write`), so a failed write never leaves half a file or
+    a damaged old one.
+
     Args:
         path: output file; its folder must exist and be writable.
         classes: ``(H, W)`` uint8 index class map (255 nodata).
@@ -115,16 +122,12 @@ def write_mask(path: str | Path, classes: np.ndarray, crs: CRS | None, transform
     Raises:
         InputError: the folder is missing or not writable.
     """
-    path = Path(path)
-    if not path.parent.exists():
-        raise InputError(f"The output folder {path.parent} does not exist. Create it first.")
-    try:
-        profile = mask_profile(classes, crs, transform, codes, 1 if confidence is None else 2)
-        with rasterio.open(path, "w", **profile) as dst:
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", **mask_profile(classes, crs, transform, codes,
+                                                  1 if confidence is None else 2)) as dst:
             _write(dst, classes, class_names, colours, codes, confidence)
-    except (rasterio.errors.RasterioIOError, PermissionError, OSError) as exc:
-        raise InputError(f"Cannot write {path}: {exc}. Choose a writable location.") from exc
-    return path
+
+    return atomic_write(path, write)
 
 
 def mask_bytes(classes: np.ndarray, crs: CRS | None, transform, class_names: Sequence[str],
@@ -157,3 +160,69 @@ def png_bytes(rgba: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgba).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal once resolved (``./x.tif`` and ``/abs/x.tif``,
+    symbolic links), or :func:`os.path.samefile` (hard links, case-insensitive disks)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _read_from_folder(output: Path, folder: Path) -> bool:
+    """Whether an existing ``output`` is a file a command reads from the input ``folder``:
+    a band file (the band in its name) or a product metadata file anywhere below it."""
+    if not output.exists():
+        return False
+    try:
+        output.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return output.name in METADATA_NAMES or (
+        output.suffix.lower() in BAND_FILE_SUFFIXES and band_of(output) is not None)
+
+
+def check_outputs(outputs: Sequence[str | Path | None], inputs: Sequence[str | Path | None],
+                  overwrite: bool = False) -> None:
+    """Refuse outputs that would damage a user's files, before any work is done.
+
+    Rules: an output is never one of the command's inputs (compared resolved and with
+    :func:`os.path.samefile`, so ``./x.tif`` and ``/abs/x.tif`` or a hard link are caught),
+    nor a band or metadata file inside an input folder; two outputs are never one file; an
+    output is not a folder; an existing output is replaced only when ``overwrite`` is set
+    (rasterio's ``rio`` convention).
+
+    Args:
+        outputs: the files a command will write (``None`` entries are skipped).
+        inputs: the files and folders it reads (``None`` entries are skipped).
+        overwrite: whether existing outputs may be replaced.
+
+    Raises:
+        OverwritesInputError: an output is an input (never allowed).
+        OutputExistsError: an output exists and ``overwrite`` is not set.
+        OutputError: an output is a folder, or two outputs are one file.
+    """
+    given = [Path(p) for p in inputs if p is not None]
+    seen: list[Path] = []
+    for out in (Path(p) for p in outputs if p is not None):
+        for inp in given:
+            if _same_file(out, inp) or (inp.is_dir() and _read_from_folder(out, inp)):
+                raise OverwritesInputError(
+                    f"The output {out} is one of the inputs ({inp}): writing it would "
+                    "destroy that input.", "Give the output another name.",
+                    output=str(out), input=str(inp))
+        if out.is_dir():
+            raise OutputError(f"The output {out} is a folder.", "Give a file name in it.",
+                              output=str(out))
+        if any(_same_file(out, other) for other in seen):
+            raise OutputError(f"{out} is given for two outputs.",
+                              "Give each output its own file name.", output=str(out))
+        if out.exists() and not overwrite:
+            raise OutputExistsError(f"{out} exists already.",
+                                    "Choose another name, or allow replacing it.",
+                                    output=str(out))
+        seen.append(out)

@@ -25,7 +25,7 @@ private units).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 import rasterio
@@ -156,8 +156,61 @@ def to_index(array: np.ndarray, codes: str = "auto") -> np.ndarray:
             f"Unknown reference codes {codes!r}; use one of {', '.join(CODE_NAMES)}."
         )
     out = np.zeros(arr.shape, dtype="uint8")
-    CONVERTERS[codes](arr.astype("int64", copy=False), out)
+    # integers are compared as they are (a uint8 mask stays 1 byte a pixel); floats as int64
+    CONVERTERS[codes](arr.astype("int64") if arr.dtype.kind == "f" else arr, out)
     return out
+
+
+def map_values(array: np.ndarray, values: Mapping[int, int]) -> np.ndarray:
+    """Convert a reference raster with a value -> class table the user gave.
+
+    Args:
+        array: ``(H, W)`` integer raster.
+        values: ``{value: class}``: class index 0-2, or 255 for "no data"; values not in the
+            table become 255 (not compared).
+
+    Returns:
+        ``(H, W)`` uint8 index classes, 255 where there is no reference.
+    """
+    out = np.full(array.shape, NODATA, dtype="uint8")
+    for value, cls in values.items():
+        out[array == value] = cls
+    return out
+
+
+def reference_values(path: str | Path, limit: int = 32) -> tuple[list[tuple[int, int]], str]:
+    """The values a reference file holds (nodata left out) and the codes detected for them.
+
+    Args:
+        path: a single-band raster of class codes.
+        limit: most values returned (the most frequent, in value order).
+
+    Returns:
+        ``([(value, pixels), ...], codes)``; ``codes`` is :func:`detect_codes` of the values,
+        or ``""`` when they fit no convention.
+
+    Raises:
+        ReferenceError_: the file is missing, unreadable, only nodata, or holds fractions.
+    """
+    raw, nodata_mask, _, _ = _read_codes(Path(path))
+    values, counts = np.unique(raw[~nodata_mask], return_counts=True)
+    if values.dtype.kind == "f" and not np.all(values == np.round(values)):
+        raise ReferenceError_("The reference mask holds fractional values; it must hold "
+                              "integer class codes.")
+    keep = np.sort(np.argsort(counts)[::-1][:limit])
+    pairs = [(int(values[i]), int(counts[i])) for i in keep]
+    try:
+        codes = detect_codes(values.astype("int64"))
+    except ReferenceError_:
+        codes = ""
+    return pairs, codes
+
+
+def default_classes(values: list[int], codes: str) -> dict[int, int]:
+    """The class each value has under a code convention (the start of a mapping form)."""
+    if not codes or not values:
+        return {v: NODATA for v in values}
+    return dict(zip(values, (int(c) for c in to_index(np.array(values), codes))))
 
 
 def _read_codes(path: Path) -> tuple[np.ndarray, np.ndarray, object, object]:
@@ -194,7 +247,8 @@ def _read_codes(path: Path) -> tuple[np.ndarray, np.ndarray, object, object]:
     return raw, nodata_mask, crs, transform
 
 
-def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
+def read_reference(path: str | Path, scene, codes: str = "auto",
+                   values: Mapping[int, int] | None = None) -> np.ndarray:
     """Read a reference raster and put it on a scene's grid as index classes.
 
     The codes are converted to index classes on the file's own grid (the file's nodata value
@@ -207,6 +261,7 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
         scene: a :class:`~urbanseg_core.io.scene.Scene` (only ``crs``, ``transform``,
             ``shape`` are used).
         codes: see :func:`to_index`.
+        values: a ``{value: class}`` table (:func:`map_values`) that replaces ``codes``.
 
     Returns:
         ``(H, W)`` uint8 index classes on the scene grid, 255 where there is no reference.
@@ -217,9 +272,12 @@ def read_reference(path: str | Path, scene, codes: str = "auto") -> np.ndarray:
     """
     path = Path(path)
     raw, nodata_mask, src_crs, src_transform = _read_codes(path)
-    if codes == "auto":
-        codes = detect_codes(raw[~nodata_mask])
-    index = to_index(raw, codes)
+    if values is not None:
+        index = map_values(raw, values)
+    else:
+        if codes == "auto":
+            codes = detect_codes(raw[~nodata_mask])
+        index = to_index(raw, codes)
     index[nodata_mask] = NODATA
     height, width = scene.shape
     if src_crs is None or scene.crs is None:

@@ -345,10 +345,13 @@ class BandFile:
         """
         height = self.shape[0] - row if height is None else min(height, self.shape[0] - row)
         width = self.shape[1] - col if width is None else min(width, self.shape[1] - col)
-        window = Window(col, row, width, height)
+        return self._read(window=Window(col, row, width, height))
+
+    def _read(self, **how) -> tuple[np.ndarray, np.ndarray]:
+        """Reflectance and valid mask of a read (``window=`` or ``out_shape=``)."""
         with self._open() as src:
-            data = self._guarded(lambda: src.read(self.indexes, window=window))
-            masks = self._guarded(lambda: src.read_masks(self.indexes, window=window))
+            data = self._guarded(lambda: src.read(self.indexes, **how))
+            masks = self._guarded(lambda: src.read_masks(self.indexes, **how))
         valid = (masks > 0).all(axis=0)
         if self.dtype.kind == "f":
             valid &= np.isfinite(data).all(axis=0)
@@ -357,6 +360,21 @@ class BandFile:
         reflectance = to_reflectance(data, scale=self.scale, dn_offset=self.dn_offset)
         reflectance[:, ~valid] = 0.0
         return reflectance, valid
+
+
+    def preview(self, max_side: int = 1200) -> Scene:
+        """The whole raster read decimated (nearest) to at most ``max_side`` px a side, for
+        pictures of rasters too large to hold: a :class:`Scene` on a coarser grid.
+
+        Raises:
+            InputError: the file is damaged.
+        """
+        height, width = self.shape
+        step = max(1, -(-max(height, width) // max_side))
+        h, w = -(-height // step), -(-width // step)
+        reflectance, valid = self._read(out_shape=(len(self.indexes), h, w))
+        transform = self.transform * self.transform.scale(width / w, height / h)
+        return Scene(reflectance, valid, self.crs, transform, str(self.path), self.band_names)
 
 
 def read_scene(

@@ -19,6 +19,7 @@ from rasterio.warp import reproject
 
 from ..errors import InputError
 from ..sentinel2 import MODEL_BANDS
+from ..util import atomic_write
 from .grid import target_grid
 
 
@@ -73,16 +74,19 @@ def write_stack(path: str | Path, data: np.ndarray, crs, transform,
                 bands: tuple[str, ...] = MODEL_BANDS, tags: Mapping[str, str] | None = None) -> Path:
     """Write a ``(C, H, W)`` band stack as a deflate GeoTIFF with band descriptions.
 
-    DN 0 is declared nodata (the Sentinel-2 fill value).
+    DN 0 is declared nodata (the Sentinel-2 fill value). Written under a temporary name and
+    renamed when complete (:func:`~urbanseg_core.util.atomic_write`).
     """
     count, height, width = data.shape
     profile = dict(driver="GTiff", height=height, width=width, count=count, dtype=data.dtype,
                    crs=crs, transform=transform, nodata=0, compress="deflate", predictor=2,
                    tiled=True, blockxsize=256, blockysize=256, interleave="pixel")
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-        for i, b in enumerate(bands, start=1):
-            dst.set_band_description(i, b)
-        if tags:
-            dst.update_tags(**tags)
-    return Path(path)
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            for i, b in enumerate(bands, start=1):
+                dst.set_band_description(i, b)
+            if tags:
+                dst.update_tags(**tags)
+
+    return atomic_write(path, write)

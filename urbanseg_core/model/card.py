@@ -12,6 +12,7 @@ indices the code cannot produce.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ModelCardError, ModelLoadError
 from ..sentinel2 import CLASSES, INDICES, MODEL_BANDS
+from ..util import write_bytes_atomic
 
 
 class ClassInfo(BaseModel):
@@ -97,6 +99,12 @@ class ModelCard(BaseModel):
         return [c.colour for c in sorted(self.classes, key=lambda c: c.index)]
 
 
+#: Folder of the bundled weights: package data (``urbanseg_core/model/weights/``), so an
+#: installed wheel carries them.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: Card of the bundled default model.
+DEFAULT_CARD = WEIGHTS_DIR / "urbanseg-unet.json"
+
 #: The 3 classes of the original project (:data:`urbanseg_core.sentinel2.CLASSES`).
 DEFAULT_CLASSES: list[ClassInfo] = [
     ClassInfo(index=i, name=name, colour=colour, esm_code=esm, description=description)
@@ -157,5 +165,48 @@ def read_card(path: str | Path) -> ModelCard:
 
 
 def write_card(card: ModelCard, path: str | Path) -> None:
-    """Write a card as indented JSON (UTF-8)."""
-    Path(path).write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    """Write a card as indented JSON (UTF-8), atomically
+    (:func:`~urbanseg_core.util.atomic_write`)."""
+    write_bytes_atomic(path, (card.model_dump_json(indent=2) + "\n").encode("utf-8"))
+
+
+def original_card(weights: Path) -> ModelCard:
+    """The card of the original project's ``final_model.pth`` (UNet(15, 3), base width 64)."""
+    return ModelCard(
+        name="original-2022-unet",
+        version="2022",
+        description="The MSc project's checkpoint (Reichman University, 2022), trained on "
+                    "700 ESM-labelled 300 x 300 px Sentinel-2 images of 2018.",
+        weights=weights.name,
+        architecture=Architecture(base_width=64, bilinear=True, align_corners=True),
+        normalisation=Normalisation(method="minmax_window", window=300),
+        classes=DEFAULT_CLASSES,
+        tile_size=300,
+        overlap=0,
+        training_data=[{"name": "ESM 2015 labels, Sentinel-2 SR mean composite 2018",
+                        "images": 700}],
+        metrics={"dice_weighted_test": 0.83, "source": "reported by the original project"},
+        limitations=["Per-window min-max scaling: answers depend on the 300 px window; "
+                     "seams between windows."],
+    )
+
+
+def default_model_path() -> Path:
+    """The card to load when none is given: ``$URBANSEG_MODEL`` or the bundled model."""
+    env = os.environ.get("URBANSEG_MODEL")
+    return Path(env) if env else DEFAULT_CARD
+
+
+def card_and_weights(path: str | Path | None = None) -> tuple[ModelCard, Path]:
+    """The card and the weights file a model path names (see
+    :func:`urbanseg_core.model.loading.load_model`).
+
+    Raises:
+        ModelLoadError: the card cannot be read.
+    """
+    path = Path(path) if path is not None else default_model_path()
+    if path.suffix.lower() == ".json":
+        card = read_card(path)
+        return card, path.parent / card.weights
+    card_path = path.with_suffix(".json")
+    return (read_card(card_path) if card_path.exists() else original_card(path)), path

@@ -6,7 +6,6 @@ code. When a card gives a sha256, the weights must match it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,18 +14,15 @@ import torch
 
 from ..errors import ModelLoadError, WeightsMismatchError
 from ..util import sha256_file
-from .card import (
-    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, check_inputs, read_card,
+from .card import (  # the card rules, re-exported: callers import them from here too
+    DEFAULT_CARD, WEIGHTS_DIR, Architecture, ModelCard, card_and_weights, check_inputs,
+    default_model_path, original_card,
 )
+
+__all__ = ["DEFAULT_CARD", "WEIGHTS_DIR", "LoadedModel", "build_model", "card_and_weights",
+           "default_model_path", "load_model", "original_card"]
 from .engine import Logits, make_engine, softmax, torch_logits
 from .unet import UNet
-
-#: Folder of the bundled weights: package data (``urbanseg_core/model/weights/``), so an
-#: installed wheel carries them.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-#: Card of the bundled default model.
-DEFAULT_CARD = WEIGHTS_DIR / "urbanseg-unet.json"
-
 
 @dataclass
 class LoadedModel:
@@ -69,44 +65,18 @@ class LoadedModel:
         return next(self.model.parameters()).device
 
 
-def original_card(weights: Path) -> ModelCard:
-    """The card of the original project's ``final_model.pth`` (UNet(15, 3), base width 64)."""
-    return ModelCard(
-        name="original-2022-unet",
-        version="2022",
-        description="The MSc project's checkpoint (Reichman University, 2022), trained on "
-                    "700 ESM-labelled 300 x 300 px Sentinel-2 images of 2018.",
-        weights=weights.name,
-        architecture=Architecture(base_width=64, bilinear=True, align_corners=True),
-        normalisation=Normalisation(method="minmax_window", window=300),
-        classes=DEFAULT_CLASSES,
-        tile_size=300,
-        overlap=0,
-        training_data=[{"name": "ESM 2015 labels, Sentinel-2 SR mean composite 2018",
-                        "images": 700}],
-        metrics={"dice_weighted_test": 0.83, "source": "reported by the original project"},
-        limitations=["Per-window min-max scaling: answers depend on the 300 px window; "
-                     "seams between windows."],
-    )
-
-
-def default_model_path() -> Path:
-    """The card to load when none is given: ``$URBANSEG_MODEL`` or the bundled model."""
-    env = os.environ.get("URBANSEG_MODEL")
-    return Path(env) if env else DEFAULT_CARD
-
-
 def _read_state_dict(weights: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(weights, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise ModelLoadError(f"Weights file not found: {weights}.") from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        raise ModelLoadError(
-            f"{weights.name} is not a PyTorch state dict that can be loaded safely "
-            f"({str(exc).splitlines()[0][:160]}). Save weights with "
-            "torch.save(model.state_dict(), path)."
-        ) from exc
+        raise ModelLoadError(  # PyTorch's own words go to `detail`, not into the sentence
+            f"{weights.name} is not a model weights file that can be loaded safely: it may be "
+            "damaged, another kind of file, or a checkpoint that holds code.",
+            "Use the .pt file that urbanseg train wrote, or the original final_model.pth "
+            "(weights saved with torch.save(model.state_dict(), path)).",
+            path=str(weights), detail=str(exc).strip()) from exc
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
             if key in obj and isinstance(obj[key], dict):
@@ -146,20 +116,6 @@ def build_model(arch: Architecture) -> UNet:
     return UNet(n_channels=arch.n_channels, n_classes=arch.n_classes,
                 base_width=arch.base_width, bilinear=arch.bilinear,
                 align_corners=arch.align_corners)
-
-
-def card_and_weights(path: str | Path | None = None) -> tuple[ModelCard, Path]:
-    """The card and the weights file a model path names (see :func:`load_model`).
-
-    Raises:
-        ModelLoadError: the card cannot be read.
-    """
-    path = Path(path) if path is not None else default_model_path()
-    if path.suffix.lower() == ".json":
-        card = read_card(path)
-        return card, path.parent / card.weights
-    card_path = path.with_suffix(".json")
-    return (read_card(card_path) if card_path.exists() else original_card(path)), path
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu",

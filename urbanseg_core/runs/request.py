@@ -1,8 +1,10 @@
-"""What a run is asked to do: a :class:`RunRequest` and the cache key of its answer."""
+"""What a run is asked to do: a :class:`RunRequest`, the cache key of its answer, and the
+:class:`RemoteSource` a front end supplies for network sources (light: no PyTorch)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 from ..util import json_digest
 
@@ -22,6 +24,9 @@ class RunRequest:
         band_order: names of the file's bands from the band form, or ``None``.
         dn_offset: DN offset (-1000 for non-harmonised Level-2A since 2022-01-25).
         reference_path, reference_sha256, reference_codes: an optional reference mask.
+        reference_values: ``((value, class), ...)``: the class (index, or 255 for no data) of
+            each value of the reference file, as the user mapped them; ``None``: read the
+            values by ``reference_codes``.
         aoi: GeoJSON geometry (EPSG:4326) for Earth Engine runs, as text (hashable).
         start, end: date range (ISO dates, end excluded) for Earth Engine composites.
         cloud_threshold: Cloud Score+ ``cs_cdf`` threshold 0-1: pixels at least this
@@ -37,6 +42,7 @@ class RunRequest:
     reference_path: str | None = None
     reference_sha256: str | None = None
     reference_codes: str = "auto"
+    reference_values: tuple[tuple[int, int], ...] | None = None
     aoi: str | None = None
     start: str | None = None
     end: str | None = None
@@ -49,3 +55,22 @@ class RunRequest:
         fields.pop("reference_path")
         fields["model_sha256"] = model_sha256
         return json_digest(fields)
+
+
+@dataclass(frozen=True)
+class RemoteSource:
+    """A source fetched over the network (Earth Engine), supplied by the caller.
+
+    Attributes:
+        scene: ``scene(request, progress) -> Scene``; ``progress(fraction)``.
+        reference: ``reference(request, scene) -> (H, W) uint8 or None`` on the scene's grid
+            (``None`` when it cannot be had: the run goes on without it).
+        reference_codes: how the result names the reference's codes.
+        pixels: ``pixels(request) -> int``: the size of what ``scene`` will fetch (for the
+            run's memory need).
+    """
+
+    scene: Callable[[RunRequest, Callable[[float], None]], Any]
+    reference: Callable[[RunRequest, Any], Any]
+    reference_codes: str
+    pixels: Callable[[RunRequest], int] = lambda request: 0

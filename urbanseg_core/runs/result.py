@@ -7,8 +7,9 @@ store it) and is built by :func:`build_result` from a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from rasterio.crs import CRS
@@ -17,11 +18,30 @@ from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..evaluation.manifest import build_manifest, manifest_bytes
 from ..evaluation.metrics import evaluate_maps, json_safe
 from ..evaluation.report import stats_csv
-from ..inference.pipeline import Segmentation
-from ..io.display import ImageLayer, class_layer, footprint, true_colour_layer
+from ..io.display import MAX_SIDE, ImageLayer, class_layer, footprint, true_colour_layer
+from ..io.display import true_colour as true_colour_rgba
 from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
+from ..io.scene import Scene
 from ..io.vectorize import class_polygons, geojson_bytes
 from ..util import safe_name
+
+if TYPE_CHECKING:  # only a type here: this module loads without PyTorch
+    from ..inference.pipeline import Segmentation
+
+#: The downloads of a result: kind -> (file-name suffix, MIME type, how the bytes are made).
+#: One name per file: the mask is ``<stem>_mask_index.tif`` wherever it is offered.
+DOWNLOADS: dict[str, tuple[str, str, Callable[["RunResult"], bytes]]] = {
+    "tif-index": ("_mask_index.tif", "image/tiff", lambda r: r.geotiff("index")),
+    "tif-esm": ("_mask_esm.tif", "image/tiff", lambda r: r.geotiff("esm")),
+    "tif-index-confidence": ("_mask_index_confidence.tif", "image/tiff",
+                             lambda r: r.geotiff("index", confidence=True)),
+    "tif-esm-confidence": ("_mask_esm_confidence.tif", "image/tiff",
+                           lambda r: r.geotiff("esm", confidence=True)),
+    "geojson": ("_builtup.geojson", "application/geo+json", lambda r: r.geojson()),
+    "png": ("_overlay.png", "image/png", lambda r: r.overlay_png()),
+    "csv": ("_statistics.csv", "text/csv", lambda r: r.csv()),
+    "manifest": ("_manifest.json", "application/json", lambda r: r.manifest_json()),
+}
 
 
 @dataclass
@@ -48,6 +68,8 @@ class RunResult:
         split_confidence: ``(H, W)`` uint8, how sure the model is of residential vs
             non-residential on built-up pixels (0-100 %, 255 elsewhere), or ``None``.
         unsure: the built-up area whose split confidence is below 50 % (km², share).
+        picture: ``(h, w, 4)`` uint8 true-colour image on the input grid, decimated like
+            :meth:`classes_png` (side-by-side views), or ``None``.
     """
 
     run_id: str
@@ -73,8 +95,36 @@ class RunResult:
     dates: dict[str, Any] | None = None
     split_confidence: np.ndarray | None = None
     unsure: UnsureArea | None = None
+    picture: np.ndarray | None = None
+    _made: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:  # picklable: the lock is made anew
+        state = dict(self.__dict__)
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ downloads
+    def download(self, kind: str) -> bytes:
+        """The bytes of one download (a key of :data:`DOWNLOADS`), made once per result and
+        kept (thread-safe: several clicks, or sessions, share one making).
+
+        Raises:
+            KeyError: an unknown kind.
+        """
+        make = DOWNLOADS[kind][2]
+        with self._lock:
+            if kind not in self._made:
+                self._made[kind] = make(self)
+            return self._made[kind]
+
+    def file_name(self, kind: str) -> str:
+        """The download's file name: :attr:`stem` and the kind's suffix."""
+        return self.stem + DOWNLOADS[kind][0]
     @property
     def stem(self) -> str:
         """A file-name stem for downloads, e.g. ``urbanseg_sample_t33uuu``."""
@@ -92,11 +142,23 @@ class RunResult:
         return geojson_bytes(class_polygons(self.classes, self.crs, self.transform,
                                             self.class_names))
 
+    @property
+    def step(self) -> int:
+        """Decimation of the pictures: every ``step``-th pixel, at most
+        :data:`~urbanseg_core.io.display.MAX_SIDE` px a side."""
+        return max(1, -(-max(self.classes.shape) // MAX_SIDE))
+
     def classes_png(self, reference: bool = False) -> bytes:
         """The prediction (or the reference) as an opaque PNG with every class coloured,
-        nodata transparent, on the input grid (side-by-side views)."""
+        nodata transparent, on the input grid decimated by :attr:`step` (side-by-side views,
+        all of one size)."""
         classes = self.reference if reference else self.classes
-        return png_bytes(overlay_rgba(classes, self.colours, 1.0, show_other=True))
+        return png_bytes(overlay_rgba(classes[::self.step, ::self.step], self.colours, 1.0,
+                                      show_other=True))
+
+    def picture_png(self) -> bytes | None:
+        """The true-colour :attr:`picture` as PNG (same size as :meth:`classes_png`)."""
+        return None if self.picture is None else png_bytes(self.picture)
 
     def overlay_png(self) -> bytes:
         """The prediction as an RGBA PNG on the input grid ("other" transparent)."""
@@ -127,6 +189,19 @@ class RunResult:
         return manifest_bytes(self.manifest())
 
 
+def _picture(preview: Scene | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """The true-colour image of a preview at the pictures' size (:attr:`RunResult.step`):
+    a whole scene is decimated like the class maps; a preview read decimated
+    (:meth:`~urbanseg_core.io.scene.BandFile.preview`, same :data:`MAX_SIDE`) already is."""
+    if preview is None:
+        return None
+    refl, valid = preview.reflectance, preview.valid
+    if preview.shape == tuple(shape):
+        step = max(1, -(-max(shape) // MAX_SIDE))
+        refl, valid = refl[:, ::step, ::step], valid[::step, ::step]
+    return true_colour_rgba(refl, valid)
+
+
 def build_result(
     seg: Segmentation,
     *,
@@ -139,10 +214,11 @@ def build_result(
     aoi: dict[str, Any] | None = None,
     dates: dict[str, Any] | None = None,
     true_colour: ImageLayer | None = None,
+    preview: Scene | None = None,
 ) -> RunResult:
     """Turn a :class:`~urbanseg_core.inference.pipeline.Segmentation` into a :class:`RunResult`.
 
-    Builds the map layers (unless the scene has no CRS) and, with a reference, the scores.
+    Builds the map layers (unless the input has no CRS) and, with a reference, the scores.
 
     Args:
         seg: the segmentation.
@@ -151,29 +227,32 @@ def build_result(
         reference_codes: the reference's code convention.
         aoi, dates: Earth Engine request details.
         true_colour: a precomputed true-colour layer (the sample's is shared).
+        preview: the scene or a decimated read of it (:meth:`~urbanseg_core.io.scene.
+            BandFile.preview`) for the true-colour pictures; default ``seg.scene``.
 
     Raises:
         ReferenceError_: the reference has no pixel in common with the prediction.
     """
-    scene = seg.scene
+    preview = preview if preview is not None else seg.scene
     metrics = None
     if reference is not None:
         metrics = json_safe(evaluate_maps(seg.classes, reference, seg.class_names))
     outline = pred_layer = ref_layer = None
-    if scene.crs is not None:
-        outline = footprint(scene.crs, scene.transform, scene.shape)
-        if true_colour is None:
-            true_colour = true_colour_layer(scene.reflectance, scene.valid, scene.crs,
-                                            scene.transform)
-        pred_layer = class_layer(seg.classes, scene.crs, scene.transform, seg.class_colours)
+    if seg.crs is not None:
+        outline = footprint(seg.crs, seg.transform, seg.shape)
+        if true_colour is None and preview is not None:
+            true_colour = true_colour_layer(preview.reflectance, preview.valid, preview.crs,
+                                            preview.transform)
+        pred_layer = class_layer(seg.classes, seg.crs, seg.transform, seg.class_colours)
         if reference is not None:
-            ref_layer = class_layer(reference, scene.crs, scene.transform, seg.class_colours)
+            ref_layer = class_layer(reference, seg.crs, seg.transform, seg.class_colours)
     return RunResult(
-        run_id=run_id, source=source, classes=seg.classes, crs=scene.crs,
-        transform=scene.transform, stats=areas_of(seg), class_names=list(seg.class_names),
+        run_id=run_id, source=source, classes=seg.classes, crs=seg.crs,
+        transform=seg.transform, stats=areas_of(seg), class_names=list(seg.class_names),
         colours=list(seg.class_colours), model=model, parameters=parameters,
         seconds=seg.seconds, notes=list(seg.notes), true_colour=true_colour,
         prediction_layer=pred_layer, reference_layer=ref_layer, outline=outline,
         reference=reference, reference_codes=reference_codes, metrics=metrics,
         aoi=aoi, dates=dates, split_confidence=seg.confidence, unsure=unsure_built_up(seg),
+        picture=_picture(preview, seg.shape),
     )

@@ -18,23 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 
 from ..errors import BandOrderError, InputError, ModelLoadError, UnsupportedOffsetError
-from ..io.bandfolder import choose_offset, stack_folder
+from ..io.bandfolder import OffsetGuess, choose_offset, find_band_files, guess_offset, stack_folder
 from ..io.display import footprint
 from ..io.scene import missing_bands, overview_sample, propose_band_order
 from ..sentinel2 import (L1C_SAFE_ORDER, L2A_OFFSET, METADATA_NAMES, MODEL_BANDS, band_of,
                          level2a_signs)
-from ..util import safe_file_name, safe_name
+from ..util import safe_file_name, safe_name, sha256_file, write_bytes_atomic
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "urbanseg_uploads"
 #: Choices offered per band in the band-mapping form ("" = not a model band).
 BAND_CHOICES: tuple[str, ...] = ("",) + L1C_SAFE_ORDER
-#: Largest raster the app segments interactively, pixels (about 35 x 35 km at 10 m; the
-#: reflectance stack alone then takes 0.5 GB). The `urbanseg` CLI handles larger rasters.
-MAX_PIXELS = 12_000_000
+#: Largest raster the app segments, pixels (11,000 x 11,000 px, 110 x 110 km at 10 m). Files
+#: on a 10 m grid are read tile by tile, so memory grows by about 24 bytes a pixel (the class
+#: map, the reference, the scores), as for `urbanseg predict`; the run queue
+#: (:mod:`urbanseg_core.runs.load`) admits runs by that need.
+MAX_PIXELS = 121_000_000
 
 
 def save_upload(data: bytes, name: str) -> tuple[Path, str]:
@@ -48,9 +51,7 @@ def save_upload(data: bytes, name: str) -> tuple[Path, str]:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / safe_file_name(name, default="upload.tif")
     if not path.exists() or path.stat().st_size != len(data):
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes_atomic(path, data)
     return path, digest
 
 
@@ -66,6 +67,8 @@ class StackedUpload(NamedTuple):
         metadata: the metadata file's name, or ``None``.
         unused: uploads whose names name no band (left out).
         looks_level2a: no metadata came with the files, yet their names look like Level-2A.
+        offset_guess: without metadata, the offset the files' names, darkest pixels or date
+            point to (:func:`~urbanseg_core.io.bandfolder.guess_offset`), or ``None``.
     """
 
     path: Path
@@ -76,6 +79,7 @@ class StackedUpload(NamedTuple):
     metadata: str | None = None
     unused: tuple[str, ...] = ()
     looks_level2a: bool = False
+    offset_guess: OffsetGuess | None = None
 
 
 def _upload_folder(files: Sequence[tuple[str, bytes]]) -> Path:
@@ -136,9 +140,9 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
     band_dir = folder / "bands"
     band_dir.mkdir(parents=True, exist_ok=True)
     for name, data in bands:
-        (band_dir / safe_file_name(name)).write_bytes(data)
+        write_bytes_atomic(band_dir / safe_file_name(name), data)
     if metadata:
-        (folder / Path(metadata[0][0]).name).write_bytes(metadata[0][1])
+        write_bytes_atomic(folder / Path(metadata[0][0]).name, metadata[0][1])
     choice = choose_offset(band_dir)
     if choice.metadata is not None and choice.offset not in (0.0, L2A_OFFSET):
         raise UnsupportedOffsetError(
@@ -146,13 +150,28 @@ def save_band_uploads(files: Sequence[tuple[str, bytes]]) -> StackedUpload:
             "applies 0 or -1000 only.", "Use the command line, which applies any offset.",
             offset=choice.offset)
     stack = folder / f"{_common_stem([name for name, _ in bands])}_stack.tif"
-    part = folder / "stack.part.tif"
-    _, notes = stack_folder(band_dir, part, max_pixels=MAX_PIXELS, label="the upload")
-    part.replace(stack)
-    return StackedUpload(stack, hashlib.sha256(stack.read_bytes()).hexdigest(), notes,
-                         len(bands), choice.declared,
+    _, notes = stack_folder(band_dir, stack, max_pixels=MAX_PIXELS, label="the upload")
+    names = [n for n, _ in files]
+    level2a = level2a_signs(names)
+    guess = None
+    if choice.metadata is None:
+        guess = guess_offset(names, _blue_sample(find_band_files(band_dir)["B2"], 1),
+                             level2a)
+    return StackedUpload(stack, sha256_file(stack), notes, len(bands), choice.declared,
                          choice.metadata.name if choice.metadata else None, tuple(unnamed),
-                         choice.metadata is None and level2a_signs([n for n, _ in files]))
+                         choice.metadata is None and level2a, guess)
+
+
+def _blue_sample(path: Path, band: int) -> np.ndarray | None:
+    """Valid B2 DN of a file's band ``band`` (1-based), read decimated to 512 x 512 px."""
+    try:
+        with rasterio.open(path) as src:
+            data = src.read(band, out_shape=(min(512, src.height), min(512, src.width)))
+            nodata = src.nodata
+    except RasterioIOError:
+        return None
+    valid = np.isfinite(data) & (data != (0 if nodata is None else nodata))
+    return data[valid].astype("float64")
 
 
 def _common_stem(names: Sequence[str]) -> str:
@@ -176,6 +195,9 @@ class RasterInfo:
         default_order: proposed Sentinel-2 name per file band ("" = unused).
         how: a sentence on how the proposal was made.
         footprint: the raster's outline (GeoJSON geometry, EPSG:4326), ``None`` without CRS.
+        offset_guess: the DN offset its name, tags, darkest pixels or date point to
+            (:func:`~urbanseg_core.io.bandfolder.guess_offset`), or ``None``.
+        pixel_size: the pixel side in CRS units (metres for projected files).
     """
 
     count: int
@@ -188,11 +210,34 @@ class RasterInfo:
     default_order: tuple[str, ...]
     how: str
     footprint: dict | None = None
+    offset_guess: OffsetGuess | None = None
+    pixel_size: float = 10.0
+
+    @property
+    def pixels(self) -> int:
+        """Width x height."""
+        return self.width * self.height
 
 
-def inspect_raster(path: str | Path) -> RasterInfo:
-    """Read an uploaded raster's header and propose a band order
-    (:func:`~urbanseg_core.io.scene.propose_band_order`).
+def _file_offset(src, name: str, order: Sequence[str]) -> OffsetGuess | None:
+    """:func:`~urbanseg_core.io.bandfolder.guess_offset` for one uploaded raster: its name
+    and metadata tags, and its B2 band's darkest pixels when the band is known."""
+    tags = {k: str(v) for k, v in src.tags().items()}
+    texts = [name, *tags.values()]
+    level2a = level2a_signs([name]) or "L2A" in tags.get("PROCESSING_LEVEL", "").upper()
+    blue = None
+    if "B2" in order and src.dtypes[0] not in ("float32", "float64"):
+        blue = _blue_sample(Path(src.name), list(order).index("B2") + 1)
+    return guess_offset(texts, blue, level2a)
+
+
+def inspect_raster(path: str | Path, name: str | None = None) -> RasterInfo:
+    """Read an uploaded raster's header, propose a band order
+    (:func:`~urbanseg_core.io.scene.propose_band_order`) and guess its DN offset.
+
+    Args:
+        path: the stored upload.
+        name: the file's name as uploaded (default: the stored name).
 
     Raises:
         InputError: the file is not a raster rasterio can read.
@@ -211,7 +256,8 @@ def inspect_raster(path: str | Path) -> RasterInfo:
         return RasterInfo(src.count, src.width, src.height, str(src.dtypes[0]),
                           src.crs.to_string() if src.crs else "none", descriptions, named,
                           tuple(order), how,
-                          footprint(src.crs, src.transform, (src.height, src.width)))
+                          footprint(src.crs, src.transform, (src.height, src.width)),
+                          _file_offset(src, name or path.name, order), abs(src.res[0]))
 
 
 def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:
@@ -238,9 +284,11 @@ def check_band_order(order: tuple[str, ...]) -> tuple[str, ...]:
 def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
     """Write uploaded weights (and card) to their own folder; return the path to load.
 
-    With a card, the weights are saved under the file name the card names, and the card's
-    path is returned; without one, the weights path is returned (read as the original 2022
-    checkpoint layout by :func:`~urbanseg_core.model.loading.load_model`).
+    The weights keep their uploaded name, so messages about them name the file the user
+    chose. With a card, a copy of it pointing to that name is written beside them and its
+    path returned (the card's sha256 still checks the content); without one, the weights path
+    is returned (read as the original 2022 checkpoint layout by
+    :func:`~urbanseg_core.model.loading.load_model`).
 
     Raises:
         ModelLoadError: the card is not JSON or names no weights file.
@@ -248,18 +296,17 @@ def stage_weights(weights: bytes, name: str, card: bytes | None = None) -> Path:
     digest = hashlib.sha256(weights).hexdigest()
     folder = UPLOAD_DIR / f"model_{digest[:16]}"
     folder.mkdir(parents=True, exist_ok=True)
+    path = write_bytes_atomic(folder / safe_file_name(name, default="weights.pth"), weights)
     if card is None:
-        path = folder / safe_file_name(name, default="weights.pth")
-        path.write_bytes(weights)
         return path
     try:
         data = json.loads(card.decode("utf-8"))
-        weights_name = Path(str(data["weights"])).name
+        str(data["weights"])
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError("The model card is not a valid card JSON (it must name its "
-                             "weights file under \"weights\").") from exc
-    (folder / weights_name).write_bytes(weights)
-    card_path = folder / (Path(weights_name).stem + ".json")
-    card_path.write_bytes(card)
-    return card_path
-
+                             "weights file under \"weights\").",
+                             "Upload the .json card that urbanseg train wrote beside the "
+                             "weights.") from exc
+    data["weights"] = path.name
+    return write_bytes_atomic(path.with_suffix(".json"),
+                              json.dumps(data, indent=2).encode("utf-8"))

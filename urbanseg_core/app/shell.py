@@ -1,0 +1,76 @@
+"""The first paint: each page's title at once, a loading note on a cold start, the sidebar, and
+the background warm-up (the model).
+
+Everything here is light (Streamlit and the state model only), so a page can draw its header
+before it imports the modules that draw maps and run the model (folium, rasterio, PyTorch;
+seconds on a cold start). The model itself loads in a background thread from the first page
+view (:func:`warm_up`), so the page never waits for it: Run does, saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+import streamlit as st
+
+from ..lazy import lazy_import
+from . import state
+from .messages import as_text
+
+log = logging.getLogger("urbanseg.app")
+
+#: The module whose import is the slow part of a cold start.
+_HEAVY = "urbanseg_core.app.views"
+_STARTED: dict[str, bool] = {}
+_LOCK = threading.Lock()
+
+
+def header(title: str, caption: str | None = None):
+    """The page's title (and caption) at once; on a cold start, a loading note below them.
+    Counts a new page visit when the page changed (:func:`~.state.enter_page`: its widgets
+    are then drawn afresh from the settings model).
+
+    Returns:
+        The note's placeholder: call ``.empty()`` on it once the page is drawn.
+    """
+    state.enter_page(title)
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    note = st.empty()
+    if _HEAVY not in sys.modules:
+        note.info("Starting up: loading the map and the model (the first time only, about "
+                  "10 seconds)...", icon=":material/hourglass_top:")
+    return note
+
+
+def _warm() -> None:
+    """Start loading the default model (background thread)."""
+    try:
+        resources = lazy_import("urbanseg_core.app.resources")
+        resources.start_loading(resources.model_ref())
+    except Exception as exc:  # noqa: BLE001 - the page shows model errors itself
+        log.warning("warm-up failed: %r", exc)
+
+
+def warm_up() -> None:
+    """Once per process: start loading the model in the background, so it is ready (or
+    under way) when Run is pressed."""
+    with _LOCK:
+        if _STARTED.get("warm"):
+            return
+        _STARTED["warm"] = True
+    threading.Thread(target=_warm, name="urbanseg-warm-up", daemon=True).start()
+
+
+def sidebar() -> None:
+    """What the app is, and the latest result of this session (its name as text)."""
+    with st.sidebar:
+        st.markdown("**urbanseg** maps residential and non-residential built-up areas in "
+                    "Sentinel-2 imagery.")
+        result = state.get(state.RESULT)
+        if result is not None:
+            st.caption(as_text(f"Latest result: {result.source.get('name')} — built-up "
+                               f"{100 * result.stats.built_up_share:.1f} %"))
