@@ -159,6 +159,18 @@ class ModelLoadError(UrbansegError, ValueError):
     """A weights file or model card cannot be loaded or does not fit the model."""
 
 
+class StaleGraphError(ModelLoadError):
+    """A model card's ONNX graph was exported from other weights than the card's (left over
+    after the weights were replaced).
+
+    Attributes:
+        graph: the graph file; weights: the weights file it should have come from.
+    """
+
+    graph: str = ""
+    weights: str = ""
+
+
 class WeightsMismatchError(ModelLoadError):
     """Weights whose state-dict keys or shapes do not fit the card's network.
 
