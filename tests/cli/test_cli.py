@@ -95,3 +95,29 @@ def test_console_script_module_runs():
     res = subprocess.run([sys.executable, "-m", "urbanseg_core.cli", "predict", "--sample"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Missing option '-o'" in res.stderr
+
+
+def test_command_modules_leave_heavy_packages_out():
+    """Every command's module (what its --help imports) leaves PyTorch, dask, matplotlib and
+    Earth Engine out: each command imports them only when it runs and needs them (PyTorch:
+    train, crossval and export-onnx)."""
+    modules = sorted({module for module, _, _ in COMMANDS.values()})
+    code = ("import sys, importlib; "
+            f"[importlib.import_module('urbanseg_core.cli.' + m) for m in {modules!r}]; "
+            "print(sorted(m for m in ('torch', 'distributed', 'matplotlib', 'ee') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_predict_on_the_bundled_model_runs_without_torch(tmp_path):
+    """`urbanseg predict --sample` in a fresh process: ONNX Runtime runs the shipped graph
+    and PyTorch is never imported."""
+    out = tmp_path / "sample.tif"
+    code = ("import sys; from typer.testing import CliRunner; from urbanseg_core.cli import app; "
+            f"r = CliRunner().invoke(app, ['predict', '--sample', '-o', {str(out)!r}]); "
+            "print(r.exit_code, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, check=True)
+    assert res.stdout.split() == ["0", "False"] and out.is_file()

@@ -11,9 +11,9 @@ from typing import Optional
 
 import typer
 
+from ..lazy import lazy_import
 from ..model.card import read_card
-from ..model.loading import default_model_path
-from ..model.network import export_card
+from ..model.loading import NETWORK_MODULE, default_model_path
 from .errors import fail
 
 SHORT_HELP = "Write a model's ONNX graph (after retraining)."
@@ -30,7 +30,7 @@ def export_onnx(
     if not card_path.is_file():
         fail(f"{path} has no model card ({card_path.name} not found). The graph is recorded "
              "in the card: give a card written by `urbanseg train`.")
-    graph = export_card(card_path)
+    graph = lazy_import(NETWORK_MODULE).export_card(card_path)  # PyTorch: not for --help
     card = read_card(card_path)
     typer.echo(f"Wrote {graph} (sha256 {card.onnx_sha256[:12]}...) from {card.weights} and "
                f"recorded it in {card_path}.")

@@ -3,10 +3,11 @@
 Following the idea of QGIS Deepness' model metadata, a card says which bands and indices the
 model reads, how inputs are normalised, the classes with their colours, the tile size and
 overlap for tiled inference, what the model was trained on and how it measured, and the sha256
-of its weights and of the ONNX graph exported from them. The rest of the package reads these values from the card, never from constants:
-the feature builder (:func:`urbanseg_core.inference.features.model_inputs`) takes the card's
-``bands`` and ``indices``, and :func:`check_inputs` refuses a card that asks for bands or
-indices the code cannot produce.
+of its weights and of the ONNX graph exported from them. The rest of the package reads these
+values from the card, never from constants: the feature builder
+(:func:`urbanseg_core.inference.features.model_inputs`) takes the card's ``bands`` and
+``indices``, and :func:`check_inputs` refuses a card that asks for bands or indices the code
+cannot produce.
 """
 
 from __future__ import annotations

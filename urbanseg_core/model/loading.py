@@ -61,12 +61,15 @@ class LoadedModel:
         engine: name of the engine that runs the network ("ONNX Runtime" or "PyTorch").
         engine_logits: the engine's function; ``None`` means PyTorch, set up on first use.
         threads: intra-op threads of the engine (``None``: the engine's default).
+        graph: the shipped ONNX graph the engine runs (``None``: the network was read from
+            the weights).
     """
 
     def __init__(self, model: Any, card: ModelCard, path: Path | None, sha256: str,
                  engine: str = "PyTorch", engine_logits: Logits | None = None,
-                 device: Any = "cpu", threads: int | None = None):
+                 device: Any = "cpu", threads: int | None = None, graph: Path | None = None):
         self._model = model
+        self.graph = graph
         self.card = card
         self.path = path
         self.sha256 = sha256
@@ -208,7 +211,8 @@ def _graph_model(card: ModelCard, graph: Path, weights: Path, digest: str,
             f"weights sha256 {exported_from[:12] or 'none'}..., the file has "
             f"{digest[:12]}...).", "Export the graph again from the weights.",
             graph=str(graph), weights=str(weights))
-    return LoadedModel(None, card, weights, digest, "ONNX Runtime", logits, threads=threads)
+    return LoadedModel(None, card, weights, digest, "ONNX Runtime", logits, threads=threads,
+                       graph=graph)
 
 
 def load_model(path: str | Path | None = None, device: Any = "cpu", verify: bool = True,

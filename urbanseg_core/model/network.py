@@ -9,8 +9,8 @@ older cards) and to export a graph.
 saves weights, and ``urbanseg export-onnx`` (:func:`export_card`) calls it for an existing card.
 The graph takes ``(N, 15, H, W)`` float32 inputs (``x``, any batch size, height and width)
 and returns ``(N, C, H, W)`` float32 logits (``logits``). Its metadata records the sha256 of
-the weights it was exported from (:data:`~urbanseg_core.model.card.GRAPH_WEIGHTS_KEY`), so a graph left over from
-earlier weights is refused at load.
+the weights it was exported from (:data:`~urbanseg_core.model.card.GRAPH_WEIGHTS_KEY`), so a
+graph left over from earlier weights is refused at load.
 """
 
 from __future__ import annotations
@@ -116,9 +116,9 @@ def load_network(card: ModelCard, weights: Path, device: Any = "cpu") -> UNet:
 
 
 def onnx_graph(model: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
-    """A network on the CPU as a serialised ONNX graph (opset :data:`OPSET`, dynamic batch, height and
-    width; input ``x`` ``(N, C_in, H, W)``, output ``logits`` ``(N, C, H, W)``, float32), with
-    ``metadata`` in the graph's ``metadata_props``.
+    """A network on the CPU as a serialised ONNX graph, with ``metadata`` in the graph's
+    ``metadata_props``: opset :data:`OPSET`, input ``x`` ``(N, C_in, H, W)`` and output
+    ``logits`` ``(N, C, H, W)``, float32, any batch size, height and width.
 
     Raises:
         MissingDependencyError: the ``onnx`` package (the exporter needs it) is missing.
