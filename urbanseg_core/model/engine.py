@@ -61,7 +61,11 @@ def _session(graph: bytes | str | Path, threads: int | None):
     options.log_severity_level = 3  # errors only
     # The memory arena keeps the largest batch's buffers: with predict's ~0.5 M px batches a
     # 400 km² raster peaks near 0.9 GB RSS (0.7 GB without the arena, 15 % slower; 1.3-1.9 GB
-    # with 1 M px batches), measured with benchmarks/bench_inference.py.
+    # with 1 M px batches), measured with benchmarks/bench_inference.py. Memory patterns
+    # (one block planned per input shape) are off: they held 456 MiB against 288 MiB for
+    # batches of 8 x 256 px, and a second block for each other batch shape, at the same
+    # speed (median ratio 1.01 over 10 interleaved runs).
+    options.enable_mem_pattern = False
     graph = graph if isinstance(graph, bytes) else str(graph)
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
