@@ -56,7 +56,8 @@ class BatchSettings:
             nor a client is given (default: the CPU count).
         scheduler: address of a running scheduler, e.g. ``tcp://HOST:8786``.
         gee_concurrency: at most this many Earth Engine fetches at once, cluster-wide.
-        batch_size: model tiles per forward pass on the workers.
+        batch_size: model tiles per forward pass on the workers (default: as ``urbanseg
+            predict``, about 0.5 M pixels).
         retries: times a failing task is retried before the tile is reported failed.
         progress: show a tqdm progress bar on stderr.
         threads: the model engine's intra-op threads per worker; default 1 on the
@@ -68,7 +69,7 @@ class BatchSettings:
     workers: int | None = None
     scheduler: str | None = None
     gee_concurrency: int = 4
-    batch_size: int = 4
+    batch_size: int | None = None
     retries: int = 1
     progress: bool = True
     threads: int | None = None

@@ -43,7 +43,7 @@ class TileJob:
         model_path: model card or weights path, readable on the worker.
         identity: the sidecar identity of this tile (see :mod:`.store`).
         tif: output GeoTIFF path; the sidecar is ``tif`` with suffix ``.json``.
-        batch_size: model tiles per forward pass.
+        batch_size: model tiles per forward pass (``None``: as ``urbanseg predict``).
         haze: ``(11,)`` haze of the whole input for cards that remove it
             (:func:`~.sources.input_haze`), ``None`` to estimate it from the tile.
         threads: intra-op threads of the model's engine on the worker (``None``: the
@@ -56,7 +56,7 @@ class TileJob:
     model_path: str
     identity: dict[str, Any]
     tif: str
-    batch_size: int = 4
+    batch_size: int | None = None
     threads: int | None = None
     haze: tuple[float, ...] | None = None
 
