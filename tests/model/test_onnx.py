@@ -134,3 +134,16 @@ def test_cli_export_onnx_writes_the_graph_and_records_it(cli, tmp_path):
     assert load_model(card).graph == card.with_suffix(".onnx")
     missing = cli("export-onnx", tmp_path / "nothing.pt")
     assert missing.returncode == 2 and "has no model card" in missing.stderr
+
+
+def test_cli_names_export_onnx_for_a_stale_graph(cli, exported, tmp_path, s2_geotiff):
+    graph = onnx.load(str(exported.with_suffix(".onnx")))
+    for prop in graph.metadata_props:
+        prop.value = "0" * 64  # as if exported from other weights
+    onnx.save(graph, str(exported.with_suffix(".onnx")))
+    card = read_card(exported)
+    card.onnx_sha256 = sha256_file(exported.with_suffix(".onnx"))
+    write_card(card, exported)
+    res = cli("predict", s2_geotiff, "-o", tmp_path / "m.tif", "--model", exported)
+    assert res.returncode == 2 and "urbanseg export-onnx CARD.json" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -13,8 +13,9 @@ from typing import Callable, NoReturn
 
 import typer
 
-from ..errors import (Fixes, OffsetMetadataError, ReferenceCodesError, TooLargeError,
-                      UnnamedBandsError, UrbansegError, WeightsMismatchError, reword)
+from ..errors import (Fixes, OffsetMetadataError, ReferenceCodesError, StaleGraphError,
+                      TooLargeError, UnnamedBandsError, UrbansegError, WeightsMismatchError,
+                      reword)
 from ..sentinel2 import MODEL_BANDS
 
 
@@ -40,6 +41,8 @@ FIXES: Fixes = {
         "Pass --reference-codes index, esm, ghsl or corine."),
     WeightsMismatchError: lambda exc: "Use weights saved by `urbanseg train` with their card, "
                                       "or the original final_model.pth.",
+    StaleGraphError: lambda exc: "Write the graph again from the weights: `urbanseg "
+                                 "export-onnx CARD.json` (the model's card).",
 }
 
 
