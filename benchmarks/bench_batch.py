@@ -48,20 +48,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_cold_start import URBANSEG, run_timed, spread  # noqa: E402
+from bench_cold_start import CLI  # noqa: E402
 from bench_inference import SHARED, islamabad_stack  # noqa: E402
+from measure import python_module, run_timed, spread  # noqa: E402
 
 from urbanseg_core.io.sample import SAMPLE_SCENE  # noqa: E402
 
 
 def one_pair(input_path: Path, extra: list[str], batch_extra: list[str], folder: Path) -> dict:
     """predict, then batch --workers 2, on ``input_path``; times, memory, agreement."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     mask, outdir = folder / "mask.tif", folder / "batch"
     shutil.rmtree(outdir, ignore_errors=True)
-    predict = run_timed(URBANSEG + ["predict", str(input_path), "-o", str(mask), *extra], env)
-    batch = run_timed(URBANSEG + ["batch", str(input_path), "-o", str(outdir), "--workers", "2",
-                                  *extra, *batch_extra], env)
+    predict = run_timed(python_module(CLI, "predict", str(input_path), "-o", str(mask), *extra))
+    batch = run_timed(python_module(CLI, "batch", str(input_path), "-o", str(outdir),
+                                    "--workers", "2", *extra, *batch_extra))
     with rasterio.open(mask) as a, rasterio.open(next(outdir.glob("*/mosaic.tif"))) as b:
         agreement = float((a.read(1) == b.read(1)).mean())
     return {"predict_s": round(predict["seconds"], 2), "predict_mib": round(predict["peak_mib"]),

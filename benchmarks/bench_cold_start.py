@@ -15,8 +15,8 @@ Each pair runs three fresh processes one after the other, on the same machine st
   card without its graph, as the code loaded every model before graphs were shipped: PyTorch
   imported, the weights read and exported to ONNX in memory at load.
 
-Reported per run: wall time (s) and peak resident memory (``ru_maxrss`` of that process,
-MiB), plus the tool's own time for reading, the model and writing (``in X s`` in its output);
+Reported per run: wall time (s) and peak resident memory (MiB, the process's own: see
+:mod:`measure`), plus the tool's own time for reading and the model (``in X s`` in its output);
 per pair the ratios to the floor; over all pairs min, median and max. The goal of issue 25 is
 ``predict`` at most 3x the floor and at most 500 MiB. On a machine shared with other jobs,
 their load slows every run: paired runs see the same load, and the 1-minute load average at
@@ -29,43 +29,21 @@ import argparse
 import json
 import os
 import re
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from measure import python_code, python_module, run_timed, spread  # noqa: E402
 from urbanseg_core.model.card import read_card, write_card  # noqa: E402
 from urbanseg_core.model.loading import DEFAULT_CARD  # noqa: E402
 
-FLOOR = [sys.executable, "-c", "import rasterio, numpy, onnxruntime"]
-URBANSEG = [sys.executable, "-m", "urbanseg_core.cli"]
-
-
-def run_timed(cmd: list[str], env: dict | None = None) -> dict:
-    """Run ``cmd`` in a fresh process: its wall time (s), peak RSS (MiB, ``ru_maxrss`` of
-    that process from ``wait4``) and output.
-
-    Raises:
-        RuntimeError: the command failed.
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=REPO, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {stderr[-2000:]}")
-    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024, "stdout": stdout,
-            "stderr": stderr}
+#: What any tool that reads a GeoTIFF and runs an ONNX graph imports.
+FLOOR = "import rasterio, numpy, onnxruntime"
+CLI = "urbanseg_core.cli"
 
 
 def graphless_card(folder: Path) -> Path:
@@ -79,31 +57,23 @@ def graphless_card(folder: Path) -> Path:
 
 
 def tool_seconds(stdout: str) -> float | None:
-    """The ``in X s`` that ``urbanseg predict`` reports (reading, the model, writing)."""
+    """The ``in X s`` that ``urbanseg predict`` reports (reading and the model)."""
     found = re.search(r" in ([0-9.]+) s;", stdout)
     return float(found.group(1)) if found else None
 
 
 def one_pair(out: Path, graphless: Path) -> dict:
     """The floor, predict and predict without the graph, one after the other."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    runs = {"floor": run_timed(FLOOR, env),
-            "predict": run_timed(URBANSEG + ["predict", "--sample", "-o", str(out)], env),
-            "predict_no_graph": run_timed(URBANSEG + ["predict", "--sample", "-o", str(out),
-                                                      "--model", str(graphless)], env)}
+    runs = {"floor": run_timed(python_code(FLOOR)),
+            "predict": run_timed(python_module(CLI, "predict", "--sample", "-o", str(out))),
+            "predict_no_graph": run_timed(python_module(CLI, "predict", "--sample", "-o",
+                                                        str(out), "--model", str(graphless)))}
     pair = {name: {"seconds": round(r["seconds"], 3), "peak_mib": round(r["peak_mib"], 1)}
             for name, r in runs.items()}
     for name in ("predict", "predict_no_graph"):
         pair[name]["tool_seconds"] = tool_seconds(runs[name]["stdout"])
         pair[name]["ratio_to_floor"] = round(runs[name]["seconds"] / runs["floor"]["seconds"], 2)
     return pair
-
-
-def spread(values) -> dict:
-    """``min``, ``median`` and ``max`` of some numbers (the median rounded to 3 decimals)."""
-    values = list(values)
-    return {"min": min(values), "median": round(statistics.median(values), 3),
-            "max": max(values)}
 
 
 def summary(pairs: list[dict]) -> dict:

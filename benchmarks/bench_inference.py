@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +46,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_cold_start import graphless_card  # noqa: E402
+from measure import python_code, run_timed  # noqa: E402
 from urbanseg_core.inference.features import add_indices, normalise  # noqa: E402
 from urbanseg_core.inference.predict import predict_source  # noqa: E402
 from urbanseg_core.io.scene import BandFile  # noqa: E402
@@ -132,18 +132,14 @@ def model_flops(model: torch.nn.Module, tile: int) -> int:
 
 
 def peak_rss_child(path: Path, dn_offset: float) -> float:
-    """Peak RSS (MB) of a fresh process predicting ``path`` from disk."""
+    """Peak RSS (MiB) of a fresh process predicting ``path`` from disk (see :mod:`measure`)."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r)\n"
         "from urbanseg_core.io.scene import BandFile\n"
         "from urbanseg_core.model.loading import load_model\n"
         "from urbanseg_core.inference.predict import predict_source\n"
         "predict_source(BandFile(%r, dn_offset=%r), load_model())\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    ) % (str(REPO), str(path), dn_offset)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+    ) % (str(path), dn_offset)
+    return run_timed(python_code(code))["peak_mib"]
 
 
 def main() -> None:

@@ -44,10 +44,10 @@ class TileJob:
         identity: the sidecar identity of this tile (see :mod:`.store`).
         tif: output GeoTIFF path; the sidecar is ``tif`` with suffix ``.json``.
         batch_size: model tiles per forward pass (``None``: as ``urbanseg predict``).
-        haze: ``(11,)`` haze of the whole input for cards that remove it
-            (:func:`~.sources.input_haze`), ``None`` to estimate it from the tile.
         threads: intra-op threads of the model's engine on the worker (``None``: the
             engine's default, ``$OMP_NUM_THREADS`` in dask workers).
+        haze: ``(11,)`` haze of the whole input for cards that remove it
+            (:func:`~.sources.input_haze`), ``None`` to estimate it from the tile.
     """
 
     tile: BatchTile
