@@ -1,33 +1,35 @@
-"""Batch throughput on dask.distributed with 1 and 2 workers, on the same input, in one run.
+"""``urbanseg batch`` against single-process ``urbanseg predict`` on the same input, paired.
 
 Run from the repository root::
 
-    python benchmarks/bench_batch.py                  # table
-    python benchmarks/bench_batch.py --json           # the last line is one JSON object
-    python benchmarks/bench_batch.py --input big.tif --workers 1,2,4 --tile-km 5
+    python benchmarks/bench_batch.py                   # both cases, 3 pairs each
+    python benchmarks/bench_batch.py --pairs 5 --json  # the last line is one JSON object
+    python benchmarks/bench_batch.py --skip-large      # without ../shared/data
 
-What it measures (same input, model and machine):
+Each pair runs the two commands one after the other in fresh processes, as a user would:
 
-* ``single_process``: the ``urbanseg predict`` path (:func:`urbanseg_core.inference.pipeline.segment_file`)
-  in this process with 1 torch thread: the work one batch worker does, without dask (fastest
-  of ``--repeat`` runs).
-* per worker count N, the cluster ``urbanseg batch --workers N`` starts
-  (:func:`urbanseg_core.batch.local_cluster`: N processes x 1 thread):
+* ``predict``: ``urbanseg predict INPUT -o mask.tif``;
+* ``batch``: ``urbanseg batch INPUT -o OUTDIR --workers 2`` (a new output folder each time, so
+  every tile is computed; 2 = this project's CPU count).
 
-  - ``startup_s``: cluster start plus warm-up (each worker imports torch and loads the model
-    once, as the first tile of a run would);
-  - ``compute_s`` and ``km2_per_s``: from the first task submitted to the last tile written
-    (tile GeoTIFFs and sidecars included), area of all tiles / compute time; the fastest of
-    ``--repeat`` runs (all are listed in ``compute_s_all``);
-  - ``total_s``: the whole :func:`urbanseg_core.batch.run_batch` call after warm-up
-    (planning, compute, COG mosaic, statistics table, manifest);
-  - ``speedup_vs_1``: ``km2_per_s`` relative to 1 worker;
-  - ``agreement_vs_single``: share of mosaic pixels equal to the single-process class map.
+Cases:
 
-The default input is the bundled sample scene (78.6 km², 1024 x 768 px) with 1.92 km batch
-tiles (15 tasks), so that 2 workers have work to share; the default model is
-``$URBANSEG_MODEL`` or the bundled one. On a machine shared with other jobs, the numbers
-include their load: the load average at the start is reported.
+* ``large``: one large GeoTIFF, by default the Islamabad Level-2A scene stacked to 10 m
+  (3660 x 3660 px, 1,340 km², from ``../shared/data``, cached in the temp folder by
+  ``bench_inference.py``; ``--dn-offset -1000``), with batch's default 5 km tiles (64 tiles);
+* ``tiles_2km``: the bundled sample scene (1024 x 768 px, 78.6 km²) cut into 2 km tiles
+  (``--tile-km 2``: 15 tiles of one 1.92 km model-tile stride), the shape of Earth Engine
+  batches (many small tiles).
+
+Reported per pair: wall time (s) and peak resident memory (MiB) of each command, the ratio
+batch / predict, and the share of mosaic pixels equal to predict's mask (the two must agree);
+over the pairs min, median and max. The goal of issue 25 is a ratio of at most 1.05 on the
+large file and 1.3 on 2 km tiles. Runs on a shared machine see other jobs' load; the 1-minute
+load average at the start and end is reported.
+
+``--cluster`` also runs the large file on 2 dask worker processes of 1 thread each (what a
+cluster node runs; :func:`urbanseg_core.batch.local_cluster`) and reports each worker's peak
+resident memory and the tiles' time: what a worker needs.
 """
 
 from __future__ import annotations
@@ -35,126 +37,114 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import rasterio
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from urbanseg_core.batch import file_input, local_cluster, run_batch  # noqa: E402
-from urbanseg_core.batch.worker import worker_model  # noqa: E402
-from urbanseg_core.evaluation.areas import areas_of  # noqa: E402
-from urbanseg_core.inference.pipeline import segment_file  # noqa: E402
+from bench_cold_start import CLI  # noqa: E402
+from bench_inference import SHARED, islamabad_stack  # noqa: E402
+from measure import python_module, run_timed, spread  # noqa: E402
+
 from urbanseg_core.io.sample import SAMPLE_SCENE  # noqa: E402
-from urbanseg_core.model.loading import default_model_path, load_model  # noqa: E402
 
 
-def _warm(path: str, sha256: str) -> bool:
-    """Runs on each worker: set 1 torch thread and load the model into the worker cache."""
-    torch.set_num_threads(1)
-    worker_model(path, sha256)
-    return True
+def one_pair(input_path: Path, extra: list[str], batch_extra: list[str], folder: Path) -> dict:
+    """predict, then batch --workers 2, on ``input_path``; times, memory, agreement."""
+    mask, outdir = folder / "mask.tif", folder / "batch"
+    shutil.rmtree(outdir, ignore_errors=True)
+    predict = run_timed(python_module(CLI, "predict", str(input_path), "-o", str(mask), *extra))
+    batch = run_timed(python_module(CLI, "batch", str(input_path), "-o", str(outdir),
+                                    "--workers", "2", *extra, *batch_extra))
+    with rasterio.open(mask) as a, rasterio.open(next(outdir.glob("*/mosaic.tif"))) as b:
+        agreement = float((a.read(1) == b.read(1)).mean())
+    return {"predict_s": round(predict["seconds"], 2), "predict_mib": round(predict["peak_mib"]),
+            "batch_s": round(batch["seconds"], 2), "batch_mib": round(batch["peak_mib"]),
+            "ratio": round(batch["seconds"] / predict["seconds"], 3),
+            "agreement": round(agreement, 6)}
 
 
-def bench_workers(n: int, inp, model: Path, sha256: str, tile_km: float,
-                  reference: np.ndarray, repeat: int) -> dict:
-    """One cluster of ``n`` workers: start-up, then ``repeat`` full batches into fresh folders."""
+def run_case(name: str, input_path: Path, extra: list[str], batch_extra: list[str],
+             pairs: int) -> dict:
+    """``pairs`` pairs of one case, printed as they finish."""
+    with tempfile.TemporaryDirectory(prefix=f"urbanseg-bench-{name}-") as tmp:
+        rows = []
+        for i in range(pairs):
+            rows.append(one_pair(input_path, extra, batch_extra, Path(tmp)))
+            r = rows[-1]
+            print(f"{name:>10} {i + 1:>4} {r['predict_s']:>10.2f} {r['predict_mib']:>6} "
+                  f"{r['batch_s']:>8.2f} {r['batch_mib']:>6} {r['ratio']:>6.3f} "
+                  f"{100 * r['agreement']:>8.3f}%", flush=True)
+    stats = {key: spread(r[key] for r in rows) for key in rows[0]}
+    return {"input": str(input_path), "args": extra + batch_extra, "pairs": rows,
+            "summary": stats}
+
+
+def _peak_mib() -> float:
+    """Runs on a worker: its peak resident memory so far, MiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cluster_workers(large: Path, offset: float) -> dict:
+    """The large file on 2 worker processes x 1 thread: peak memory per worker, timings."""
     from distributed import Client
 
-    t0 = time.perf_counter()
-    cluster = local_cluster(n)  # what `urbanseg batch --workers n` starts
-    client = Client(cluster)
-    runs = []
-    try:
-        client.run(_warm, str(model), sha256)
-        startup = time.perf_counter() - t0
-        for _ in range(repeat):
-            with tempfile.TemporaryDirectory(prefix="urbanseg-bench-batch-") as out:
-                t1 = time.perf_counter()
-                result = run_batch([inp], out, model=model, tile_km=tile_km, client=client,
-                                   torch_threads=1, progress=False)
-                total = time.perf_counter() - t1
-                with rasterio.open(next(iter(result.mosaics.values()))) as src:
-                    agreement = float((src.read(1) == reference).mean())
-            runs.append((result.compute_seconds, total, agreement))
-    finally:
-        client.close()
-        cluster.close()
-    compute, total, agreement = min(runs)
-    return {
-        "workers": n, "tiles": result.tiles, "startup_s": round(startup, 2),
-        "compute_s": round(compute, 2), "compute_s_all": [round(r[0], 2) for r in runs],
-        "total_s": round(total, 2), "km2": round(result.computed_km2, 3),
-        "km2_per_s": round(result.computed_km2 / compute, 3),
-        "agreement_vs_single": round(min(r[2] for r in runs), 6),
-    }
+    from urbanseg_core.batch import file_input, local_cluster, run_batch
+
+    with tempfile.TemporaryDirectory(prefix="urbanseg-bench-cluster-") as tmp, \
+            local_cluster(2) as cluster, Client(cluster) as client:
+        result = run_batch([file_input(large, dn_offset=offset)], tmp, client=client,
+                           threads=1, progress=False)
+        peaks = client.run(_peak_mib)
+    return {"workers": 2, "threads_per_worker": 1, "tiles": result.tiles,
+            "compute_s": round(result.compute_seconds, 2),
+            "km2_per_s": round(result.computed_km2 / result.compute_seconds, 2),
+            "worker_peak_mib": sorted(round(v) for v in peaks.values())}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, default=SAMPLE_SCENE, help="GeoTIFF to segment")
-    parser.add_argument("--model", type=Path, default=None, help="model card (.json)")
-    parser.add_argument("--tile-km", type=float, default=2.0, help="batch tile side, km")
-    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs per configuration; the fastest is reported (others' load "
-                             "on a shared machine only ever slows a run down)")
+    parser.add_argument("--pairs", type=int, default=3, help="paired runs per case")
+    parser.add_argument("--large", type=Path, default=None,
+                        help="the large GeoTIFF (default: the Islamabad 10 m stack)")
+    parser.add_argument("--skip-large", action="store_true", help="only the 2 km tiles case")
+    parser.add_argument("--cluster", action="store_true",
+                        help="also measure 2 worker processes on the large file")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
-
-    model = Path(args.model or default_model_path()).resolve()
-    load1 = os.getloadavg()[0]
-    loaded = load_model(model)
-    inp = file_input(args.input)
-
-    torch.set_num_threads(1)
-    singles = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        seg = segment_file(args.input, loaded)
-        singles.append(time.perf_counter() - t0)
-    single_s = min(singles)
-    stats = areas_of(seg)
-    km2 = stats.valid_km2 + stats.nodata_km2
-    single = {"seconds": round(single_s, 2), "seconds_all": [round(x, 2) for x in singles],
-              "km2": round(km2, 3), "km2_per_s": round(km2 / single_s, 3), "torch_threads": 1}
-
-    runs = [bench_workers(int(n), inp, model, loaded.sha256, args.tile_km, seg.classes,
-                          args.repeat)
-            for n in args.workers.split(",")]
-    base = next((r["km2_per_s"] for r in runs if r["workers"] == 1), None)
-    for r in runs:
-        r["speedup_vs_1"] = round(r["km2_per_s"] / base, 3) if base else None
-
-    report = {
-        "input": str(args.input), "shape_px": list(seg.classes.shape),
-        "model": loaded.card.name, "model_base_width": loaded.card.architecture.base_width,
-        "tile_km": args.tile_km, "repeat": args.repeat, "cpu_count": os.cpu_count(),
-        "loadavg_1min_at_start": load1, "loadavg_1min_at_end": os.getloadavg()[0],
-        "platform": platform.platform(terse=True), "torch": torch.__version__,
-        "single_process": single, "batch": runs,
-    }
-    print(f"input {Path(args.input).name} {seg.classes.shape[0]} x {seg.classes.shape[1]} px "
-          f"({km2:.1f} km²), model {loaded.card.name}, {os.cpu_count()} CPUs, "
-          f"load {load1:.2f} at start")
-    print(f"single process (1 thread): {single['km2_per_s']:.3f} km²/s (best of "
-          f"{single['seconds_all']} s)")
-    print(f"{'workers':>8}{'tiles':>7}{'startup s':>11}{'compute s':>11}{'total s':>9}"
-          f"{'km²/s':>9}{'speedup':>9}{'agree':>9}")
-    for r in runs:
-        print(f"{r['workers']:>8}{r['tiles']:>7}{r['startup_s']:>11.2f}{r['compute_s']:>11.2f}"
-              f"{r['total_s']:>9.2f}{r['km2_per_s']:>9.3f}{r['speedup_vs_1'] or 0:>9.2f}"
-              f"{100 * r['agreement_vs_single']:>8.2f}%   (compute s of each run: "
-              f"{r['compute_s_all']})")
+    load_start = os.getloadavg()[0]
+    print(f"{'case':>10} {'pair':>4} {'predict s':>10} {'MiB':>6} {'batch s':>8} {'MiB':>6} "
+          f"{'ratio':>6} {'agree':>9}")
+    cases = {"tiles_2km": run_case("tiles_2km", SAMPLE_SCENE, [], ["--tile-km", "2"],
+                                   args.pairs)}
+    if not args.skip_large:
+        if args.large is None and not SHARED.is_dir():
+            sys.exit(f"Real data not found at {SHARED}; give --large FILE or --skip-large.")
+        large = args.large or islamabad_stack()
+        offset = [] if args.large else ["--dn-offset", "-1000"]
+        cases["large"] = run_case("large", large, offset, [], args.pairs)
+        if args.cluster:
+            cases["cluster"] = cluster_workers(large, -1000.0 if offset else 0.0)
+            print(f"cluster: {cases['cluster']}")
+    for name, case in cases.items():
+        if "summary" not in case:
+            continue
+        s = case["summary"]["ratio"]
+        print(f"{name}: batch / predict {s['min']:.3f} / {s['median']:.3f} / {s['max']:.3f} "
+              "(min / median / max)")
+    print(f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end, "
+          f"{os.cpu_count()} CPUs")
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps({"cpu_count": os.cpu_count(), "loadavg_1min_at_start": load_start,
+                          "loadavg_1min_at_end": os.getloadavg()[0], "cases": cases}))
 
 
 if __name__ == "__main__":

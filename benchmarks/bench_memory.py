@@ -7,17 +7,14 @@ Run from the repository root (needs ``../shared/data``)::
 The input is made from the real Islamabad L2A scene (stacked to 10 m by
 ``bench_inference.py``), repeated to fill ``size`` x ``size`` px and written window by window
 (uint16, deflate) to the temp folder, so making it needs little memory either. Then
-``urbanseg predict`` runs in a fresh process and its peak resident memory (``ru_maxrss``) and
-wall time are reported. The class map itself takes ``size²`` bytes (100 MB at 10000 px).
+``urbanseg predict`` runs in a fresh process and its own peak resident memory (see
+:mod:`measure`) and wall time are reported. The class map itself takes ``size²`` bytes (100 MB at 10000 px).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import rasterio
@@ -28,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_inference import CACHE, islamabad_stack, report  # noqa: E402
+from measure import python_module, run_timed  # noqa: E402
 
 
 def big_input(size: int) -> Path:
@@ -60,12 +58,10 @@ def main() -> None:
     args = parser.parse_args()
     path = big_input(args.size)
     out = CACHE / f"mask_{args.size}.tif"
-    start = time.perf_counter()
-    subprocess.run(["urbanseg", "predict", str(path), "-o", str(out), "--dn-offset", "-1000",
-                    "--max-pixels", str(args.size * args.size)], check=True,
-                   stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    run = run_timed(python_module("urbanseg_core.cli", "predict", str(path), "-o", str(out),
+                                  "--dn-offset", "-1000", "--max-pixels",
+                                  str(args.size * args.size)))
+    seconds, rss_mb = run["seconds"], run["peak_mib"]
     result = {"size_px": args.size, "area_km2": args.size * args.size * 1e-4,
               "input_mb": round(path.stat().st_size / 1e6, 1), "seconds": round(seconds, 1),
               "km2_per_s": round(args.size * args.size * 1e-4 / seconds, 2),

@@ -216,6 +216,18 @@ class ModelLoadError(UrbansegError, ValueError):
     detail: str = ""
 
 
+class StaleGraphError(ModelLoadError):
+    """A model card's ONNX graph was exported from other weights than the card's (left over
+    after the weights were replaced).
+
+    Attributes:
+        graph: the graph file; weights: the weights file it should have come from.
+    """
+
+    graph: str = ""
+    weights: str = ""
+
+
 class WeightsMismatchError(ModelLoadError):
     """Weights whose state-dict keys or shapes do not fit the card's network.
 

@@ -109,7 +109,7 @@ def sample_run(tmp_path_factory, tiny_model, client, one_thread):
     """One complete batch of the sample scene, and the single-process reference."""
     out = tmp_path_factory.mktemp("sample_batch")
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
-                       client=client, torch_threads=1, progress=False)
+                       client=client, threads=1, progress=False)
     reference = _predict_reference(SAMPLE_SCENE, tiny_model)
     return out, result, reference
 
@@ -175,7 +175,7 @@ def test_rerun_skips_verified_tiles_and_redoes_damaged_ones(sample_run, tiny_mod
     (out / "sample_t33uuu_2017-02-16" / "mosaic.tif").unlink()
     redone: list[str] = []
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
-                       tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False,
+                       tile_km=SAMPLE_TILE_KM, client=client, threads=1, progress=False,
                        on_tile_done=lambda r: redone.append(r["tile"]))
     assert sorted(redone) == sorted([truncated, no_sidecar, bad_sidecar, other_model])
     assert (result.computed, result.skipped) == (4, SAMPLE_TILES - 4)
@@ -199,13 +199,13 @@ def test_interrupted_run_resumes_to_identical_output(sample_run, tiny_model, cli
 
     with pytest.raises(SimulatedCrash):
         run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
-                  client=client, torch_threads=1, progress=False, on_tile_done=crash_after_three)
+                  client=client, threads=1, progress=False, on_tile_done=crash_after_three)
     _wait_idle(client)
     tiles = out / "sample_t33uuu_2017-02-16" / "tiles"
     finished = {p.stem for p in tiles.glob("*.json")}
     assert len(finished) >= 3 and not (out / "stats.csv").exists()
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model,
-                       tile_km=SAMPLE_TILE_KM, client=client, torch_threads=1, progress=False)
+                       tile_km=SAMPLE_TILE_KM, client=client, threads=1, progress=False)
     # tiles finished by abandoned tasks after the listing above are reused too
     assert result.skipped >= len(finished) and result.computed + result.skipped == SAMPLE_TILES
     assert result.computed >= 1
@@ -243,7 +243,7 @@ def test_oscd_city_mosaic_matches_single_process_predict(tmp_path, tiny_model, c
     out = tmp_path / "out"
     shutil.copytree(src_out / "sample_t33uuu_2017-02-16", out / "sample_t33uuu_2017-02-16")
     result = run_batch([file_input(stack), file_input(SAMPLE_SCENE)], out, model=tiny_model,
-                       tile_km=2.0, client=client, torch_threads=1, progress=False)
+                       tile_km=2.0, client=client, threads=1, progress=False)
     reference = _predict_reference(stack, tiny_model)
     mosaic = _read(result.mosaics["milano"])
     agreement = _agreement(mosaic, reference)
@@ -289,7 +289,7 @@ def test_file_in_degrees_is_warped_and_matches_single_process_on_that_grid(
             dst.descriptions = src.descriptions
     inp = file_input(geo)
     result = run_batch([inp], tmp_path / "out", model=tiny_model, tile_km=2.0, client=client,
-                       torch_threads=1, progress=False)
+                       threads=1, progress=False)
     mosaic_path = result.mosaics["sample_4326"]
     with rasterio.open(mosaic_path) as src:
         assert src.crs.to_epsg() == 32633 and src.res == (10.0, 10.0)
@@ -353,7 +353,7 @@ def test_failed_tiles_are_reported_and_a_rerun_completes(tmp_path, tiny_model, c
     inp = aoi_input(_sample_aoi(tmp_path), fetch=flaky_fetch, options={"marker": str(marker)})
     out = tmp_path / "out"
     with pytest.raises(BatchError, match="Rerun the same command") as err:
-        run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, torch_threads=1,
+        run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, threads=1,
                   retries=0, progress=False)
     assert "quota exceeded" in str(err.value)
     tiles = out / "aoi" / "tiles"
@@ -362,7 +362,7 @@ def test_failed_tiles_are_reported_and_a_rerun_completes(tmp_path, tiny_model, c
     assert json.loads((out / "batch.json").read_text())["results"]["failed"]
     marker.unlink()  # quota back
     redone: list[str] = []
-    result = run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, torch_threads=1,
+    result = run_batch([inp], out, model=tiny_model, tile_km=2.0, client=client, threads=1,
                        progress=False, on_tile_done=lambda r: redone.append(r["tile"]))
     assert result.skipped == len(kept) and set(redone).isdisjoint(kept)
     assert result.computed == result.tiles - len(kept) >= 1
@@ -378,7 +378,7 @@ def test_gee_path_fetches_each_tile_once_rate_limited(tmp_path, tiny_model, clie
     logs.mkdir()
     inp = aoi_input(aoi, fetch=fake_fetch, options={"log_dir": str(logs)})
     result = run_batch([inp], tmp_path / "out", model=tiny_model, tile_km=2.0, client=client,
-                       torch_threads=1, gee_concurrency=1, progress=False)
+                       threads=1, gee_concurrency=1, progress=False)
     calls = sorted(tuple(map(float, p.read_text().split())) for p in logs.iterdir())
     assert len(calls) == result.tiles >= 2  # one fetch per tile
     overlaps = sum(b[0] < a[1] - 1e-3 for a, b in zip(calls, calls[1:]))
@@ -496,7 +496,7 @@ def test_killed_worker_run_completes_with_identical_output(sample_run, tiny_mode
 
     out = tmp_path / "killed"
     result = run_batch([file_input(SAMPLE_SCENE)], out, model=tiny_model, tile_km=SAMPLE_TILE_KM,
-                       client=client, torch_threads=1, progress=False, on_tile_done=kill_once)
+                       client=client, threads=1, progress=False, on_tile_done=kill_once)
     assert killed and result.computed == SAMPLE_TILES
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.run(os.getpid).values()  # the worker really died
@@ -516,3 +516,31 @@ def test_unreachable_scheduler_is_one_plain_line(cli, tmp_path, tiny_model, monk
                  "--model", tiny_model)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Error: Cannot reach the dask scheduler at tcp://127.0.0.1:9" in result.stderr
+
+
+def test_local_run_is_threads_sharing_one_model_and_matches_predict(sample_run, tiny_model,
+                                                                    tmp_path):
+    """Without --scheduler, the workers are threads of this process (no worker process to
+    start) that load the model once and share it; the mosaic is predict's class map."""
+    from urbanseg_core.batch import worker
+
+    _, _, reference = sample_run
+    worker._MODELS.clear()
+    result = run_batch([file_input(SAMPLE_SCENE)], tmp_path / "local", model=tiny_model,
+                       tile_km=SAMPLE_TILE_KM, workers=2, progress=False)
+    assert result.computed == SAMPLE_TILES
+    assert [key[0] for key in worker._MODELS] == [str(tiny_model.resolve())]  # loaded once
+    assert _agreement(_read(next(iter(result.mosaics.values()))), reference) >= 0.9999
+
+
+def test_haze_card_tiles_get_the_whole_input_haze(tiny_model, tmp_path):
+    """A card that removes haze: every tile is corrected with the haze of the whole input, as
+    predict corrects the whole raster (a per-tile estimate would differ between tiles)."""
+    card = json.loads(tiny_model.read_text())
+    card["normalisation"]["haze"] = "dark_object"
+    hazy = tiny_model.with_name("tiny-haze.json")
+    hazy.write_text(json.dumps(card))
+    result = run_batch([file_input(SAMPLE_SCENE)], tmp_path / "haze", model=hazy,
+                       tile_km=SAMPLE_TILE_KM, workers=2, progress=False)
+    reference = _predict_reference(SAMPLE_SCENE, hazy)
+    assert _agreement(_read(next(iter(result.mosaics.values()))), reference) >= 0.9999

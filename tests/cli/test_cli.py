@@ -118,3 +118,29 @@ def test_evaluate_flags_swapped_codes_and_takes_a_value_table(cli, s2_geotiff,
     bad = cli("evaluate", s2_geotiff, ref, "--reference-values", "1=houses")
     assert bad.returncode == 2 and bad.stderr.startswith("Error: Invalid value")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_command_modules_leave_heavy_packages_out():
+    """Every command's module (what its --help imports) leaves PyTorch, dask, matplotlib and
+    Earth Engine out: each command imports them only when it runs and needs them (PyTorch:
+    train, crossval and export-onnx)."""
+    modules = sorted({module for module, _, _ in COMMANDS.values()})
+    code = ("import sys, importlib; "
+            f"[importlib.import_module('urbanseg_core.cli.' + m) for m in {modules!r}]; "
+            "print(sorted(m for m in ('torch', 'distributed', 'matplotlib', 'ee') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_predict_on_the_bundled_model_runs_without_torch(tmp_path):
+    """`urbanseg predict --sample` in a fresh process: ONNX Runtime runs the shipped graph
+    and PyTorch is never imported."""
+    out = tmp_path / "sample.tif"
+    code = ("import sys; from typer.testing import CliRunner; from urbanseg_core.cli import app; "
+            f"r = CliRunner().invoke(app, ['predict', '--sample', '-o', {str(out)!r}]); "
+            "print(r.exit_code, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, check=True)
+    assert res.stdout.split() == ["0", "False"] and out.is_file()

@@ -243,6 +243,11 @@ def test_train_writes_loadable_model_and_card(trained, pairs_dir):
     loaded = load_model(trained)  # verifies sha256
     seg = segment_file(pairs_dir / "tile0_image.tif", loaded)
     assert seg.classes.shape == (96, 96)
+    # the ONNX graph is written at save time and runs with ONNX Runtime, as PyTorch does
+    assert card["onnx"] == "tiny.onnx" and (trained.parent / "tiny.onnx").is_file()
+    assert loaded.engine == "ONNX Runtime" and loaded.graph == trained.parent / "tiny.onnx"
+    torch_seg = segment_file(pairs_dir / "tile0_image.tif", load_model(trained, engine="torch"))
+    assert (torch_seg.classes == seg.classes).mean() > 0.999
 
 
 def test_train_is_reproducible(trained, tmp_path, pairs_dir):

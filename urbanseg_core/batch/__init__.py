@@ -9,10 +9,10 @@ specifics (local cluster, scheduler connection, rate limit) and ``run`` orchestr
 """
 
 from ..errors import BatchError
-from .cluster import local_cluster
+from .cluster import local_cluster, thread_cluster
 from .inputs import BatchInput, aoi_input, file_input
 from .plan import BatchTile, Grid, plan_batch
 from .run import BatchResult, run_batch
 
 __all__ = ["BatchError", "BatchInput", "BatchResult", "BatchTile", "Grid", "aoi_input",
-           "file_input", "local_cluster", "plan_batch", "run_batch"]
+           "file_input", "local_cluster", "plan_batch", "run_batch", "thread_cluster"]

@@ -38,6 +38,7 @@ from .cluster import connect_client, with_semaphore
 from .inputs import BatchInput, prepare_input
 from .mosaic import stats_rows, total_row, write_mosaic, write_stats_csv
 from .plan import BatchTile, plan_batch
+from .sources import input_haze
 from .store import FORMAT, atomic_write, clean_stale_tmp, remove_other_tiles, verify_tile
 from .worker import TileJob, run_tile
 
@@ -55,21 +56,23 @@ class BatchSettings:
             nor a client is given (default: the CPU count).
         scheduler: address of a running scheduler, e.g. ``tcp://HOST:8786``.
         gee_concurrency: at most this many Earth Engine fetches at once, cluster-wide.
-        batch_size: model tiles per forward pass on the workers.
+        batch_size: model tiles per forward pass on the workers (default: as ``urbanseg
+            predict``, about 0.5 M pixels).
         retries: times a failing task is retried before the tile is reported failed.
         progress: show a tqdm progress bar on stderr.
-        torch_threads: torch intra-op threads per task; default 1 on the LocalCluster made
-            here (one thread per worker), unchanged on a given client or scheduler.
+        threads: the model engine's intra-op threads per worker; default 1 on the
+            LocalCluster made here (one thread per worker), else ``$OMP_NUM_THREADS`` of the
+            workers (dask sets 1), or one per core.
     """
 
     tile_km: float = 5.0
     workers: int | None = None
     scheduler: str | None = None
     gee_concurrency: int = 4
-    batch_size: int = 4
+    batch_size: int | None = None
     retries: int = 1
     progress: bool = True
-    torch_threads: int | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -112,6 +115,7 @@ class InputPlan:
         folder: ``OUTDIR/<name>/tiles``.
         layout: model tile size and batch tile length (for the manifest).
         records: tile name -> sidecar record of finished tiles.
+        haze: the whole input's haze for cards that remove it (:func:`~.sources.input_haze`).
     """
 
     inp: BatchInput
@@ -120,6 +124,7 @@ class InputPlan:
     folder: Path
     layout: dict[str, int]
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    haze: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -146,7 +151,9 @@ def _plan_inputs(inputs: Sequence[BatchInput], outdir: Path, card: ModelCard,
         folder.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(folder)
         remove_other_tiles(folder, {t.name for t in tiles})
-        plans.append(InputPlan(prepare_input(inp, outdir / name), name, tiles, folder, layout))
+        inp = prepare_input(inp, outdir / name)
+        plans.append(InputPlan(inp, name, tiles, folder, layout,
+                               haze=input_haze(inp.source, card.normalisation)))
     return plans
 
 
@@ -175,7 +182,7 @@ def _jobs(plan: InputPlan, model_path: str, loaded: LoadedModel,
             plan.records[tile.name] = record
         else:
             jobs.append(TileJob(tile, plan.inp.grid, plan.inp.source, model_path, identity,
-                                str(tif), settings.batch_size, settings.torch_threads))
+                                str(tif), settings.batch_size, settings.threads, plan.haze))
     return jobs
 
 
@@ -195,7 +202,7 @@ def run_batch(inputs: Sequence[BatchInput], outdir: str | Path,
         on_tile_done: called on the client with each new sidecar record (tests, UIs).
         **settings: the fields of :class:`BatchSettings` (``tile_km``, ``workers``,
             ``scheduler``, ``gee_concurrency``, ``batch_size``, ``retries``, ``progress``,
-            ``torch_threads``).
+            ``threads``).
 
     Returns:
         A :class:`BatchResult`.
@@ -244,8 +251,8 @@ def _compute_pending(client, pending: list[tuple[InputPlan, TileJob]], plans: li
     jobs = [job for _, job in pending]
     if own_client:
         client, cluster, local_threads = connect_client(settings.workers, settings.scheduler)
-        if settings.torch_threads is None and local_threads:
-            jobs = [dataclasses.replace(j, torch_threads=local_threads) for j in jobs]
+        if settings.threads is None and local_threads:
+            jobs = [dataclasses.replace(j, threads=local_threads) for j in jobs]
     try:
         jobs = with_semaphore(client, jobs, settings.gee_concurrency)
         start = time.perf_counter()

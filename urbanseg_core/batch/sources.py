@@ -16,6 +16,8 @@ a tile source (``shape`` + ``read(row, col, height, width)``, the protocol of
 from __future__ import annotations
 
 import math
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,10 +33,12 @@ from ..errors import EarthEngineError, InputError
 from ..gee.auth import connect
 from ..gee.download import fetch_window
 from ..gee.grid import grid_for_aoi
+from ..inference.features import estimate_haze, haze_sample
 from ..inference.predict import ArraySource
 from ..io.grid import Grid
 from ..io.regrid import INPUT_RESAMPLING
 from ..io.scene import BandFile, Scene
+from ..model.card import Normalisation
 from .plan import BatchTile
 from .store import atomic_write
 
@@ -59,6 +63,30 @@ class FileSpec:
     def band_file(self) -> BandFile:
         """Open the file (resolves the band order; raises InputError/BandOrderError)."""
         return BandFile(self.path, band_order=self.band_order, dn_offset=self.dn_offset)
+
+
+_BAND_FILES: dict[tuple, BandFile] = {}
+_BAND_FILES_LOCK = threading.Lock()
+
+
+def opened_file(spec: FileSpec) -> BandFile:
+    """:meth:`FileSpec.band_file`, opened once per worker process while the file keeps its
+    size and modification time: a worker's later tiles skip reading the header and resolving
+    the band order (for a 13-band file without band names, a read of the whole file).
+
+    Raises:
+        InputError, BandOrderError: the file cannot be used.
+    """
+    try:
+        stat = os.stat(spec.path)
+    except OSError:
+        return spec.band_file()  # raises the plain "file not found"
+    key = (spec, stat.st_size, stat.st_mtime_ns)
+    with _BAND_FILES_LOCK:
+        band_file = _BAND_FILES.get(key)
+        if band_file is None:
+            band_file = _BAND_FILES[key] = spec.band_file()
+    return band_file
 
 
 @dataclass(frozen=True)
@@ -180,6 +208,21 @@ def fit_scene(scene: Scene, transform: rasterio.Affine, height: int, width: int)
                  scene.source, scene.band_names, list(scene.notes))
 
 
+def input_haze(spec: FileSpec | GeeSpec, norm: Normalisation) -> tuple[float, ...] | None:
+    """The haze of a whole input file for cards that remove it (``norm.haze``), estimated as
+    ``urbanseg predict`` estimates it for the whole raster
+    (:func:`~urbanseg_core.inference.features.haze_sample`), so that every tile gets the same
+    correction; ``None`` for other cards and for Earth Engine inputs (each tile's fetch
+    estimates its own).
+
+    Raises:
+        InputError, BandOrderError: the file cannot be used.
+    """
+    if norm.haze == "none" or not isinstance(spec, FileSpec):
+        return None
+    return tuple(float(v) for v in estimate_haze(*haze_sample(spec.band_file()), norm))
+
+
 def open_tile_source(spec: FileSpec | GeeSpec, grid: Grid, tile: BatchTile):
     """A tile source over a batch tile's read window (runs on the worker).
 
@@ -188,7 +231,7 @@ def open_tile_source(spec: FileSpec | GeeSpec, grid: Grid, tile: BatchTile):
         EarthEngineError: the composite cannot be fetched or does not fit the window.
     """
     if isinstance(spec, FileSpec):
-        return WindowSource(spec.band_file(), tile.read_row, tile.read_col,
+        return WindowSource(opened_file(spec), tile.read_row, tile.read_col,
                             tile.read_height, tile.read_width)
     fetch = spec.fetch or gee_fetch
     bounds = tile.read_bounds(grid)

@@ -1,19 +1,21 @@
 """One batch task: read a tile (core + margins), predict, keep the core, write it atomically.
 
-Runs inside a dask worker process. The model is loaded once per worker process and cached by
-``(path, sha256)``, so consecutive tiles on a worker only read pixels, run the network and
-write the result. Pixels are read model tile by model tile (see :mod:`.sources`), so memory
+Runs inside a dask worker (a process, or a thread of the in-process local cluster). The model
+is loaded once per process and cached by ``(path, sha256, threads)``, and so is each input's
+opened file, so consecutive tiles on a worker only read pixels, run the network and write the
+result. Pixels are read model tile by model tile (see :mod:`.sources`), so memory
 stays bounded whatever ``--tile-km`` is.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from ..errors import ModelLoadError
 from ..evaluation.areas import class_areas
@@ -26,7 +28,8 @@ from .plan import BatchTile
 from .sources import FileSpec, GeeSpec, open_tile_source
 from .store import atomic_write, write_sidecar
 
-_MODELS: dict[tuple[str, str], LoadedModel] = {}
+_MODELS: dict[tuple[str, str, int | None], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,11 @@ class TileJob:
         model_path: model card or weights path, readable on the worker.
         identity: the sidecar identity of this tile (see :mod:`.store`).
         tif: output GeoTIFF path; the sidecar is ``tif`` with suffix ``.json``.
-        batch_size: model tiles per forward pass.
-        torch_threads: intra-op threads for torch on the worker (``None`` = leave as is).
+        batch_size: model tiles per forward pass (``None``: as ``urbanseg predict``).
+        threads: intra-op threads of the model's engine on the worker (``None``: the
+            engine's default, ``$OMP_NUM_THREADS`` in dask workers).
+        haze: ``(11,)`` haze of the whole input for cards that remove it
+            (:func:`~.sources.input_haze`), ``None`` to estimate it from the tile.
     """
 
     tile: BatchTile
@@ -50,28 +56,30 @@ class TileJob:
     model_path: str
     identity: dict[str, Any]
     tif: str
-    batch_size: int = 4
-    torch_threads: int | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+    haze: tuple[float, ...] | None = None
 
 
-def worker_model(path: str, sha256: str) -> LoadedModel:
+def worker_model(path: str, sha256: str, threads: int | None = None) -> LoadedModel:
     """The model for this worker process, loaded on first use.
 
     Raises:
         ModelLoadError: the model cannot be loaded, or its weights are not the ones the run
             was planned with (``sha256`` differs).
     """
-    key = (path, sha256)
-    loaded = _MODELS.get(key)
-    if loaded is None:
-        loaded = load_model(path)
-        if loaded.sha256 != sha256:
-            raise ModelLoadError(
-                f"The weights at {path} changed since the batch started (sha256 "
-                f"{loaded.sha256[:12]}... instead of {sha256[:12]}...). Give every worker the "
-                "same model file and rerun."
-            )
-        _MODELS[key] = loaded
+    key = (path, sha256, threads)
+    with _MODELS_LOCK:  # threads of one worker share the model: load it once
+        loaded = _MODELS.get(key)
+        if loaded is None:
+            loaded = load_model(path, threads=threads)
+            if loaded.sha256 != sha256:
+                raise ModelLoadError(
+                    f"The weights at {path} changed since the batch started (sha256 "
+                    f"{loaded.sha256[:12]}... instead of {sha256[:12]}...). Give every worker "
+                    "the same model file and rerun."
+                )
+            _MODELS[key] = loaded
     return loaded
 
 
@@ -86,15 +94,14 @@ def run_tile(job: TileJob) -> dict[str, Any]:
         InputError, BandOrderError, EarthEngineError, ModelLoadError: the tile cannot be made
             (plain-language message; the run reports it and a rerun retries the tile).
     """
-    if job.torch_threads and torch.get_num_threads() != job.torch_threads:
-        torch.set_num_threads(job.torch_threads)
-    loaded = worker_model(job.model_path, job.identity["model_sha256"])
+    loaded = worker_model(job.model_path, job.identity["model_sha256"], job.threads)
     card = loaded.card
     tile, grid = job.tile, job.grid
     start = time.perf_counter()
     source = open_tile_source(job.source, grid, tile)
     classes = predict_source(source, loaded, tile_size=job.identity["model_tile_size"],
-                             overlap=job.identity["model_overlap"], batch_size=job.batch_size)
+                             overlap=job.identity["model_overlap"], batch_size=job.batch_size,
+                             haze=None if job.haze is None else np.asarray(job.haze, "float32"))
     r0, c0 = tile.row - tile.read_row, tile.col - tile.read_col
     core = classes[r0:r0 + tile.height, c0:c0 + tile.width]
     seconds = time.perf_counter() - start

@@ -113,7 +113,8 @@ def batch(
                                         "this many Earth Engine requests at once."),
     tile_km: float = typer.Option(5.0, "--tile-km", help="Batch tile side in km (rounded to "
                                   "whole model tiles)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes "
+    workers: Optional[int] = typer.Option(None, "--workers", help="Tiles segmented at once "
+                                          "on this machine, by threads sharing one model "
                                           "(default: the CPU count)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Use a running dask "
                                             "scheduler, e.g. tcp://HOST:8786."),

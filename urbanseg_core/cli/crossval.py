@@ -8,12 +8,14 @@ from typing import Optional
 
 import typer
 
+from ..lazy import lazy_import
 from ..model.loading import load_model
 from ..training.config import load_config
-from ..training.crossval import crossval as run_crossval
-from ..training.crossval import markdown_table, score_model
 from ..util import write_bytes_atomic
 from .options import ModelOption
+
+#: Imported when the command runs (it imports PyTorch), not for ``--help``.
+CROSSVAL_MODULE = "urbanseg_core.training.crossval"
 
 SHORT_HELP = "Leave-one-city-out cross-validation of a training config."
 
@@ -34,14 +36,15 @@ def crossval(
     row, e.g. the bundled model).
     """
     cfg = load_config(config)
+    cv = lazy_import(CROSSVAL_MODULE)
 
     def log(message: str) -> None:
         typer.echo(message, err=True)
 
     if model is not None:
-        result = score_model(load_model(model), cfg, log=log)
+        result = cv.score_model(load_model(model), cfg, log=log)
         output_dir.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(output_dir / "scores.json", json.dumps(result, indent=1).encode())
     else:
-        result = run_crossval(cfg, output_dir, city or None, log=log, progress=not no_progress)
-    typer.echo(markdown_table(result["cities"], result["mean"]))
+        result = cv.crossval(cfg, output_dir, city or None, log=log, progress=not no_progress)
+    typer.echo(cv.markdown_table(result["cities"], result["mean"]))

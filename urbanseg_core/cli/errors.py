@@ -14,7 +14,7 @@ from typing import Callable, NoReturn
 import typer
 
 from ..errors import (Fixes, OffsetMetadataError, OutputExistsError, ReferenceCodesError,
-                      TilingError, TooLargeError, UnnamedBandsError, UrbansegError,
+                      StaleGraphError, TilingError, TooLargeError, UnnamedBandsError, UrbansegError,
                       WeightsMismatchError, reword)
 from ..sentinel2 import MODEL_BANDS
 
@@ -44,6 +44,8 @@ FIXES: Fixes = {
     OutputExistsError: lambda exc: "Add --overwrite to replace it, or give another file name.",
     TilingError: lambda exc: "Give --tile-size as a multiple of 16 between 32 and 4096 px and "
                              "--overlap between 0 and half of it, or leave both out.",
+    StaleGraphError: lambda exc: "Write the graph again from the weights: `urbanseg "
+                                 "export-onnx CARD.json` (the model's card).",
 }
 
 

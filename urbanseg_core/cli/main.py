@@ -4,10 +4,12 @@ Each command lives in its own module of this package and imports only
 :mod:`~urbanseg_core.cli.options` and :mod:`~urbanseg_core.cli.errors`; none imports this
 module. As ``rio`` loads its subcommands, a command's module is imported only when that
 command runs or shows its help (:class:`LazyCommands`, through
-:func:`~urbanseg_core.lazy.lazy_import`): the modules import PyTorch and rasterio, which
-``urbanseg --help`` does not need. Every command is wrapped by
-:func:`~urbanseg_core.cli.errors.plain_errors`, so a user error is one plain line on stderr
-with exit code 2, never a traceback, from the console script and in-process (``CliRunner``).
+:func:`~urbanseg_core.lazy.lazy_import`): the modules import rasterio, which ``urbanseg
+--help`` does not need. No command imports PyTorch but ``train``, ``crossval`` and
+``export-onnx``, and those only when they run (not for their ``--help``). Every command is
+wrapped by :func:`~urbanseg_core.cli.errors.plain_errors`, so a user error is one plain line
+on stderr with exit code 2, never a traceback, from the console script and in-process
+(``CliRunner``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("train", "train", "Train the UNet from a YAML config."),
     "crossval": ("crossval", "crossval",
                  "Leave-one-city-out cross-validation of a training config."),
+    "export-onnx": ("export", "export_onnx",
+                    "Write a model's ONNX graph (after retraining)."),
     "evaluate": ("evaluate", "evaluate", "Score a segmentation against a reference."),
     "change": ("change", "change", "Change between two dates: from-to map and km²."),
     "batch": ("batch", "batch", "Segment whole regions tile by tile (Dask)."),

@@ -7,8 +7,11 @@ from typing import Optional
 
 import typer
 
+from ..lazy import lazy_import
 from ..training.config import load_config
-from ..training.loop import train as run_training
+
+#: Imported when the command runs (it imports PyTorch), not for ``--help``.
+LOOP_MODULE = "urbanseg_core.training.loop"
 
 SHORT_HELP = "Train the UNet from a YAML config."
 
@@ -24,6 +27,7 @@ def train(
     cfg = load_config(config)
     if output_dir is not None:
         cfg.output_dir = str(output_dir.resolve())
-    card_path, card = run_training(cfg, log=lambda m: typer.echo(m, err=True),
-                                   progress=not no_progress)
+    loop = lazy_import(LOOP_MODULE)
+    card_path, card = loop.train(cfg, log=lambda m: typer.echo(m, err=True),
+                                 progress=not no_progress)
     typer.echo(f"Model written: {card_path} (weights {card_path.parent / card.weights})")

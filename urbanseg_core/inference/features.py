@@ -27,20 +27,25 @@ from ..model.card import ModelCard, Normalisation
 from ..sentinel2 import BAND_WAVELENGTH_NM, INDICES, MODEL_BANDS
 
 
-def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def normalized_difference(a: np.ndarray, b: np.ndarray,
+                          out: np.ndarray | None = None) -> np.ndarray:
     """``(a - b) / (a + b)`` element-wise, 0 where ``a + b == 0``.
 
     Args:
         a, b: arrays of the same shape (reflectance, any float dtype).
+        out: float32 array of that shape to write into (default: a new one).
 
     Returns:
-        float32 array in [-1, 1] for non-negative inputs.
+        float32 array in [-1, 1] for non-negative inputs (``out`` when given).
     """
     a = a.astype("float32", copy=False)
     b = b.astype("float32", copy=False)
     den = a + b
     num = a - b
-    out = np.zeros(np.broadcast(a, b).shape, dtype="float32")
+    if out is None:
+        out = np.zeros(np.broadcast(a, b).shape, dtype="float32")
+    else:
+        out.fill(0.0)
     np.divide(num, den, out=out, where=den != 0)
     return out
 
@@ -69,17 +74,21 @@ def add_indices(reflectance: np.ndarray,
             f"expected {len(MODEL_BANDS)} bands on axis {axis}, got shape {reflectance.shape}"
         )
 
-    def take(names):
-        return np.take(reflectance, [MODEL_BANDS.index(n) for n in names], axis=axis)
+    def band(name):  # a view of one band
+        return reflectance[lead + (MODEL_BANDS.index(name),)]
 
-    base = reflectance if tuple(bands) == MODEL_BANDS else take(bands)
-    parts = [base.astype("float32", copy=False)]
-    if indices:
-        extra = [normalized_difference(np.take(reflectance, MODEL_BANDS.index(a), axis=axis),
-                                       np.take(reflectance, MODEL_BANDS.index(b), axis=axis))
-                 for a, b in indices.values()]
-        parts.append(np.stack(extra, axis=axis))
-    return np.concatenate(parts, axis=axis)
+    lead = (slice(None),) * axis
+    shape = list(reflectance.shape)
+    shape[axis] = len(bands) + len(indices)
+    out = np.empty(shape, dtype="float32")  # filled in place: no intermediate copies
+    if tuple(bands) == MODEL_BANDS:
+        out[lead + (slice(0, len(bands)),)] = reflectance
+    else:
+        for k, name in enumerate(bands):
+            out[lead + (k,)] = band(name)
+    for k, (a, b) in enumerate(indices.values(), start=len(bands)):
+        normalized_difference(band(a), band(b), out=out[lead + (k,)])
+    return out
 
 
 def model_inputs(reflectance: np.ndarray, valid: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -94,10 +103,11 @@ def model_inputs(reflectance: np.ndarray, valid: np.ndarray, card: ModelCard) ->
         ``(N, C, H, W)`` float32, ``C = len(card.bands) + len(card.indices)``.
     """
     return normalise(add_indices(reflectance, card.indices, card.bands), valid,
-                     card.normalisation)
+                     card.normalisation, copy=False)
 
 
-def normalise(features: np.ndarray, valid: np.ndarray, spec: Normalisation) -> np.ndarray:
+def normalise(features: np.ndarray, valid: np.ndarray, spec: Normalisation,
+              copy: bool = True) -> np.ndarray:
     """Scale a tile's channels for the network.
 
     Args:
@@ -105,15 +115,17 @@ def normalise(features: np.ndarray, valid: np.ndarray, spec: Normalisation) -> n
         valid: ``(N, H, W)`` bool; invalid pixels are set to the neutral value (0 after
             standardisation, the band mean for min-max) and later written as nodata.
         spec: the card's normalisation block.
+        copy: ``False`` lets ``standardize`` scale float32 ``features`` in place (one pass
+            fewer over the batch).
 
     Returns:
-        ``(N, 15, H, W)`` float32, a new array.
+        ``(N, 15, H, W)`` float32, a new array unless ``copy`` is ``False``.
 
     ``standardize`` is per pixel, so the result does not depend on the tile. ``minmax_window``
     reproduces the original project: per image (tile) and band, min-max over valid pixels to
     [0, 1]; invalid pixels take the band mean.
     """
-    x = features.astype("float32", copy=True)
+    x = features.astype("float32", copy=copy)
     inv = ~valid[:, None, :, :]
     if spec.method == "standardize":
         if spec.mean is None or spec.std is None:

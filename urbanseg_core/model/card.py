@@ -3,10 +3,11 @@
 Following the idea of QGIS Deepness' model metadata, a card says which bands and indices the
 model reads, how inputs are normalised, the classes with their colours, the tile size and
 overlap for tiled inference, what the model was trained on and how it measured, and the sha256
-of its weights. The rest of the package reads these values from the card, never from constants:
-the feature builder (:func:`urbanseg_core.inference.features.model_inputs`) takes the card's
-``bands`` and ``indices``, and :func:`check_inputs` refuses a card that asks for bands or
-indices the code cannot produce.
+of its weights and of the ONNX graph exported from them. The rest of the package reads these
+values from the card, never from constants: the feature builder
+(:func:`urbanseg_core.inference.features.model_inputs`) takes the card's ``bands`` and
+``indices``, and :func:`check_inputs` refuses a card that asks for bands or indices the code
+cannot produce.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class ModelCard(BaseModel):
     description: str = ""
     weights: str = Field(description="file name of the weights, relative to the card")
     sha256: str | None = None
+    onnx: str | None = Field(None, description=(
+        "file name of the ONNX graph exported from the weights, relative to the card "
+        "(urbanseg_core.model.network.export_onnx); inference runs it without PyTorch"))
+    onnx_sha256: str | None = None
     architecture: Architecture = Architecture()
     bands: list[str] = list(MODEL_BANDS)
     indices: dict[str, list[str]] = {k: list(v) for k, v in INDICES.items()}
@@ -104,6 +109,8 @@ class ModelCard(BaseModel):
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Card of the bundled default model.
 DEFAULT_CARD = WEIGHTS_DIR / "urbanseg-unet.json"
+#: Key of an ONNX graph's metadata that holds the sha256 of the weights it was exported from.
+GRAPH_WEIGHTS_KEY = "urbanseg_weights_sha256"
 
 #: The 3 classes of the original project (:data:`urbanseg_core.sentinel2.CLASSES`).
 DEFAULT_CLASSES: list[ClassInfo] = [

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..inference.features import add_indices
-from ..model.loading import build_model
+from ..model.network import build_model, export_onnx
 from ..evaluation.metrics import json_safe, scores_from_confusion
 from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, write_card
 from ..util import sha256_file
@@ -437,6 +437,7 @@ def _save(model_state, card: ModelCard, out_dir: Path, training: dict) -> Path:
     weights = out_dir / card.weights
     torch.save(model_state, weights)
     card.sha256 = sha256_file(weights)
+    export_onnx(model_state, card, out_dir)  # the graph inference runs without PyTorch
     card.training = json_safe(training)
     card_path = out_dir / f"{card.name}.json"
     write_card(card, card_path)
