@@ -15,6 +15,7 @@ import typer
 
 from ..errors import (Fixes, OffsetMetadataError, ReferenceCodesError, TooLargeError,
                       UnnamedBandsError, UrbansegError, WeightsMismatchError, reword)
+from ..errors import NotBetterError
 from ..sentinel2 import MODEL_BANDS
 
 
@@ -40,6 +41,8 @@ FIXES: Fixes = {
         "Pass --reference-codes index, esm, ghsl or corine."),
     WeightsMismatchError: lambda exc: "Use weights saved by `urbanseg train` with their card, "
                                       "or the original final_model.pth.",
+    NotBetterError: lambda exc: "Give a larger labelled area (more IMAGE REFERENCE pairs), "
+                                "a longer --minutes, or keep using the current model.",
 }
 
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "crossval": ("crossval", "crossval",
                  "Leave-one-city-out cross-validation of a training config."),
     "evaluate": ("evaluate", "evaluate", "Score a segmentation against a reference."),
+    "adapt": ("adapt", "adapt", "Fine-tune the model to your region from a reference."),
     "change": ("change", "change", "Change between two dates: from-to map and km²."),
     "batch": ("batch", "batch", "Segment whole regions tile by tile (Dask)."),
     "gee-status": ("gee", "gee_status", "Show the Earth Engine connection and tasks."),
