@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state, views
+from urbanseg_core.app import adapt, state, views
 from urbanseg_core.app.widgets import legend, stats_frame
 
 state.init()
@@ -38,6 +38,7 @@ st.caption(f"Pixel areas: {result.stats.pixel_area_method}. Area without data: "
 if result.metrics:
     st.subheader("Agreement with the reference")
     views.agreement(result)
+    adapt.improve_section(result)
 
 st.subheader("Downloads")
 views.downloads(result)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from urbanseg_core.app import state, views
+from urbanseg_core.app import adapt, state, views
 
 state.init()
 st.title("Model")
@@ -17,3 +17,7 @@ st.write("Use weights trained with `urbanseg train` (the `.pt` file with its `.j
          "the original project's `final_model.pth`. They are checked before use; this "
          "session then runs with them.")
 views.weights_form()
+
+st.divider()
+st.subheader("Models of this session")
+adapt.session_models()

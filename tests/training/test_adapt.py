@@ -10,9 +10,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import rasterio
+from rasterio.crs import CRS
+from rasterio.warp import calculate_default_transform, reproject
 import torch
 
-from tests.conftest import load_once, learnable_scene, make_tiny_model, write_geotiff
+from tests.conftest import (CLASS_SPECTRA, learnable_scene, load_once, make_tiny_model,
+                            write_geotiff)
 from urbanseg_core.errors import (CancelledError, NotBetterError, ReferenceCodesError,
                                   ReferenceContentError, ReferenceError_)
 from urbanseg_core.inference.pipeline import segment_scene
@@ -99,6 +102,32 @@ def test_read_pair_says_when_the_codes_are_not_understood(learnable_files, tmp_p
     path = write_geotiff(tmp_path / "odd.tif", codes)
     with pytest.raises(ReferenceCodesError, match="match no known convention"):
         read_pair(image, path)
+
+
+def test_a_scene_in_degrees_is_warped_with_its_reference_as_predict_warps_it(pair):
+    scene = warp_scene(pair.scene, "EPSG:4326")
+    label = np.full(scene.shape, NODATA, "uint8")
+    reproject(pair.label, label, src_transform=pair.scene.transform, src_crs=pair.scene.crs,
+              dst_transform=scene.transform, dst_crs=scene.crs, src_nodata=NODATA,
+              dst_nodata=NODATA)
+    warped = pair_from_arrays(scene, label, "degrees")
+    assert warped.scene.crs.is_projected and warped.scene.transform.a == pytest.approx(10)
+    assert warped.label.shape == warped.scene.shape
+    for c in (0, 1, 2):  # each label still sits on pixels of its class's spectrum
+        b2 = warped.scene.reflectance[0][warped.label == c]
+        assert b2.size > 1000
+        assert np.median(b2) == pytest.approx(CLASS_SPECTRA[c, 0], abs=0.01)
+
+
+def warp_scene(scene, crs):
+    """The scene warped to ``crs`` at about its resolution (nearest)."""
+    transform, width, height = calculate_default_transform(
+        scene.crs, crs, scene.shape[1], scene.shape[0], *scene.bounds)
+    refl = np.zeros((11, height, width), "float32")
+    reproject(scene.reflectance, refl, src_transform=scene.transform, src_crs=scene.crs,
+              dst_transform=transform, dst_crs=crs)
+    return replace(scene, reflectance=refl, valid=(refl > 0).all(axis=0),
+                   crs=CRS.from_user_input(crs), transform=transform)
 
 
 # ------------------------------------------------------------------ the held-back block
@@ -269,7 +298,10 @@ def test_an_interrupted_save_leaves_no_file_and_keeps_an_earlier_model(tiny_mode
 
 
 def test_the_card_describes_what_it_was_adapted_on(tiny_model):
-    card = adapted_card(fake_result(tiny_model, after=0.5), "mine")
+    result = fake_result(tiny_model, after=0.5)
+    result.absent = ["residential"]
+    card = adapted_card(result, "mine")
+    assert "labels no residential pixels" in card.limitations[-3]
     assert "tiny-test" in card.description and "region.tif" in card.description
     assert any("0.400 for the parent, 0.500 adapted" in x for x in card.limitations)
     assert Block(1, 2, 3, 4).as_tuple() == (1, 2, 3, 4)

@@ -61,6 +61,7 @@ def run_request(request: RunRequest) -> RunResult | None:
             label += " (same inputs as an earlier run: result reused)"
         box.update(label=label, state="complete", expanded=False)
     state.put(state.RESULT, result)
+    state.put(state.REQUEST, request)
     state.put(state.TIMING, {"seconds": took, "cached": cached})
     return result
 

@@ -13,6 +13,8 @@ import streamlit as st
 
 #: The latest :class:`~urbanseg_core.runs.result.RunResult`.
 RESULT = "urbanseg_result"
+#: The :class:`~urbanseg_core.runs.request.RunRequest` of the latest result.
+REQUEST = "urbanseg_request"
 #: The last error shown after Run (a plain sentence), kept until the next run.
 RUN_ERROR = "urbanseg_run_error"
 #: Source choice: "sample" | "upload" | "earthengine".
@@ -27,7 +29,7 @@ OPACITY = "urbanseg_opacity"
 TIMING = "urbanseg_timing"
 
 _DEFAULTS: dict[str, Any] = {
-    RESULT: None, RUN_ERROR: None, SOURCE: "sample", AOI: None, MODEL_PATH: None,
+    RESULT: None, REQUEST: None, RUN_ERROR: None, SOURCE: "sample", AOI: None, MODEL_PATH: None,
     OPACITY: 0.7, TIMING: None,
 }
 

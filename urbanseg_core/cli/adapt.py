@@ -13,13 +13,13 @@ from ..evaluation.metrics import json_safe
 from ..gee.composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START
 from ..io.references import CODE_NAMES
 from ..model.loading import load_model
-from ..training.adapt.card import save_adapted
+from ..training.adapt.card import absent_note, save_adapted
 from ..training.adapt.inputs import MAX_PIXELS, AdaptPair, earth_engine_pair, read_pair
 from ..training.adapt.loop import AdaptResult, AdaptSettings, adapt as run_adaptation
 from .earthengine import connect, read_aoi
 from .errors import fail
 from .options import (BandsOption, CloudOption, DnOffsetOption, EndOption, ModelOption,
-                      StartOption, band_list, check_writable, image_input, progress_bar)
+                      StartOption, band_list, check_writable, image_input, note, progress_bar)
 
 SHORT_HELP = "Fine-tune the model to your region from a reference."
 
@@ -116,4 +116,6 @@ def adapt(
                             progress=lambda fraction, _: bar(round(100 * fraction), 100),
                             log=lambda line: typer.echo(line, err=True))
     card_path, _ = save_adapted(result, output)
+    if absent_note(result):
+        note(absent_note(result))
     _report(result, card_path, as_json)

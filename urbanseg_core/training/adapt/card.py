@@ -52,9 +52,20 @@ def _training_block(result: AdaptResult) -> dict:
             "selection": f"the check with the best {SCORE_NAME} on the validation blocks"}
 
 
+def absent_note(result: AdaptResult) -> str | None:
+    """A sentence on the classes the references do not label, or ``None``."""
+    if not result.absent:
+        return None
+    names = " and ".join(result.absent)
+    them = "them" if len(result.absent) > 1 else "it"
+    return (f"The reference labels no {names} pixels: the adaptation taught the model nothing "
+            f"new there and it may now predict {them} less than its parent did.")
+
+
 def _limitations(result: AdaptResult) -> list[str]:
     images = ", ".join(p.get("image", "?") for p in result.pairs)
-    return [
+    absent = absent_note(result)
+    return ([absent] if absent else []) + [
         f"Adapted from {result.parent.card.name} on {images}: it fits that region, season "
         "and reference scheme best; check it against a reference before trusting it far "
         "from there.",

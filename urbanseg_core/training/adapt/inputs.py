@@ -23,9 +23,9 @@ from ...gee.download import fetch_reference, fetch_scene
 from ...gee.reference import GHSL_COLLECTION
 from ...inference.predict import ProgressCallback
 from ...io.references import read_reference
-from ...io.regrid import regrid_reason, to_model_grid
+from ...io.regrid import classes_to_grid, regrid_reason, to_model_grid
 from ...io.scene import Scene, read_scene
-from ...sentinel2 import NODATA
+from ...sentinel2 import CLASS_NAMES, NODATA
 
 #: Fewest built-up reference pixels an image must have (5 ha at 10 m): most of them train the
 #: model, about a fifth validate it.
@@ -89,12 +89,15 @@ def check_label(label: np.ndarray, name: str) -> None:
 
 def pair_from_arrays(scene: Scene, label: np.ndarray, name: str,
                      provenance: dict | None = None) -> AdaptPair:
-    """An :class:`AdaptPair` from a scene and its reference already on the scene's grid
-    (e.g. an Earth Engine composite and its GHSL reference).
+    """An :class:`AdaptPair` from a scene and its reference on the scene's grid (an Earth
+    Engine composite and its GHSL reference; a run's image and reference in the app).
+
+    A scene in degrees or far from 10 m is warped to a 10 m UTM grid as ``predict`` warps
+    it (:func:`~urbanseg_core.io.regrid.to_model_grid`, nearest neighbour), and the
+    reference with it.
 
     Args:
-        scene: 11-band reflectance; warped to the model grid first if it needs it (the
-            label must then already be on the warped grid: use :func:`read_pair` for files).
+        scene: 11-band reflectance.
         label: ``(H, W)`` uint8 index classes, 255 unlabelled, on ``scene``'s grid.
         name: a short label.
         provenance: extra facts for the card.
@@ -105,13 +108,23 @@ def pair_from_arrays(scene: Scene, label: np.ndarray, name: str,
     """
     if label.shape != scene.shape:
         raise ValueError(f"label {label.shape} and scene {scene.shape} differ in shape")
+    if regrid_reason(scene.crs, scene.transform):
+        warped = to_model_grid(scene)
+        label, scene = classes_to_grid(label, scene, warped), warped
     label = np.where(scene.valid, label, NODATA).astype("uint8")
     check_label(label, name)
     pair = AdaptPair(name, scene, label, dict(provenance or {}))
     pair.provenance.setdefault("image", name)
-    pair.provenance["class_px"] = dict(zip(("other", "non-residential", "residential"),
-                                           pair.class_px))
+    pair.provenance["class_px"] = dict(zip(CLASS_NAMES, pair.class_px))
     return pair
+
+
+def absent_classes(pairs: Sequence[AdaptPair]) -> list[str]:
+    """Names of the classes that no pair's reference labels (a map of non-residential
+    buildings labels no residential; a zoning map may label no open land): the adaptation
+    teaches the model nothing new about them and tends to make it predict them less."""
+    total = np.sum([p.class_px for p in pairs], axis=0)
+    return [name for name, n in zip(CLASS_NAMES, total) if n == 0]
 
 
 def read_pair(image: str | Path, reference: str | Path, codes: str = "auto",
@@ -141,7 +154,7 @@ def read_pair(image: str | Path, reference: str | Path, codes: str = "auto",
     image, reference = Path(image), Path(reference)
     scene = read_scene(image, band_order=band_order, dn_offset=dn_offset, max_pixels=max_pixels)
     if regrid_reason(scene.crs, scene.transform):
-        scene = to_model_grid(scene)
+        scene = to_model_grid(scene)  # the reference is then read onto the 10 m grid
     label = read_reference(reference, scene, codes)
     return pair_from_arrays(scene, label, image.name, {
         "image": image.name, "reference": reference.name, "reference_codes": codes,

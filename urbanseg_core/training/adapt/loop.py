@@ -44,7 +44,7 @@ from ..config import AugmentConfig, LossConfig
 from ..datasets import MixtureDataset, SceneSource
 from ..evaluation import in_memory_model
 from ..losses import SegLoss
-from .inputs import AdaptPair
+from .inputs import AdaptPair, absent_classes
 from .split import Split, plan_splits
 
 #: ``progress(fraction 0-1, message)``.
@@ -99,6 +99,7 @@ class AdaptResult:
         steps: training steps done; best_step: the step of ``state``.
         minutes: wall time of training and checks.
         settings: the settings it ran with.
+        absent: classes no reference labels (see :func:`~.inputs.absent_classes`).
     """
 
     state: dict
@@ -112,6 +113,7 @@ class AdaptResult:
     best_step: int
     minutes: float
     settings: AdaptSettings
+    absent: list[str] = field(default_factory=list)
 
     @property
     def score_before(self) -> float:
@@ -319,7 +321,7 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     minutes = (time.perf_counter() - start) / 60
     return AdaptResult(best["state"], parent, [dict(p.provenance) for p in pairs],
                        sess.splits, before, best["scores"], sess.history, steps, best["step"],
-                       round(minutes, 2), settings)
+                       round(minutes, 2), settings, absent_classes(pairs))
 
 
 def _train(sess: _Session, budget: _Budget, progress: Progress, cancel, log):
