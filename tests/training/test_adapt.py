@@ -25,6 +25,7 @@ from urbanseg_core.model.loading import load_model
 from urbanseg_core.sentinel2 import MODEL_BANDS, NODATA
 from urbanseg_core.training.adapt import card as card_module
 from urbanseg_core.training.adapt import loop as loop_module
+from urbanseg_core.training.adapt import split as split_module
 from urbanseg_core.training.adapt.card import adapted_card, save_adapted
 from urbanseg_core.training.adapt.inputs import check_label, pair_from_arrays, read_pair
 from urbanseg_core.training.adapt.loop import (AdaptResult, AdaptSettings, adapt,
@@ -83,6 +84,7 @@ def test_read_pair_converts_codes_and_masks_the_image_nodata(learnable_files, tm
     assert (pair.label[:10] == NODATA).all()
     np.testing.assert_array_equal(pair.label[10:], labels[10:])
     assert pair.provenance["class_px"]["residential"] == int((labels[10:] == 2).sum())
+    assert pair.scene.reflectance.dtype == np.float16  # half the memory of float32
 
 
 def test_read_pair_refuses_a_reference_of_another_size_without_crs(learnable_files, tmp_path):
@@ -124,7 +126,7 @@ def warp_scene(scene, crs):
     transform, width, height = calculate_default_transform(
         scene.crs, crs, scene.shape[1], scene.shape[0], *scene.bounds)
     refl = np.zeros((11, height, width), "float32")
-    reproject(scene.reflectance, refl, src_transform=scene.transform, src_crs=scene.crs,
+    reproject(scene.reflectance.astype("float32"), refl, src_transform=scene.transform, src_crs=scene.crs,
               dst_transform=transform, dst_crs=crs)
     return replace(scene, reflectance=refl, valid=(refl > 0).all(axis=0),
                    crs=CRS.from_user_input(crs), transform=transform)
@@ -170,6 +172,15 @@ def test_too_clustered_built_up_pixels_cannot_hold_a_block_back():
         plan_split(label, 0.2, 32)
 
 
+def test_a_large_image_validates_on_a_smaller_share(monkeypatch):
+    label = blocks_label((400, 400))
+    whole = plan_split(label, 0.2, 8)
+    monkeypatch.setattr(split_module, "MAX_VALIDATION_PX", 400 * 400 // 10)
+    capped = plan_split(label, 0.2, 8)
+    size = (lambda b: (b.r1 - b.r0) * (b.c1 - b.c0))
+    assert size(capped.val) < 0.7 * size(whole.val)
+
+
 def test_two_dates_of_one_place_share_their_block(pair):
     other = pair_from_arrays(pair.scene, np.where(pair.label == 1, 2, pair.label), "date 2")
     far = pair_from_arrays(pair.scene.window(slice(0, 150), slice(0, 192)),
@@ -205,6 +216,17 @@ def test_adapt_learns_on_the_pairs_and_leaves_the_parent_untouched(pair, tiny_mo
     assert all(torch.equal(result.state[k], before[k]) for k in bn)  # BatchNorm kept
 
 
+def test_a_class_the_reference_lacks_is_left_out_of_the_loss(pair, tiny_model):
+    no_nonres = pair_from_arrays(pair.scene, np.where(pair.label == 1, 0, pair.label),
+                                 "no non-residential")
+    result = adapt([no_nonres], tiny_model, AdaptSettings(max_steps=8, **FAST))
+    assert result.absent == ["non-residential"]
+    before = tiny_model.model.state_dict()["outc.conv.weight"]
+    after = result.state["outc.conv.weight"]
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-4)  # only weight decay
+    assert not torch.allclose(after[2], before[2], rtol=1e-3)
+
+
 def test_adapt_stops_when_asked_and_keeps_nothing(pair, tiny_model):
     calls = []
 
@@ -215,6 +237,12 @@ def test_adapt_stops_when_asked_and_keeps_nothing(pair, tiny_model):
     with pytest.raises(CancelledError, match="cancelled"):
         adapt([pair], tiny_model, AdaptSettings(max_steps=50, **FAST), cancel=cancel)
     assert len(calls) == 4
+
+
+def test_checks_are_fewer_when_they_would_take_most_of_the_budget(pair, tiny_model):
+    result = adapt([pair], tiny_model, AdaptSettings(**{**FAST, "minutes": 0.05,
+                                                        "checks": 20}))
+    assert 1 <= len(result.history) < 20
 
 
 def test_adapt_ends_within_its_time_budget(pair, tiny_model):

@@ -106,7 +106,7 @@ def adapt(
     better than its parent on a held-back block."""
     inputs = list(inputs or [])
     _check_arguments(inputs, aoi, output, reference_codes)
-    parent = load_model(model)
+    parent = load_model(model, engine="torch")  # ONNX Runtime would only cost memory
     pairs = _read_pairs(inputs, reference_codes, bands, dn_offset)
     if aoi is not None:
         pairs.append(_earth_engine_pair(aoi, start, end, cloud_threshold, max_km2))

@@ -57,6 +57,10 @@ def absent_note(result: AdaptResult) -> str | None:
     if not result.absent:
         return None
     names = " and ".join(result.absent)
+    if result.settings.keep_absent:
+        return (f"The reference labels no {names} pixels: the training loss left "
+                f"{names} out, so the adapted model was not taught anything about it; how "
+                "well it finds it here is untested.")
     them = "them" if len(result.absent) > 1 else "it"
     return (f"The reference labels no {names} pixels: the adaptation taught the model nothing "
             f"new there and it may now predict {them} less than its parent did.")

@@ -10,7 +10,7 @@ the model (too few labelled pixels over the image, no built-up pixel) is refused
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -43,7 +43,9 @@ class AdaptPair:
 
     Attributes:
         name: a short label for messages and the card (the image's file name).
-        scene: 11-band reflectance on a 10 m grid the model reads.
+        scene: 11-band reflectance on a 10 m grid the model reads, kept as float16 (half
+            the memory of float32; a step of 0.0002 at reflectance 0.3, about 2 DN, is far
+            below what changes a prediction).
         label: ``(H, W)`` uint8 index classes (0 other, 1 non-residential, 2 residential),
             255 where there is no reference or the image has no data.
         provenance: what the card records about it (files, codes, pixel counts).
@@ -109,10 +111,12 @@ def pair_from_arrays(scene: Scene, label: np.ndarray, name: str,
     if label.shape != scene.shape:
         raise ValueError(f"label {label.shape} and scene {scene.shape} differ in shape")
     if regrid_reason(scene.crs, scene.transform):
-        warped = to_model_grid(scene)
+        warped = to_model_grid(replace(scene, reflectance=scene.reflectance.astype(
+            np.float32, copy=False)))
         label, scene = classes_to_grid(label, scene, warped), warped
     label = np.where(scene.valid, label, NODATA).astype("uint8")
     check_label(label, name)
+    scene = replace(scene, reflectance=scene.reflectance.astype(np.float16))
     pair = AdaptPair(name, scene, label, dict(provenance or {}))
     pair.provenance.setdefault("image", name)
     pair.provenance["class_px"] = dict(zip(CLASS_NAMES, pair.class_px))

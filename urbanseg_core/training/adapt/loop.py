@@ -15,14 +15,15 @@ built-up classes the reference has, :func:`~urbanseg_core.evaluation.metrics.mac
 It is *accepted* only when it beats the parent on the blocks
 (:func:`~urbanseg_core.training.adapt.card.save_adapted` refuses it otherwise).
 
-The time budget covers training and the checks, not reading the inputs. ``cancel()`` is
+The time budget covers training and the checks, not reading the inputs: the checks take
+about as long as scoring the parent did, and there are fewer of them when ``checks`` of them
+would take more than half the budget. ``cancel()`` is
 asked between steps; when it says so, :class:`~urbanseg_core.errors.CancelledError` is raised
 and nothing is kept.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -66,7 +67,9 @@ class AdaptSettings(BaseModel):
     weight_decay: float = 1e-4
     warmup: float = Field(0.05, ge=0, lt=1, description="share of the budget warming up")
     batch_size: int = Field(8, ge=1)
-    crop_size: int = Field(128, ge=32)
+    crop_size: int = Field(96, ge=32, description=(
+        "training crops' side, px (96 x 96 x 8 crops keep memory within what predict "
+        "needs for the same area)"))
     seed: int = 0
     val_fraction: float = Field(0.2, gt=0, le=0.5, description=(
         "share of the built-up reference pixels in the validation block"))
@@ -75,6 +78,13 @@ class AdaptSettings(BaseModel):
     train_layers: Literal["all", "decoder", "head"] = Field("all", description=(
         "which layers learn: all, the decoder (up1-up4 and the output layer), or the last "
         "up block and the output layer"))
+    interpolate: float = Field(1.0, gt=0, le=1, description=(
+        "the kept weights are parent + interpolate x (adapted - parent): below 1, part of "
+        "the way from the parent (WiSE-FT, Wortsman et al. 2022: more robust to other "
+        "dates and areas)"))
+    keep_absent: bool = Field(True, description=(
+        "a class no reference labels is left out of the loss (its logit masked), so the "
+        "model is not taught that it never occurs"))
     freeze_bn: bool = Field(True, description=(
         "keep the parent's BatchNorm statistics (the layers' scale and shift still learn)"))
     positive_fraction: float = Field(0.7, ge=0, le=1)
@@ -142,6 +152,8 @@ class _Session:
     loss_fn: SegLoss
     opt: torch.optim.Optimizer
     settings: AdaptSettings
+    probe: torch.nn.Module
+    absent: torch.Tensor
     history: list[dict] = field(default_factory=list)
 
 
@@ -174,7 +186,11 @@ def _session(pairs: Sequence[AdaptPair], parent: LoadedModel, s: AdaptSettings) 
                       s.loss.class_weights)
     opt = torch.optim.AdamW(trainable(model, s.train_layers), lr=s.lr,
                             weight_decay=s.weight_decay)
-    return _Session(parent, model, pairs, splits, hazes, batches, loss_fn, opt, s)
+    probe = build_model(parent.card.architecture).eval()
+    absent = torch.tensor([s.keep_absent and n == 0
+                           for n in np.sum([p.class_px for p in pairs], axis=0)])
+    return _Session(parent, model, pairs, splits, hazes, batches, loss_fn, opt, s, probe,
+                    absent)
 
 
 #: Top-level UNet blocks that learn, per ``train_layers`` (the others keep the parent's).
@@ -210,12 +226,13 @@ def training_mode(model: torch.nn.Module, freeze_bn: bool) -> None:
 def block_confusion(loaded: LoadedModel, pairs: Sequence[AdaptPair],
                     splits: Sequence[Split], hazes: Sequence) -> np.ndarray:
     """The ``(3, 3)`` confusion matrix (rows = reference) of a model on the validation
-    blocks, each predicted with :data:`CONTEXT_PX` pixels of context around it."""
+    blocks, each predicted as ``predict`` predicts it (same tiles, one tile at a time to
+    keep memory low) with :data:`CONTEXT_PX` pixels of context around it."""
     cm = np.zeros((3, 3), dtype="int64")
     for pair, split, haze in zip(pairs, splits, hazes):
         win = split.val.grown(CONTEXT_PX, pair.scene.shape)
-        classes = predict_scene(pair.scene.window(win.rows, win.cols), loaded, batch_size=4,
-                                haze=haze)
+        classes = predict_scene(pair.scene.window(win.rows, win.cols), loaded, haze=haze,
+                                batch_size=1)
         r, c = split.val.r0 - win.r0, split.val.c0 - win.c0
         h, w = split.val.r1 - split.val.r0, split.val.c1 - split.val.c0
         cm += confusion_matrix(classes[r:r + h, c:c + w], pair.label[split.val.rows,
@@ -229,14 +246,18 @@ def block_scores(cm: np.ndarray, class_names: Sequence[str]) -> dict:
             "macro_builtup_present": macro_builtup_present(cm)}
 
 
-def _score_model(sess: _Session) -> dict:
-    """The adapted weights' scores on the blocks (eval mode, then back to training)."""
-    sess.model.eval()
-    try:
-        loaded = in_memory_model(sess.model, sess.parent.card)
-        cm = block_confusion(loaded, sess.pairs, sess.splits, sess.hazes)
-    finally:
-        training_mode(sess.model, sess.settings.freeze_bn)
+def blended(parent: dict, adapted: dict, alpha: float) -> dict:
+    """``parent + alpha * (adapted - parent)`` for every floating-point tensor of two state
+    dicts (integer buffers such as BatchNorm's batch count are the adapted ones)."""
+    return {k: (parent[k] + alpha * (v - parent[k]) if v.is_floating_point() else v).clone()
+            for k, v in adapted.items()}
+
+
+def _score_state(sess: _Session, state: dict) -> dict:
+    """Scores of a state dict on the blocks (run by a separate network in eval mode)."""
+    sess.probe.load_state_dict(state)
+    cm = block_confusion(in_memory_model(sess.probe, sess.parent.card), sess.pairs,
+                         sess.splits, sess.hazes)
     return block_scores(cm, sess.parent.card.class_names)
 
 
@@ -250,11 +271,15 @@ def learning_rate(fraction: float, peak: float, warmup: float) -> float:
 
 
 def _train_step(sess: _Session, lr: float) -> float:
-    """One optimiser step on the next batch; returns the loss."""
+    """One optimiser step on the next batch; returns the loss. The logits of classes no
+    reference labels are masked (``keep_absent``): the loss is that of the classes the
+    references can judge (a partial-label loss), so the parent's sense of the others is not
+    trained away."""
     x, y = next(sess.batches)
     for group in sess.opt.param_groups:
         group["lr"] = lr
-    loss = sess.loss_fn(sess.model(x), y)
+    logits = sess.model(x).masked_fill(sess.absent[None, :, None, None], -1e4)
+    loss = sess.loss_fn(logits, y)
     sess.opt.zero_grad(set_to_none=True)
     loss.backward()
     sess.opt.step()
@@ -309,30 +334,31 @@ def adapt(pairs: Sequence[AdaptPair], parent: LoadedModel,
 def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log) -> AdaptResult:
     start = time.perf_counter()
     sess = _session(pairs, parent, settings)
-    before = block_scores(block_confusion(parent, pairs, sess.splits, sess.hazes),
-                          parent.card.class_names)
-    check_s = time.perf_counter() - start
+    t = time.perf_counter()
+    before = _score_state(sess, parent.model.state_dict())
+    check_s = (time.perf_counter() - t) * 1.1
     log(f"parent {parent.card.name} on the validation blocks: macro built-up Dice "
         f"{before['macro_builtup_present']:.3f}")
-    reserve = min(settings.checks * check_s * 1.2, 0.5 * settings.minutes * 60)
-    budget = _Budget(max(settings.minutes * 60 - (time.perf_counter() - start) - reserve, 1.0),
-                     settings.max_steps)
-    best, steps = _train(sess, budget, progress, cancel, log)
+    seconds = settings.minutes * 60
+    checks = max(1, min(settings.checks, int(0.5 * seconds / max(check_s, 1e-3))))
+    left = seconds - (time.perf_counter() - start) - checks * check_s
+    budget = _Budget(max(left, 0.05 * seconds), settings.max_steps)
+    best, steps = _train(sess, budget, checks, progress, cancel, log)
     minutes = (time.perf_counter() - start) / 60
     return AdaptResult(best["state"], parent, [dict(p.provenance) for p in pairs],
                        sess.splits, before, best["scores"], sess.history, steps, best["step"],
                        round(minutes, 2), settings, absent_classes(pairs))
 
 
-def _train(sess: _Session, budget: _Budget, progress: Progress, cancel, log):
-    """Train until the budget is used, checking ``settings.checks`` times; returns the best
+def _train(sess: _Session, budget: _Budget, checks: int, progress: Progress, cancel, log):
+    """Train until the budget is used, scoring the blocks ``checks`` times; returns the best
     check (``{"state", "scores", "step"}``) and the number of steps."""
     s = sess.settings
     best: dict = {"scores": None, "state": None, "step": 0}
     steps, next_check, loss = 0, 1, math.nan
-    while next_check <= s.checks:
+    while next_check <= checks:
         fraction = budget.fraction(steps)
-        if fraction >= next_check / s.checks:
+        if fraction >= next_check / checks:
             t = time.perf_counter()
             _check(sess, best, steps, budget, log)
             budget.paused += time.perf_counter() - t
@@ -347,15 +373,18 @@ def _train(sess: _Session, budget: _Budget, progress: Progress, cancel, log):
 
 
 def _check(sess: _Session, best: dict, steps: int, budget: _Budget, log: Log) -> None:
-    """Score the current weights on the blocks; keep them in ``best`` when they are the best
-    so far."""
-    scores = _score_model(sess)
+    """Score the current weights (blended with the parent's as ``settings.interpolate``
+    says) on the blocks; keep them in ``best`` when they are the best so far."""
+    state = {k: v.detach().clone() for k, v in sess.model.state_dict().items()}
+    if sess.settings.interpolate < 1:
+        state = blended(sess.parent.model.state_dict(), state, sess.settings.interpolate)
+    scores = _score_state(sess, state)
     score = scores["macro_builtup_present"]
     minutes = (time.perf_counter() - budget.started) / 60
     sess.history.append({"step": steps, "minutes": round(minutes, 2),
                          "macro_builtup_present": score})
     improved = best["scores"] is None or score > best["scores"]["macro_builtup_present"]
     if improved:
-        best.update(scores=scores, state=copy.deepcopy(sess.model.state_dict()), step=steps)
+        best.update(scores=scores, state=state, step=steps)
     log(f"step {steps} ({minutes:.1f} min): validation macro built-up Dice {score:.3f}"
         + (" *" if improved else ""))

@@ -27,6 +27,11 @@ from ...sentinel2 import NODATA
 #: Fewest built-up reference pixels in a validation block, and left for training.
 MIN_VALIDATION_BUILT_UP_PX = 100
 MIN_TRAINING_BUILT_UP_PX = 300
+#: About the most pixels a validation block spans (150 km² at 10 m): on larger images the
+#: block holds a smaller share of the built-up pixels (down to :data:`MIN_FRACTION`), so
+#: scoring it stays a small part of the time budget.
+MAX_VALIDATION_PX = 1_500_000
+MIN_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,8 @@ def plan_split(label: np.ndarray, fraction: float = 0.2, buffer: int = 32) -> Sp
 
     Args:
         label: ``(H, W)`` uint8 index classes, 255 unlabelled.
-        fraction: the share of built-up reference pixels to validate on (0-0.5).
+        fraction: the share of built-up reference pixels to validate on (0-0.5); less on
+            images of more than :data:`MAX_VALIDATION_PX` / ``fraction`` pixels.
         buffer: pixels around the block that no training crop may touch.
 
     Returns:
@@ -146,6 +152,7 @@ def plan_split(label: np.ndarray, fraction: float = 0.2, buffer: int = 32) -> Sp
             (:data:`MIN_VALIDATION_BUILT_UP_PX`, :data:`MIN_TRAINING_BUILT_UP_PX`).
     """
     H, W = label.shape
+    fraction = min(fraction, max(MIN_FRACTION, MAX_VALIDATION_PX / label.size))
     axis, a, b = _pick(label, fraction, buffer)
     val = Block(a, b, 0, W) if axis == 0 else Block(0, H, a, b)
     ex = val.grown(buffer, (H, W))
