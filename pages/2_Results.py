@@ -5,7 +5,7 @@ import streamlit as st
 from urbanseg_core.app import shell
 
 loading = shell.header("Results")
-from urbanseg_core.app import state, views  # noqa: E402
+from urbanseg_core.app import adapt, state, views  # noqa: E402
 from urbanseg_core.app.widgets import legend, stats_frame  # noqa: E402
 
 loading.empty()
@@ -39,6 +39,7 @@ views.area_caption(result)
 if result.metrics:
     st.subheader("Agreement with the reference")
     views.agreement(result)
+    adapt.improve_section(result)
 
 st.subheader("Downloads")
 views.downloads(result)

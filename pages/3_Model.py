@@ -5,7 +5,7 @@ import streamlit as st
 from urbanseg_core.app import shell
 
 loading = shell.header("Model")
-from urbanseg_core.app import views  # noqa: E402
+from urbanseg_core.app import adapt, views  # noqa: E402
 
 loading.empty()
 views.flash_messages()
@@ -19,3 +19,7 @@ st.write("Use weights trained with `urbanseg train` (the `.pt` file with its `.j
          "the original project's `final_model.pth`. They are checked before use; this "
          "session then runs with them.")
 views.weights_form()
+
+st.divider()
+st.subheader("Models of this session")
+adapt.session_models()

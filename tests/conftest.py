@@ -155,3 +155,42 @@ def s2_geotiff(tmp_path) -> Path:
     refl = textured_reflectance(200, 300)
     dn = (refl * 10000).astype("uint16") + 1
     return write_geotiff(tmp_path / "scene.tif", dn, list(MODEL_BANDS))
+
+
+#: Spectra (reflectance of the 11 model bands) of the three classes of :func:`learnable_scene`:
+#: vegetation, bright flat roofs, darker mixed housing.
+CLASS_SPECTRA = np.array([
+    [0.03, 0.06, 0.04, 0.10, 0.25, 0.30, 0.34, 0.35, 0.30, 0.18, 0.09],
+    [0.26, 0.27, 0.28, 0.29, 0.30, 0.30, 0.31, 0.31, 0.30, 0.33, 0.30],
+    [0.09, 0.11, 0.13, 0.15, 0.17, 0.18, 0.19, 0.20, 0.19, 0.22, 0.19],
+], dtype="float32")
+
+
+def learnable_scene(size: int = 192, block: int = 16, seed: int = 0):
+    """A synthetic image whose classes are easy to learn, with its reference.
+
+    Returns:
+        ``(dn (11, size, size) uint16 with B2..B12 descriptions intended, labels (size, size)
+        uint8 index classes)``: blocks of ``block`` px of the three classes (about 50 % other,
+        20 % non-residential, 30 % residential) with the spectra of :data:`CLASS_SPECTRA`
+        and 1 % noise.
+    """
+    rng = np.random.default_rng(seed)
+    n = -(-size // block)
+    classes = rng.choice(3, size=(n, n), p=[0.5, 0.2, 0.3]).astype("uint8")
+    labels = np.kron(classes, np.ones((block, block), dtype="uint8"))[:size, :size]
+    refl = CLASS_SPECTRA[labels].transpose(2, 0, 1)
+    refl = refl + rng.normal(0, 0.01, refl.shape).astype("float32")
+    dn = (np.clip(refl, 0.001, 1) * 10000).astype("uint16")
+    return dn, labels
+
+
+@pytest.fixture
+def learnable_files(tmp_path) -> tuple[Path, Path]:
+    """``(image, reference)`` GeoTIFFs of :func:`learnable_scene` on one 10 m UTM grid; the
+    reference in ESM codes (1 other, 250 non-residential, 255 residential, 0 nodata)."""
+    dn, labels = learnable_scene()
+    image = write_geotiff(tmp_path / "region.tif", dn, list(MODEL_BANDS))
+    esm = np.array([1, 250, 255], dtype="uint8")[labels][None]
+    reference = write_geotiff(tmp_path / "region_esm.tif", esm, nodata=0)
+    return image, reference

@@ -260,3 +260,37 @@ class EarthEngineError(UrbansegError, RuntimeError):
 
 class BatchError(UrbansegError, RuntimeError):
     """Some tiles of a batch failed or the cluster cannot be reached."""
+
+
+class ReferenceContentError(ReferenceError_):
+    """A reference mask that can be read but cannot teach the model: too few labelled pixels
+    over the image, no built-up pixels, or too few to hold a validation block back.
+
+    Attributes:
+        labelled_px: reference pixels over the image's valid area.
+        built_up_px: of those, pixels labelled non-residential or residential.
+        needed_px: the fewest built-up pixels that would do.
+    """
+
+    labelled_px: int = 0
+    built_up_px: int = 0
+    needed_px: int = 0
+
+
+class NotBetterError(UrbansegError, ValueError):
+    """An adapted model that is no better than its parent on the held-back validation block,
+    and so was not saved.
+
+    Attributes:
+        before: the parent's score on the block.
+        after: the adapted model's best score on the block.
+        metric: the score's name (e.g. ``"macro built-up Dice"``).
+    """
+
+    before: float = 0.0
+    after: float = 0.0
+    metric: str = ""
+
+
+class CancelledError(UrbansegError, RuntimeError):
+    """A long task (an adaptation) was stopped by its user; nothing was written."""

@@ -74,6 +74,7 @@ def run_request(request: RunRequest, ref: resources.ModelRef):
             return None
         box.update(label=status_label(info), state="complete", expanded=False)
     state.put(state.RESULT, result)
+    state.put(state.REQUEST, request)
     state.put(state.TIMING, {"seconds": info.waited, "cached": not info.computed,
                              "origin": info.origin, "model_seconds": info.model_seconds})
     return result

@@ -26,6 +26,8 @@ import streamlit as st
 
 #: The latest :class:`~urbanseg_core.runs.result.RunResult`.
 RESULT = "urbanseg_result"
+#: The :class:`~urbanseg_core.runs.request.RunRequest` of the latest result.
+REQUEST = "urbanseg_request"
 #: The last error shown after Run (a plain sentence), kept until the next run.
 RUN_ERROR = "urbanseg_run_error"
 #: The drawn or uploaded AOI as a GeoJSON geometry (EPSG:4326).
@@ -44,7 +46,7 @@ PAGE = "urbanseg_page"
 FLASH = "urbanseg_flash"
 
 _DEFAULTS: dict[str, Any] = {
-    RESULT: None, RUN_ERROR: None, AOI: None, MODEL_PATH: None, TIMING: None, VISIT: 0,
+    RESULT: None, REQUEST: None, RUN_ERROR: None, AOI: None, MODEL_PATH: None, TIMING: None, VISIT: 0,
     PAGE: None,
 }
 

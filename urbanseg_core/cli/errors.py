@@ -13,7 +13,7 @@ from typing import Callable, NoReturn
 
 import typer
 
-from ..errors import (Fixes, OffsetMetadataError, OutputExistsError, ReferenceCodesError,
+from ..errors import (Fixes, NotBetterError, OffsetMetadataError, OutputExistsError, ReferenceCodesError,
                       StaleGraphError, TilingError, TooLargeError, UnnamedBandsError, UrbansegError,
                       WeightsMismatchError, reword)
 from ..sentinel2 import MODEL_BANDS
@@ -46,6 +46,8 @@ FIXES: Fixes = {
                              "--overlap between 0 and half of it, or leave both out.",
     StaleGraphError: lambda exc: "Write the graph again from the weights: `urbanseg "
                                  "export-onnx CARD.json` (the model's card).",
+    NotBetterError: lambda exc: "Give a larger labelled area (more IMAGE REFERENCE pairs), "
+                                "a longer --minutes, or keep using the current model.",
 }
 
 

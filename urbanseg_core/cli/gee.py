@@ -1,31 +1,28 @@
 """Earth Engine commands: ``gee-status``, ``gee-fetch``, ``gee-export``, ``gee-export-pairs``.
 
-Credentials come from ``.streamlit/secrets.toml`` (section ``[gee]``) in the current folder or
-from ``EE_SERVICE_ACCOUNT_KEY`` / ``EE_PROJECT`` / ``earthengine authenticate`` (see
-:mod:`urbanseg_core.gee.auth`). No command ever starts an interactive login.
+Credentials and AOI files: see :mod:`urbanseg_core.cli.earthengine`. No command ever starts an
+interactive login.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from ..aoi import AOI, parse_collection, parse_geojson, validate
+from ..aoi import AOI, parse_collection, validate
 from ..errors import UrbansegError
-from ..gee import auth
 from ..gee.composite import DEFAULT_CLOUD_THRESHOLD, DEFAULT_END, DEFAULT_START
 from ..gee.download import fetch_reference, fetch_scene
 from ..gee.export import (export_composite, export_pair, recent_tasks, task_status, write_image,
                           write_pair, write_reference)
+from .earthengine import connect, read_aoi
 from .errors import fail
 from .options import (CloudOption, EndOption, OverwriteOption, ReducerOption, StartOption,
                       check_paths, note, number_check, progress_bar)
 
-_SECRETS = Path(".streamlit") / "secrets.toml"
 _km2_check = number_check("give a positive area in km²", lambda v: v > 0)
 
 #: Command name -> short help, for the main group.
@@ -37,36 +34,13 @@ SHORT_HELPS = {
 }
 
 
-#: Seconds the commands wait for Earth Engine to answer (``URBANSEG_EE_TIMEOUT``).
-CONNECT_TIMEOUT_S = 20.0
-
-
-def _connect() -> str:
-    """Connect (waiting at most ``URBANSEG_EE_TIMEOUT`` s, default 20) or fail with the plain
-    reason; returns the project."""
-    seconds = float(os.environ.get("URBANSEG_EE_TIMEOUT") or CONNECT_TIMEOUT_S)
-    conn = auth.connect_within(seconds, auth.load_secrets_file(_SECRETS), os.environ)
-    if not conn.connected:
-        fail(conn.message)
-    typer.echo(conn.message, err=True)
-    return conn.project or ""
-
-
-def _read_aoi(path: Path, max_km2: float) -> AOI:
-    """The AOI of a GeoJSON file, validated (at most ``max_km2``)."""
-    if not path.is_file():
-        fail(f"AOI file not found: {path}. Give a GeoJSON file with a polygon.")
-    return validate(parse_geojson(path.read_text(encoding="utf-8"), name=path.stem),
-                    max_km2=max_km2)
-
-
 def gee_status(
     task_ids: Optional[List[str]] = typer.Argument(None, metavar="TASK_ID",
                                                    help="Export task ids to check "
                                                    "(default: the 10 most recent tasks)."),
 ) -> None:
     """Show the Earth Engine connection and the state of export tasks."""
-    _connect()
+    connect()
     statuses = task_status(task_ids) if task_ids else recent_tasks(10)
     if not statuses:
         typer.echo("No export tasks in this project.")
@@ -90,8 +64,8 @@ def gee_fetch(
 ) -> None:
     """Fetch the Sentinel-2 composite (and GHSL reference) of an AOI in process."""
     check_paths([output, reference], [aoi_path], overwrite, example="scene.tif")
-    aoi = _read_aoi(aoi_path, max_km2)
-    _connect()
+    aoi = read_aoi(aoi_path, max_km2)
+    connect()
     t0 = time.perf_counter()
     scene = fetch_scene(aoi, start, end, cloud_threshold, reducer,
                         progress=progress_bar("composite"))
@@ -121,8 +95,8 @@ def gee_export(
                                   help="Refuse larger AOIs (km²)."),
 ) -> None:
     """Export the composite of a large AOI to Drive or Cloud Storage (an Earth Engine task)."""
-    aoi = _read_aoi(aoi_path, max_km2)
-    _connect()
+    aoi = read_aoi(aoi_path, max_km2)
+    connect()
     task = export_composite(aoi, name or aoi_path.stem, "gcs" if bucket else "drive",
                             out_folder, bucket, start, end, cloud_threshold, reducer)
     typer.echo(f"Started export {task.description} (task {task.id}) to {task.location}. "
@@ -154,7 +128,7 @@ def gee_export_pairs(
             parse_collection(aois_path.read_text(encoding="utf-8"))]
     if local:
         _make_folder(Path(out_folder))
-    _connect()
+    connect()
     composite = (start, end, cloud_threshold, reducer)
     failures = 0
     for aoi in aois:

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export-onnx": ("export", "export_onnx",
                     "Write a model's ONNX graph (after retraining)."),
     "evaluate": ("evaluate", "evaluate", "Score a segmentation against a reference."),
+    "adapt": ("adapt", "adapt", "Fine-tune the model to your region from a reference."),
     "change": ("change", "change", "Change between two dates: from-to map and km²."),
     "batch": ("batch", "batch", "Segment whole regions tile by tile (Dask)."),
     "gee-status": ("gee", "gee_status", "Show the Earth Engine connection and tasks."),

@@ -96,15 +96,19 @@ def build_manifest(
 
 
 def model_record(loaded, weights: str | None = None) -> dict[str, Any]:
-    """The ``model`` section of a manifest: name, version, weights sha256 and weights file.
+    """The ``model`` section of a manifest: name, version, weights sha256 and weights file,
+    and for an adapted model its parent (``adapted_from``: name, version, sha256).
 
     Args:
         loaded: a :class:`~urbanseg_core.model.loading.LoadedModel`.
         weights: how to name the weights file (default: its full path).
     """
     card = loaded.card
-    return {"name": card.name, "version": card.version, "sha256": loaded.sha256,
-            "weights": weights if weights is not None else str(loaded.path)}
+    record = {"name": card.name, "version": card.version, "sha256": loaded.sha256,
+              "weights": weights if weights is not None else str(loaded.path)}
+    if card.parent:  # an adapted model names the model it was adapted from
+        record["adapted_from"] = dict(card.parent)
+    return record
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:

@@ -144,6 +144,27 @@ def swapped_builtup(cm: np.ndarray) -> dict[str, float] | None:
     return None
 
 
+def macro_builtup_present(cm: np.ndarray) -> float:
+    """Mean Dice of the built-up classes (index 1 and up) that have reference pixels.
+
+    Unlike ``dice_macro_builtup``, a built-up class the reference does not label (no
+    residential label in a map of non-residential buildings) is left out even when the
+    prediction has it, so a model is not scored on a class the reference cannot judge; the
+    cross-city table and adaptation use it.
+
+    Args:
+        cm: ``(C, C)`` confusion matrix, rows = reference (:func:`confusion_matrix`).
+
+    Returns:
+        The mean Dice, NaN when the reference has no built-up pixel.
+    """
+    cm = np.asarray(cm, dtype="int64")
+    tp, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
+    dices = [2 * tp[c] / (support[c] + predicted[c]) for c in range(1, cm.shape[0])
+             if support[c] > 0]
+    return float(np.mean(dices)) if dices else math.nan
+
+
 def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
                   class_names: Sequence[str] = DEFAULT_CLASS_NAMES) -> dict[str, Any]:
     """Score a predicted class map against a reference class map.

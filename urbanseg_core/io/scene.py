@@ -76,6 +76,16 @@ class Scene:
         """``(left, bottom, right, top)`` in CRS units."""
         return rasterio.transform.array_bounds(*self.shape, self.transform)
 
+    def window(self, rows: slice, cols: slice) -> "Scene":
+        """The part of the scene in ``rows`` x ``cols`` (slices of whole pixels, clipped to
+        the scene), as a new Scene whose arrays are views of this one's (no copy) and whose
+        transform is shifted to the window's first pixel."""
+        r0, r1, _ = rows.indices(self.shape[0])
+        c0, c1, _ = cols.indices(self.shape[1])
+        transform = self.transform * rasterio.Affine.translation(c0, r0)
+        return Scene(self.reflectance[:, r0:r1, c0:c1], self.valid[r0:r1, c0:c1], self.crs,
+                     transform, self.source, self.band_names, list(self.notes))
+
 
 def names_from_descriptions(descriptions: Sequence[str | None]) -> tuple[str, ...] | None:
     """Canonical band names from a file's band descriptions, or ``None`` unless every band

@@ -92,6 +92,9 @@ class ModelCard(BaseModel):
     metrics: dict[str, Any] = {}
     limitations: list[str] = []
     licence: str = "MIT"
+    parent: dict[str, Any] | None = Field(None, description=(
+        "for a model adapted from another (urbanseg adapt): the parent's name, version and "
+        "weights sha256"))
 
     @property
     def class_names(self) -> list[str]:

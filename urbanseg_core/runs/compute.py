@@ -90,6 +90,28 @@ RUNNERS = {"sample": _run_sample, "upload": _run_upload, "earthengine": _run_rem
 REMOTE_KINDS = ("earthengine",)
 
 
+def read_request_scene(request: RunRequest, sample: Scene | None = None,
+                       remote: RemoteSource | None = None,
+                       progress: StageProgress | None = None) -> Scene:
+    """The whole image of a request as a run reads it, on the grid its reference was put
+    on (the sample, the uploaded file, or the Earth Engine composite): for work that needs
+    the pixels again after a run, such as adapting the model (``(11, H, W)`` reflectance).
+
+    Raises:
+        InputError: the file cannot be read; ValueError: an Earth Engine request without
+        ``remote``.
+    """
+    progress = progress or _quiet
+    if request.kind == "sample":
+        return sample if sample is not None else read_scene(request.path)
+    if request.kind in REMOTE_KINDS:
+        if remote is None:
+            raise ValueError(f"a {request.kind} request needs a remote source")
+        return remote.scene(request, lambda f: progress("read", f))
+    return read_scene(request.path, band_order=request.band_order,
+                      dn_offset=request.dn_offset)
+
+
 def memory_need(request: RunRequest, loaded: LoadedModel,
                 remote: RemoteSource | None = None) -> int:
     """The memory a request's run needs (bytes, :func:`~urbanseg_core.runs.load.run_bytes`):
