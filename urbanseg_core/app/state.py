@@ -46,8 +46,8 @@ PAGE = "urbanseg_page"
 FLASH = "urbanseg_flash"
 
 _DEFAULTS: dict[str, Any] = {
-    RESULT: None, REQUEST: None, RUN_ERROR: None, AOI: None, MODEL_PATH: None, TIMING: None, VISIT: 0,
-    PAGE: None,
+    RESULT: None, REQUEST: None, RUN_ERROR: None, AOI: None, MODEL_PATH: None, TIMING: None,
+    VISIT: 0, PAGE: None,
 }
 
 

@@ -26,8 +26,8 @@ from .map import aoi_group, build_dynamic_map, compare_map, view_for
 from .messages import area_method, as_text
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
-from .widgets import (card_metrics_frame, confusion_chart, download_button, flat_text,
-                      metrics_frame, render_map, show_error)
+from .widgets import (card_metrics_frame, confusion_chart, cross_city_frame, download_button,
+                      flat_text, metrics_frame, render_map, show_error)
 
 if TYPE_CHECKING:  # runs.result is for annotations only here
     from ..runs.result import RunResult
@@ -353,6 +353,14 @@ def card_provenance(card: ModelCard) -> None:
         st.table(table.style.format(precision=3, na_rep="–").hide(axis="index"))
     else:
         st.caption("Not recorded in the card.")
+    cross_city = cross_city_frame(card.metrics or {})
+    if len(cross_city):
+        st.markdown("**In cities it was not trained on**")
+        st.table(cross_city.style.format(precision=3, na_rep="–").hide(axis="index"))
+        st.caption("Each row: a model trained with the same recipe but without that city, "
+                   "scored on it (Dice 1 = identical to the city's labels, 0 = no overlap). "
+                   "This is what to expect in a city new to the model; a dash means the "
+                   "city's labels have no such class.")
     st.markdown("**Known limitations**")
     for item in card.limitations or ["Not recorded in the card."]:
         st.markdown("- " + as_text(item))

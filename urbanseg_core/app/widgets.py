@@ -193,6 +193,32 @@ def flat_text(value: Any) -> str:
     return str(value)
 
 
+#: Columns of the cross-city table: the key in a crossval row -> the column's title.
+CROSS_CITY_COLUMNS = {"non-residential": "Dice non-residential", "residential": "Dice residential",
+                      "macro_builtup": "Dice, built-up mean",
+                      "binary_builtup": "Dice, built-up vs other"}
+
+
+def cross_city_frame(metrics: dict) -> pd.DataFrame:
+    """The card's leave-one-city-out scores (``metrics["cross_city"]``, written by
+    ``urbanseg crossval`` and copied into the card at training) as one table: a row per
+    left-out city and a mean row for each table; empty when the card has none."""
+    rows = []
+    for table in metrics.get("cross_city") or []:
+        label = str(table.get("label") or table.get("file") or "")
+        cities = dict(table.get("cities") or {})
+        if table.get("mean"):
+            cities["mean of the left-out cities"] = table["mean"]
+        for city, scores in cities.items():
+            row = {"Run": label, "Left-out city": city.replace("_", " ")}
+            row.update({title: scores.get(key) for key, title in CROSS_CITY_COLUMNS.items()})
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if len(frame) and frame["Run"].nunique() == 1:
+        frame = frame.drop(columns="Run")
+    return frame
+
+
 def card_metrics_frame(metrics: dict) -> pd.DataFrame:
     """The model card's scores as a table: one row per evaluation found in ``metrics``.
 
