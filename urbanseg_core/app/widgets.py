@@ -181,6 +181,14 @@ def download_button(result, kind: str, label: str, key: str, **kwargs) -> None:
                        on_click="ignore", **kwargs)
 
 
+def download_row(result, buttons) -> None:
+    """Download buttons side by side: ``buttons`` is ``((label, kind, key), ...)``; each file
+    is made when its button is clicked (:func:`download_button`)."""
+    for column, (label, kind, key) in zip(st.columns(len(buttons)), buttons):
+        with column:
+            download_button(result, kind, label, key=key, width="stretch")
+
+
 def flat_text(value: Any) -> str:
     """A card value as short readable text: lists joined, dicts as ``key: value`` pairs."""
     if isinstance(value, dict):
