@@ -12,7 +12,7 @@ from urbanseg_core.io.bandfolder import stack_folder
 from urbanseg_core.io.scene import read_scene
 
 from .conftest import ROOT
-from .helpers import MAP_FRAME, open_app, wait_for_layers
+from .helpers import MAP_FRAME, compare_state, open_app, wait_for_layers
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -115,18 +115,6 @@ def bercy(tmp_path_factory) -> tuple[Path, Path]:
     return image, folder / "bercy_reference_10m.tif"
 
 
-def _compare_state(page) -> dict | None:
-    """Zoom, loaded images and legends of the two linked maps (streamlit-folium keeps them
-    as ``window.map`` and ``map_div2`` in the second map frame); ``None`` until both exist."""
-    frame = page.locator(MAP_FRAME).nth(1).element_handle().content_frame()
-    return frame.evaluate(
-        "() => { const maps = [window.map, window.map_div2];"
-        " if (!maps.every(m => m && m.getZoom)) { return null; }"
-        " return {zooms: maps.map(m => m.getZoom()),"
-        " images: maps.map(m => [...m.getContainer().querySelectorAll("
-        "'img.leaflet-image-layer')].filter(i => i.complete && i.naturalWidth > 0).length)}; }")
-
-
 def test_reference_and_prediction_compare_in_linked_maps(page, app_url, artifacts, bercy):
     image, reference = bercy
     open_app(page, app_url)
@@ -153,7 +141,7 @@ def test_reference_and_prediction_compare_in_linked_maps(page, app_url, artifact
     state = None
     while time.monotonic() < deadline and (state is None or state["images"] != [2, 2]):
         time.sleep(0.2)
-        state = _compare_state(page)
+        state = compare_state(page, 1)
     assert state and state["images"] == [2, 2], state  # each map: true colour + class map
     assert state["zooms"][0] == state["zooms"][1]
     compare = page.frame_locator(MAP_FRAME).nth(1)
