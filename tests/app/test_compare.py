@@ -147,6 +147,17 @@ def test_the_same_image_twice_and_dates_that_do_not_overlap_are_plain_errors():
     _upload(at, "after", "notes.tif", b"not a GeoTIFF")
     assert "could not be read as a raster" in errors(at)
     assert _compare_button(at).disabled
+    # an image whose bands need the band form, given twice: said once, no clash of forms
+    five = _tif(_refl())
+    with MemoryFile(five) as mem, mem.open() as src:
+        data, profile = src.read()[:5], {**src.profile, "count": 5}
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(data)
+        five = mem.read()
+    _upload(at, "before", "five.tif", five)
+    _upload(at, "after", "five.tif", five)
+    assert "same image as before" in errors(at) and _compare_button(at).disabled
 
 
 def _composite(refl: np.ndarray) -> Scene:

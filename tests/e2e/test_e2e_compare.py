@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import time
+from pathlib import Path
 
 import pytest
 
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
-from .helpers import MAP_FRAME, compare_state, nav_to, open_app, run_enabled
+from .helpers import MAP_FRAME, compare_state, nav_to, open_app
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +79,6 @@ def test_two_uploaded_dates_show_linked_maps_and_the_from_to_table(tiny_page, ti
     download = info.value
     assert download.suggested_filename == (
         "urbanseg_change_town_2018_to_town_2023_change_table.csv")
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
     assert len(rows) == 9 and rows[2]["from"] == "other" and rows[2]["to"] == "residential"
     assert sum(float(r["area_km2"]) for r in rows) == pytest.approx(64 * 96 * 1e-4, abs=1e-3)

@@ -106,8 +106,8 @@ def upload_inputs() -> ChangePanel:
     panel = ChangePanel()
     dates, problems = [], []
     for column, which in zip(st.columns(2), WHICH):
-        with column:
-            other = dates[0].sha256 if dates and dates[0] is not None else None
+        with column:  # AFTER is checked against BEFORE's upload, usable or not
+            other = (st.session_state.get(KEPT["before"]) or {}).get("sha256") if dates else None
             date_source, problem = _date_upload(which, other)
             dates.append(date_source)
             problems.append(problem)
