@@ -103,6 +103,9 @@ def test_two_uploads_give_the_from_to_table_chart_and_downloads():
     assert frame["Share of the area compared (%)"].sum() == pytest.approx(100, abs=0.01)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Area compared"] == "0.41 km²"
+    s = result.stats
+    assert metrics["Class changed"] == (f"{s.changed_km2:,.3f} km² "
+                                        f"({100 * s.changed_share:.2f} %)")
     assert metrics["New built-up area"] == f"{result.new_built_up_km2:,.3f} km²"
     assert any("Net change (after − before)" in plain(c.value) for c in at.caption)
     # the class chart: each class at both dates

@@ -241,8 +241,10 @@ def headline(result, request: ChangeRequest | None, ref) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric("Area compared", f"{s.overlap_km2:,.2f} km²",
               help="Where both dates have data.")
-    share = "–" if math.isnan(s.changed_share) else f"{100 * s.changed_share:.2f} %"
-    m2.metric("Class changed", f"{s.changed_km2:,.3f} km²", share, delta_color="off")
+    share = "" if math.isnan(s.changed_share) else f" ({100 * s.changed_share:.2f} %)"
+    m2.metric("Class changed", f"{s.changed_km2:,.3f} km²{share}",
+              help="Where the class differs between the dates; the share is of the area "
+                   "compared.")
     m3.metric("New built-up area", f"{result.new_built_up_km2:,.3f} km²",
               help="Other before, non-residential or residential after.")
     for note in result.notes:
