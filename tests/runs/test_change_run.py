@@ -12,6 +12,7 @@ import pytest
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
+from urbanseg_core.change import detect_change
 from urbanseg_core.errors import BandOrderError, InputError
 from urbanseg_core.io.scene import Scene
 from urbanseg_core.runs.change_compute import (CHANGE_BYTES_PER_PX, changed_only,
@@ -19,6 +20,7 @@ from urbanseg_core.runs.change_compute import (CHANGE_BYTES_PER_PX, changed_only
 from urbanseg_core.runs.change_request import ChangeRequest, DateSource
 from urbanseg_core.runs.load import FIXED_BYTES
 from urbanseg_core.runs.request import RemoteSource, RunRequest
+from urbanseg_core.runs.uploads import save_band_uploads
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..change.test_change import ORIGIN, concrete, dn_geotiff, red_model, vegetation  # noqa: F401
@@ -163,3 +165,20 @@ def test_dates_without_a_crs_are_shown_as_pictures(red_model):
     for which in ("before", "after", "change"):
         assert result.picture_png(which).startswith(b"\x89PNG")
     assert (changed_only(result.change.codes) != 255).sum() == 256
+
+
+@pytest.mark.realdata
+def test_oscd_band_file_uploads_give_the_command_lines_answer(shared_data, bundled_model):
+    """Two dates uploaded as band files (the OSCD layout, as the page takes them) give the
+    same from-to map as ``urbanseg change imgs_1/ imgs_2/`` on the folders."""
+    city = shared_data / "oscd_cities" / "montpellier"
+    dates = []
+    for folder in ("imgs_1", "imgs_2"):
+        files = [(p.name, p.read_bytes()) for p in sorted((city / folder).glob("*.tif"))]
+        stacked = save_band_uploads(files)
+        dates.append(DateSource(stacked.path.name, str(stacked.path), stacked.sha256))
+    result = compute_change(ChangeRequest("upload", *dates), bundled_model)
+    folders = detect_change(city / "imgs_1", city / "imgs_2", bundled_model)
+    assert np.array_equal(result.change.codes, folders.codes)
+    assert result.change.changed.any()  # two years apart: some change is found
+    assert result.stats.overlap_km2 == pytest.approx(folders.stats.overlap_km2)
