@@ -17,7 +17,7 @@ from urbanseg_core.errors import BandOrderError, InputError
 from urbanseg_core.io.scene import Scene
 from urbanseg_core.runs.change_compute import (CHANGE_BYTES_PER_PX, changed_only,
                                                change_memory_need, compute_change)
-from urbanseg_core.runs.change_request import ChangeRequest, DateSource
+from urbanseg_core.runs.change_request import ChangeRequest
 from urbanseg_core.runs.load import FIXED_BYTES
 from urbanseg_core.runs.request import RemoteSource, RunRequest
 from urbanseg_core.runs.uploads import save_band_uploads
@@ -29,9 +29,19 @@ from ..conftest import UTM33, write_geotiff
 BLOCK = (slice(20, 36), slice(24, 40))  # 16 x 16 px = 256 px of 100 m² = 0.0256 km²
 
 
+def _upload(name: str, path, sha: str, **kw) -> RunRequest:
+    return RunRequest(kind="upload", name=name, path=str(path), sha256=sha, **kw)
+
+
 def _upload_request(before, after, **kw) -> ChangeRequest:
-    return ChangeRequest("upload", DateSource("before.tif", str(before), "a" * 64, **kw),
-                         DateSource("after.tif", str(after), "b" * 64, **kw))
+    return ChangeRequest(_upload("before.tif", before, "a" * 64, **kw),
+                         _upload("after.tif", after, "b" * 64, **kw))
+
+
+def _ee(name: str, start: str, end: str = "", aoi: str | None = None,
+        cloud: float | None = None) -> RunRequest:
+    return RunRequest(kind="earthengine", name=name, aoi=aoi, start=start, end=end,
+                      cloud_threshold=cloud)
 
 
 @pytest.fixture
@@ -48,19 +58,19 @@ def test_the_key_depends_on_content_and_settings_not_on_paths():
     assert a.key("m") == moved.key("m")
     assert a.key("m") != a.key("other model")
     assert a.key("m") != _upload_request("b", "a", dn_offset=-1000.0).key("m")
-    swapped = ChangeRequest("upload", a.after, a.before)
+    swapped = ChangeRequest(a.after, a.before)
     assert a.key("m") != swapped.key("m")
-    ee = ChangeRequest("earthengine", DateSource("2018", start="2018-01-01", end="2019-01-01"),
-                       DateSource("2023", start="2023-01-01", end="2024-01-01"),
-                       aoi='{"type": "Polygon"}', cloud_threshold=0.6)
-    later = ChangeRequest("earthengine", ee.before,
-                          DateSource("2024", start="2024-01-01", end="2025-01-01"),
-                          aoi=ee.aoi, cloud_threshold=0.6)
+    aoi = '{"type": "Polygon"}'
+    ee = ChangeRequest(_ee("2018", "2018-01-01", "2019-01-01", aoi, 0.6),
+                       _ee("2023", "2023-01-01", "2024-01-01", aoi, 0.6))
+    later = ChangeRequest(ee.before, _ee("2024", "2024-01-01", "2025-01-01", aoi, 0.6))
     assert ee.key("m") != later.key("m")
-    # one date of it is the request an Earth Engine source fetches
-    assert ee.date_request("after") == RunRequest(kind="earthengine", name="2023",
-                                                  aoi=ee.aoi, start="2023-01-01",
-                                                  end="2024-01-01", cloud_threshold=0.6)
+    # a segmentation run of one date has another key than the change
+    assert ee.key("m") not in (ee.before.key("m"), ee.after.key("m"))
+    with pytest.raises(ValueError, match="one kind"):
+        ChangeRequest(a.before, ee.after)
+    with pytest.raises(ValueError, match="one kind"):
+        ChangeRequest(RunRequest(kind="sample", name="s"), RunRequest(kind="sample", name="s"))
 
 
 def test_two_uploads_give_the_from_to_table_maps_and_downloads(two_dates, red_model):
@@ -101,8 +111,8 @@ def test_two_uploads_give_the_from_to_table_maps_and_downloads(two_dates, red_mo
 def test_plain_errors_for_the_same_image_twice_and_dates_that_do_not_overlap(tmp_path,
                                                                               red_model):
     before = dn_geotiff(tmp_path / "a.tif", vegetation(32, 32))
-    same = ChangeRequest("upload", DateSource("a.tif", str(before), "s" * 64),
-                         DateSource("a copy.tif", str(before), "s" * 64))
+    same = ChangeRequest(_upload("a.tif", before, "s" * 64),
+                         _upload("a copy.tif", before, "s" * 64))
     with pytest.raises(InputError, match="same image"):
         compute_change(same, red_model)
     far = dn_geotiff(tmp_path / "far.tif", vegetation(32, 32),
@@ -141,14 +151,12 @@ def test_two_earth_engine_composites_of_one_area(red_model):
               "2023-01-01": _scene(concrete(before, *BLOCK))}
     asked: list[RunRequest] = []
     remote = _fake_earth_engine(scenes, asked)
-    request = ChangeRequest("earthengine",
-                            DateSource("2018", start="2018-01-01", end="2019-01-01"),
-                            DateSource("2023", start="2023-01-01", end="2024-01-01"),
-                            aoi='{"type": "Polygon", "coordinates": []}', cloud_threshold=0.7)
+    aoi = '{"type": "Polygon", "coordinates": []}'
+    request = ChangeRequest(_ee("2018", "2018-01-01", "2019-01-01", aoi, 0.7),
+                            _ee("2023", "2023-01-01", "2024-01-01", aoi, 0.7))
     result = compute_change(request, red_model, remote=remote)
     assert [(r.start, r.end, r.aoi, r.cloud_threshold) for r in asked] == [
-        ("2018-01-01", "2019-01-01", request.aoi, 0.7),
-        ("2023-01-01", "2024-01-01", request.aoi, 0.7)]
+        ("2018-01-01", "2019-01-01", aoi, 0.7), ("2023-01-01", "2024-01-01", aoi, 0.7)]
     assert result.new_built_up_km2 == pytest.approx(0.0256)
     assert result.dates[1]["start"] == "2023-01-01"
     assert change_memory_need(request, remote) == FIXED_BYTES + CHANGE_BYTES_PER_PX * 4096
@@ -159,7 +167,7 @@ def test_two_earth_engine_composites_of_one_area(red_model):
 def test_dates_without_a_crs_are_shown_as_pictures(red_model):
     before = vegetation(64, 64)
     scenes = {"a": _scene(before, None), "b": _scene(concrete(before, *BLOCK), None)}
-    request = ChangeRequest("earthengine", DateSource("a", start="a"), DateSource("b", start="b"))
+    request = ChangeRequest(_ee("a", "a"), _ee("b", "b"))
     result = compute_change(request, red_model, remote=_fake_earth_engine(scenes, []))
     assert result.before_layer is None and result.change_layer is None
     for which in ("before", "after", "change"):
@@ -176,8 +184,8 @@ def test_oscd_band_file_uploads_give_the_command_lines_answer(shared_data, bundl
     for folder in ("imgs_1", "imgs_2"):
         files = [(p.name, p.read_bytes()) for p in sorted((city / folder).glob("*.tif"))]
         stacked = save_band_uploads(files)
-        dates.append(DateSource(stacked.path.name, str(stacked.path), stacked.sha256))
-    result = compute_change(ChangeRequest("upload", *dates), bundled_model)
+        dates.append(_upload(stacked.path.name, stacked.path, stacked.sha256))
+    result = compute_change(ChangeRequest(*dates), bundled_model)
     folders = detect_change(city / "imgs_1", city / "imgs_2", bundled_model)
     assert np.array_equal(result.change.codes, folders.codes)
     assert result.change.changed.any()  # two years apart: some change is found

@@ -23,7 +23,8 @@ import streamlit as st
 
 from ..change.codes import PAIR_COLOURS
 from ..runs.change_compute import MAX_CHANGE_PIXELS
-from ..runs.change_request import WHICH, ChangeRequest, DateSource
+from ..runs.change_request import WHICH, ChangeRequest
+from ..runs.request import RunRequest
 from ..sentinel2 import L2A_OFFSET
 from . import state
 from .controller import SessionKeys, run_request
@@ -71,7 +72,7 @@ def mode_choice() -> str:
 # ---------------------------------------------------------------------------- uploads
 
 
-def _date_upload(which: str, other_sha: str | None) -> tuple[DateSource | None, str | None]:
+def _date_upload(which: str, other_sha: str | None) -> tuple[RunRequest | None, str | None]:
     """One date's uploader, its band form and DN offset box; ``(date, problem)``."""
     key = state.widget_key(f"change_{which}")
     keep_upload(st.file_uploader(f"{LABELS[which]}: Sentinel-2 GeoTIFF, or one file per band",
@@ -97,8 +98,9 @@ def _date_upload(which: str, other_sha: str | None) -> tuple[DateSource | None, 
     if probe.problem:
         return None, probe.problem
     offset = offset_box(kept, info)
-    return DateSource(kept["name"], kept["path"], kept["sha256"], order,
-                      L2A_OFFSET if offset else 0.0), None
+    return RunRequest(kind="upload", name=kept["name"], path=kept["path"],
+                      sha256=kept["sha256"], band_order=order,
+                      dn_offset=L2A_OFFSET if offset else 0.0), None
 
 
 def upload_inputs() -> ChangePanel:
@@ -113,7 +115,7 @@ def upload_inputs() -> ChangePanel:
             problems.append(problem)
     panel.problem = next((p for p in problems if p), None)
     if panel.problem is None:
-        panel.request = ChangeRequest("upload", dates[0], dates[1])
+        panel.request = ChangeRequest(dates[0], dates[1])
         panel.summary = as_text(f"Compare will use: {dates[0].name} (before) and "
                                 f"{dates[1].name} (after).")
     return panel
@@ -152,10 +154,12 @@ def _ranges_problem(before, after) -> str | None:
     return None
 
 
-def _ee_date(dates) -> DateSource:
+def _ee_date(dates, aoi: dict, cloud: float) -> RunRequest:
+    """The Earth Engine request of one date range (inclusive) for the area."""
     end = date.fromordinal(dates[1].toordinal() + 1)  # the request's end is excluded
-    return DateSource(f"{dates[0]:%Y-%m-%d}_{dates[1]:%Y-%m-%d}", start=dates[0].isoformat(),
-                      end=end.isoformat())
+    return RunRequest(kind="earthengine", name=f"{dates[0]:%Y-%m-%d}_{dates[1]:%Y-%m-%d}",
+                      aoi=json.dumps(aoi, sort_keys=True), start=dates[0].isoformat(),
+                      end=end.isoformat(), cloud_threshold=float(cloud))
 
 
 def earthengine_inputs() -> ChangePanel:
@@ -177,9 +181,7 @@ def earthengine_inputs() -> ChangePanel:
     elif problem:
         panel.problem = problem
     else:
-        panel.request = ChangeRequest("earthengine", _ee_date(before), _ee_date(after),
-                                      aoi=json.dumps(aoi, sort_keys=True),
-                                      cloud_threshold=float(cloud))
+        panel.request = ChangeRequest(_ee_date(before, aoi, cloud), _ee_date(after, aoi, cloud))
         panel.summary = (f"Compare will use: the drawn area, {before[0]:%d %b %Y} to "
                          f"{before[1]:%d %b %Y} against {after[0]:%d %b %Y} to "
                          f"{after[1]:%d %b %Y}, cloud masking {float(cloud):.2f}.")

@@ -34,9 +34,9 @@ from ..io.scene import BandFile, Scene
 from ..model.loading import LoadedModel
 from ..sentinel2 import NODATA
 from ..util import safe_name
-from .change_request import WHICH, ChangeRequest, DateSource
+from .change_request import WHICH, ChangeRequest
 from .load import FIXED_BYTES
-from .request import RemoteSource
+from .request import RemoteSource, RunRequest
 from .result import DeferredDownloads
 
 #: ``progress(stage, fraction)``: "read", "predict" (both dates), "maps" (and "queue").
@@ -154,15 +154,16 @@ def changed_only(codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _date_record(request: ChangeRequest, date: DateSource, scene: Scene) -> dict[str, Any]:
-    record = {"kind": request.kind, "name": date.name, "sha256": date.sha256,
+def _date_record(date: RunRequest, scene: Scene) -> dict[str, Any]:
+    """What one date was, for the result (and its manifest-like JSON)."""
+    record = {"kind": date.kind, "name": date.name, "sha256": date.sha256,
               "shape_px": list(scene.shape),
               "crs": scene.crs.to_string() if scene.crs else None,
               "band_order": list(date.band_order) if date.band_order else "from file",
               "dn_offset": date.dn_offset}
-    if request.kind == "earthengine":
+    if date.kind == "earthengine":
         record.update(start=date.start, end_excluded=date.end,
-                      cloud_score_plus_threshold=request.cloud_threshold)
+                      cloud_score_plus_threshold=date.cloud_threshold)
     return record
 
 
@@ -182,11 +183,9 @@ def read_dates(request: ChangeRequest, remote: RemoteSource | None = None,
     if request.kind == "earthengine" and remote is None:
         raise ValueError("an Earth Engine change request needs a remote source")
     scenes = []
-    for i, which in enumerate(WHICH):
-        date = getattr(request, which)
+    for i, date in enumerate(request.dates):
         if request.kind == "earthengine":
-            scene = remote.scene(request.date_request(which),
-                                 lambda f, i=i: progress("read", (i + f) / 2))
+            scene = remote.scene(date, lambda f, i=i: progress("read", (i + f) / 2))
         else:
             scene = read_input(date.path, date.band_order, date.dn_offset, MAX_CHANGE_PIXELS)
         scene.source = date.name
@@ -209,7 +208,7 @@ def change_memory_need(request: ChangeRequest, remote: RemoteSource | None = Non
                                  max_pixels=MAX_CHANGE_PIXELS).shape
         pixels = height * width
     else:
-        pixels = remote.pixels(request.date_request("before")) if remote is not None else 0
+        pixels = remote.pixels(request.before) if remote is not None else 0
     return FIXED_BYTES + CHANGE_BYTES_PER_PX * pixels
 
 
@@ -259,7 +258,7 @@ def compute_change(request: ChangeRequest, loaded: LoadedModel,
     colours = list(loaded.card.class_colours)
     result = ChangeRunResult(
         run_id=request.key(loaded.sha256), change=change,
-        dates=[_date_record(request, d, s) for d, s in zip(request.dates, scenes)],
+        dates=[_date_record(d, s) for d, s in zip(request.dates, scenes)],
         colours=colours, model=model_record(loaded, weights=Path(loaded.path).name),
         seconds=change.seconds, **_layers(change, scenes, colours))
     progress("maps", 1.0)
