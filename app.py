@@ -15,6 +15,8 @@ st.set_page_config(page_title="urbanseg: built-up areas from Sentinel-2",
 pages = [
     st.Page("pages/1_Map_and_run.py", title="Map & run", icon=":material/map:", default=True),
     st.Page("pages/2_Results.py", title="Results", icon=":material/bar_chart:"),
+    st.Page("pages/5_Compare_dates.py", title="Compare two dates",
+            icon=":material/compare:"),
     st.Page("pages/3_Model.py", title="Model", icon=":material/neurology:"),
     st.Page("pages/4_About.py", title="About & help", icon=":material/help:"),
 ]

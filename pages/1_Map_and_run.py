@@ -29,6 +29,7 @@ with left:
 with right:
     if current:
         views.result_summary(result)
+    st.page_link("pages/5_Compare_dates.py", label="Compare two dates of one area →")
 
 if source == "sample" and not current and ref is not None:
     prefetch_sample(ref)  # the sample's answer is fixed: have it ready before Run is pressed

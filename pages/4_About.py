@@ -25,6 +25,13 @@ by pixel at 10 m, with a UNet neural network.
 5. **Download** the mask (GeoTIFF), polygons (GeoJSON), the overlay (PNG), the statistics
    (CSV) and the run manifest (JSON) that records how the result was made.
 
+**What changed between two dates?** On *Compare two dates*, give two images of the same
+area (or, with Earth Engine, two date ranges for an area drawn on the map): the same model
+maps both, and the page shows what became built up, what was lost and what changed use, as
+two linked maps, a from-to table in km² and a chart, with the change map (GeoTIFF), the table
+(CSV) and the new built-up areas (GeoJSON) to download. A change counts only where the image
+itself changed clearly, so the two maps' small disagreements are not reported as change.
+
 Colours come from the Okabe-Ito palette, readable with colour-blindness. Results are model
 estimates, not surveys: check them against local knowledge before using them for decisions.
 

@@ -78,3 +78,15 @@ def checked_radio(page, label: str) -> str:
     """The text of the checked option of a labelled Streamlit radio."""
     group = page.get_by_test_id("stRadio").filter(has_text=label).first
     return group.locator("label:has(input:checked)").inner_text().strip()
+
+
+def compare_state(page, index: int) -> dict | None:
+    """Zoom, loaded images and legends of two linked maps (streamlit-folium keeps them as
+    ``window.map`` and ``map_div2`` in the map frame ``index``); ``None`` until both exist."""
+    frame = page.locator(MAP_FRAME).nth(index).element_handle().content_frame()
+    return frame.evaluate(
+        "() => { const maps = [window.map, window.map_div2];"
+        " if (!maps.every(m => m && m.getZoom)) { return null; }"
+        " return {zooms: maps.map(m => m.getZoom()),"
+        " images: maps.map(m => [...m.getContainer().querySelectorAll("
+        "'img.leaflet-image-layer')].filter(i => i.complete && i.naturalWidth > 0).length)}; }")

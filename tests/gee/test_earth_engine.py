@@ -501,7 +501,7 @@ def test_gee_cli_export_pairs_local_writes_training_layout(ee_api, tmp_path, mon
     assert fetched.transform == scene.transform
     res = CliRunner().invoke(app, ["gee-fetch", str(one), "-o", str(tmp_path / "t.tif"),
                                    "--reducer", "max"])
-    assert res.exit_code == 2 and "'median' or 'mean'" in res.output
+    assert res.exit_code == 2 and "use one of median, mean" in res.output
     # missing bucket / conflicting options are one plain line, exit 2
     res = CliRunner().invoke(app, ["gee-export-pairs", str(path), "--out-folder", "x",
                                    "--local", "--bucket", "b"])

@@ -283,8 +283,11 @@ def test_evaluate_cli_json_table_and_plot(trained, pairs_dir, tmp_path):
     header, first = res.stdout.split("prediction):\n")[1].splitlines()[:2]
     assert header.split() == ["other", "non-residential", "residential"]
     assert first.split()[0] == "other"  # labelled rows and columns
+    refused = runner.invoke(app, ["evaluate", str(image), str(mask), "--model", str(trained),
+                                  "--json", "--plot", str(png)])
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr  # the plot exists
     res = runner.invoke(app, ["evaluate", str(image), str(mask), "--model", str(trained),
-                              "--json", "--plot", str(png)])
+                              "--json", "--plot", str(png), "--overwrite"])
     assert json.loads(res.stdout)["valid_px"] == 96 * 96  # stdout stays one JSON object
     assert f"Plot written to {png}" in res.stderr
     with open(png, "rb") as fh:

@@ -6,6 +6,7 @@ The pages in ``pages/`` hold layout only; they call these modules:
 - :mod:`.shell`: the first paint (title at once, loading note), sidebar, background warm-up;
 - :mod:`.views`: the sections of each page (map, Run column, results, model card);
 - :mod:`.panels`: the three imagery panels (sample, upload, Earth Engine);
+- :mod:`.compare`: the Compare two dates page (two dates -> a from-to change map);
 - :mod:`.controller`: what Run does (status box, result kept in the session, prefetch);
 - :mod:`.runner`: the run cache (keyed on the request), the run queue, honest status;
 - :mod:`.resources`: shared objects (the model loaded in the background, the sample scene);

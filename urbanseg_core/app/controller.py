@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -50,14 +51,40 @@ def _wait_for_model(ref: resources.ModelRef, report):
             continue
 
 
-def run_request(request: RunRequest, ref: resources.ModelRef):
+@dataclass(frozen=True)
+class SessionKeys:
+    """Where a kind of run keeps its outcome in the session (:mod:`.state` keys).
+
+    Attributes:
+        result, request: the latest result and the request it answers.
+        error: the last error shown after Run.
+        timing: how the run went (``None``: not kept).
+    """
+
+    result: str
+    request: str
+    error: str
+    timing: str | None = None
+
+
+#: The Map & run page's run.
+MAP_RUN = SessionKeys(state.RESULT, state.REQUEST, state.RUN_ERROR, state.TIMING)
+
+
+def run_request(request, ref: resources.ModelRef, cached=None, keys: SessionKeys = MAP_RUN):
     """Run a request under an ``st.status`` box; store and return the result.
 
+    Args:
+        request: a :class:`~urbanseg_core.runs.request.RunRequest` (or, with ``cached``
+            :func:`~.runner.cached_change`, a change request).
+        ref: the session's model.
+        cached: the cached computation (default: a segmentation run).
+        keys: where the result, request and error are kept.
+
     Returns:
-        The :class:`~urbanseg_core.runs.result.RunResult`, or ``None`` after showing the
-        error.
+        The result, or ``None`` after showing the error.
     """
-    state.put(state.RUN_ERROR, None)
+    state.put(keys.error, None)
     with st.status("Running...", expanded=True) as box:
         report = progress_reporter(box)
         try:
@@ -67,16 +94,17 @@ def run_request(request: RunRequest, ref: resources.ModelRef):
             if request.kind == "sample":
                 sample = resources.sample_scene()
                 tv = resources.sample_view().true_colour
-            result, info = run(request, loaded, report, sample, tv)
+            result, info = run(request, loaded, report, sample, tv, cached)
         except Exception as exc:  # noqa: BLE001 - every error becomes a sentence
             box.update(label="The run did not finish", state="error", expanded=True)
-            state.put(state.RUN_ERROR, show_error(exc))
+            state.put(keys.error, show_error(exc))
             return None
         box.update(label=status_label(info), state="complete", expanded=False)
-    state.put(state.RESULT, result)
-    state.put(state.REQUEST, request)
-    state.put(state.TIMING, {"seconds": info.waited, "cached": not info.computed,
-                             "origin": info.origin, "model_seconds": info.model_seconds})
+    state.put(keys.result, result)
+    state.put(keys.request, request)
+    if keys.timing:
+        state.put(keys.timing, {"seconds": info.waited, "cached": not info.computed,
+                                "origin": info.origin, "model_seconds": info.model_seconds})
     return result
 
 

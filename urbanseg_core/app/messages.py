@@ -9,6 +9,7 @@ form, the offset box, the reference value table). The command line words the sam
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..errors import (AreaTooLargeError, Fixes, ModelLoadError, OffsetMetadataError,
@@ -22,8 +23,8 @@ FIXES: Fixes = {
         if len(exc.found) == 1 else
         "Say which band is which in the band-mapping form, or upload a file with 11 bands in "
         "the model's order or 13 Level-1C bands."),
-    TooLargeError: lambda exc: "Crop it to a smaller area first: the app segments up to "
-                               "11,000 × 11,000 pixels.",
+    TooLargeError: lambda exc: "Crop it to a smaller area first: the app takes up to "
+                               f"{_side(exc.limit)} pixels here.",
     OffsetMetadataError: lambda exc: None if exc.offsets else (
         "Upload the band files without it and set the DN offset box yourself."),
     ReferenceCodesError: lambda exc: "Say which class each value is in the reference's value "
@@ -36,6 +37,13 @@ FIXES: Fixes = {
     TilingError: lambda exc: "Load a model whose card gives a usable tile size.",
     ModelLoadError: lambda exc: None,
 }
+
+
+def _side(limit: int) -> str:
+    """A pixel limit as a square, ``"11,000 × 11,000"`` (the app's whole limit when the error
+    gives none)."""
+    side = math.isqrt(limit) if limit else 11_000
+    return f"{side:,} × {side:,}"
 
 
 def describe(exc: UrbansegError) -> str:

@@ -28,7 +28,8 @@ from .messages import CONNECT_STEPS, as_text, offset_sentence, upload_notes
 from .widgets import show_error
 
 UPLOAD = "urbanseg_upload"          # {"path", "sha256", "name", "file_id", ...} of the image
-UPLOAD_FAILED = "urbanseg_upload_failed"  # (file ids, error) of files that could not be used
+FAILED_SUFFIX = "_failed"           # kept key + this: (file ids, error) of unusable files
+UPLOAD_FAILED = UPLOAD + FAILED_SUFFIX
 REFERENCE = "urbanseg_reference"    # {"path", "sha256", "name", "file_id", "values", "codes"}
 SEEN = "urbanseg_uploader_seen"     # uploader key -> file ids it held on the previous run
 EXPORTS = "urbanseg_exports"        # ids of export tasks started from this session
@@ -85,19 +86,21 @@ def _changed_uploads(files, key: str, kept_key: str) -> bool:
     return bool(ids)
 
 
-def keep_upload(files, key: str) -> None:
-    """Store new uploads once: one file as it is, several band files as one 10 m stack; a
-    set that cannot be used replaces the earlier choice (Run stays off) and says why."""
-    if not _changed_uploads(files, key, UPLOAD):
+def keep_upload(files, key: str, kept_key: str = UPLOAD) -> None:
+    """Store new uploads once under ``kept_key`` (:data:`UPLOAD`, or one date of the Compare
+    two dates page): one file as it is, several band files as one 10 m stack; a set that
+    cannot be used replaces the earlier choice (Run stays off) and says why."""
+    if not _changed_uploads(files, key, kept_key):
         return
     ids = tuple(f.file_id for f in files)
-    if (st.session_state.get(UPLOAD) or {}).get("file_id") == ids:  # hash each upload once
+    if (st.session_state.get(kept_key) or {}).get("file_id") == ids:  # hash each upload once
         return
-    failed = st.session_state.get(UPLOAD_FAILED)
+    failed_key = kept_key + FAILED_SUFFIX
+    failed = st.session_state.get(failed_key)
     if failed and failed[0] == ids:
         show_error(failed[1])
         return
-    st.session_state.pop(UPLOAD, None)
+    st.session_state.pop(kept_key, None)
     try:
         if len(files) == 1 and not files[0].name.lower().endswith(".xml"):
             path, sha = save_upload(files[0].getvalue(), files[0].name)
@@ -109,10 +112,10 @@ def keep_upload(files, key: str) -> None:
                     "name": stacked.path.name, "notes": upload_notes(stacked),
                     "declared": stacked.dn_offset, "guess": stacked.offset_guess}
     except UrbansegError as exc:
-        st.session_state[UPLOAD_FAILED] = (ids, exc)
+        st.session_state[failed_key] = (ids, exc)
         show_error(exc)
         return
-    st.session_state[UPLOAD] = {**kept, "file_id": ids}
+    st.session_state[kept_key] = {**kept, "file_id": ids}
 
 
 def _estimate(info: RasterInfo) -> str:
@@ -128,7 +131,7 @@ def _estimate(info: RasterInfo) -> str:
             f"about {took} for it ({how}).")
 
 
-def _inspect(kept: dict, panel: SourcePanel) -> RasterInfo | None:
+def inspect_upload(kept: dict, panel: SourcePanel) -> RasterInfo | None:
     """The kept upload's header, or ``None`` (with the reason shown) when it cannot be run."""
     try:
         info = inspect_raster(kept["path"], kept["name"])
@@ -254,13 +257,15 @@ def _upload_request(kept: dict, order, offset: bool, table) -> RunRequest:
         reference_codes="auto", reference_values=table if ref else None)
 
 
-def _kept_image(kept: dict) -> None:
-    """The kept image's name (as text), its notes and a button to remove it."""
-    st.text(f"Image: {kept['name']}")
+def kept_image(kept: dict, kept_key: str = UPLOAD, label: str = "Image",
+               remove: str = "upload_remove") -> None:
+    """The kept image's name (as text, after ``label``), its notes and a button (widget name
+    ``remove``) that forgets it."""
+    st.text(f"{label}: {kept['name']}")
     for note in kept.get("notes", ()):
         st.info(note)
-    if st.button("Remove the image", key=state.widget_key("upload_remove")):
-        st.session_state.pop(UPLOAD, None)
+    if st.button("Remove the image", key=state.widget_key(remove)):
+        st.session_state.pop(kept_key, None)
         st.rerun()
 
 
@@ -276,13 +281,13 @@ def upload_panel() -> SourcePanel:
                                      accept_multiple_files=True, help=UPLOAD_HELP), key)
         kept = st.session_state.get(UPLOAD)
         if kept:
-            _kept_image(kept)
+            kept_image(kept)
     with col_ref:
         table = reference_upload()
     if not kept:
         panel.problem = "Upload a GeoTIFF, or the band files of one image, first."
         return panel
-    info = _inspect(kept, panel)
+    info = inspect_upload(kept, panel)
     if info is None:
         return panel
     order = None if info.named else band_form(kept, info, panel)
@@ -427,7 +432,7 @@ def export_tasks(connected: bool) -> None:
             st.button("Refresh the status", key=state.widget_key("export_refresh"))
 
 
-def _clear_area_button() -> None:
+def clear_area_button() -> None:
     if st.button("Clear the area", key=state.widget_key("aoi_clear")):
         state.put(state.AOI, None)
         # a fresh map without the drawn shape (otherwise it would be read back at once)
@@ -456,7 +461,7 @@ def earthengine_panel() -> SourcePanel:
         _aoi_request(panel, aoi, dates, cloud, connected)
     export_tasks(connected)
     if aoi is not None:
-        _clear_area_button()
+        clear_area_button()
     return panel
 
 

@@ -52,6 +52,24 @@ def _compute_module():
     return lazy_import("urbanseg_core.runs.compute")
 
 
+def _change_module():
+    """:mod:`urbanseg_core.runs.change_compute` (the model code), imported on first use."""
+    return lazy_import("urbanseg_core.runs.change_compute")
+
+
+def _admitted(key: str, need: int, progress: Callable, origin: str, ticket: dict | None,
+              work: Callable[[], Any]):
+    """Run ``work()`` once :data:`RUN_QUEUE` admits a run needing ``need`` bytes (progress
+    stage ``"queue"`` with the runs ahead meanwhile) and record where its result came from."""
+    with RUN_QUEUE.slot(need, on_wait=lambda ahead: progress("queue", ahead)):
+        if ticket is not None:
+            ticket["computed"] = True
+        result = work()
+    with _ORIGINS_LOCK:
+        ORIGINS[key] = {"origin": origin, "model_seconds": result.seconds}
+    return result
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cached_compute(key: str, _request: RunRequest, _loaded, _progress: Callable,
                    _sample=None, _true_colour=None, _origin: str = "run",
@@ -61,15 +79,22 @@ def cached_compute(key: str, _request: RunRequest, _loaded, _progress: Callable,
     are fetched with :data:`~urbanseg_core.app.earthengine.EARTH_ENGINE`."""
     compute = _compute_module()
     need = compute.memory_need(_request, _loaded, EARTH_ENGINE)
-    with RUN_QUEUE.slot(need, on_wait=lambda ahead: _progress("queue", ahead)):
-        if _ticket is not None:
-            _ticket["computed"] = True
-        result = compute.compute(_request, _loaded, _progress, _sample, _true_colour,
-                                 remote=EARTH_ENGINE)
-    with _ORIGINS_LOCK:
-        ORIGINS[key] = {"origin": _origin, "model_seconds": result.seconds}
+    result = _admitted(key, need, _progress, _origin, _ticket, lambda: compute.compute(
+        _request, _loaded, _progress, _sample, _true_colour, remote=EARTH_ENGINE))
     resources.record_throughput(result.classes.size, result.seconds)
     return result
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_change(key: str, _request, _loaded, _progress: Callable, _sample=None,
+                  _true_colour=None, _origin: str = "run", _ticket: dict | None = None):
+    """:func:`~urbanseg_core.runs.change_compute.compute_change` of a
+    :class:`~urbanseg_core.runs.change_request.ChangeRequest`, cached per key and admitted
+    through :data:`RUN_QUEUE` like :func:`cached_compute` (same arguments; no sample)."""
+    module = _change_module()
+    need = module.change_memory_need(_request, EARTH_ENGINE)
+    return _admitted(key, need, _progress, _origin, _ticket, lambda: module.compute_change(
+        _request, _loaded, _progress, remote=EARTH_ENGINE))
 
 
 def start_thread(target, name: str) -> threading.Thread:
@@ -100,16 +125,19 @@ class RunInfo:
     model_seconds: float
 
 
-def run(request: RunRequest, loaded, on_progress: Callable[[str, float], None],
-        sample=None, true_colour=None) -> tuple[Any, RunInfo]:
+def run(request, loaded, on_progress: Callable[[str, float], None],
+        sample=None, true_colour=None, cached: Callable | None = None) -> tuple[Any, RunInfo]:
     """Run (or fetch from the cache) a request, reporting progress from the script thread.
 
     Args:
-        request: the inputs.
+        request: the inputs (a :class:`~urbanseg_core.runs.request.RunRequest`, or a
+            :class:`~urbanseg_core.runs.change_request.ChangeRequest` with ``cached``).
         loaded: the model (:class:`~urbanseg_core.model.loading.LoadedModel`).
         on_progress: called in the script thread as ``on_progress(stage, fraction)``;
             stage ``"queue"`` gives the number of runs ahead instead of a fraction.
         sample, true_colour: the shared sample scene and its layer (for the sample).
+        cached: the cached computation (default :func:`cached_compute`; :func:`cached_change`
+            for a change request).
 
     Returns:
         ``(result, info)``.
@@ -118,6 +146,7 @@ def run(request: RunRequest, loaded, on_progress: Callable[[str, float], None],
         UrbansegError: from the computation (plain-language message).
     """
     key = request.key(loaded.sha256)
+    cached = cached or cached_compute
     updates: queue.Queue = queue.Queue()
     box: dict[str, Any] = {}
     ticket: dict[str, bool] = {}
@@ -125,9 +154,8 @@ def run(request: RunRequest, loaded, on_progress: Callable[[str, float], None],
 
     def work() -> None:
         try:
-            box["result"] = cached_compute(key, request, loaded,
-                                           lambda s, f: updates.put((s, f)), sample,
-                                           true_colour, "run", ticket)
+            box["result"] = cached(key, request, loaded, lambda s, f: updates.put((s, f)),
+                                   sample, true_colour, "run", ticket)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the script thread
             box["error"] = exc
 

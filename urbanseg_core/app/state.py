@@ -44,10 +44,14 @@ VISIT = "urbanseg_visit"
 PAGE = "urbanseg_page"
 #: Messages to show once on the next run (survive ``st.rerun``).
 FLASH = "urbanseg_flash"
+#: The Compare two dates page: its latest result, the request it answers, its last error.
+CHANGE_RESULT = "urbanseg_change_result"
+CHANGE_REQUEST = "urbanseg_change_request"
+CHANGE_ERROR = "urbanseg_change_error"
 
 _DEFAULTS: dict[str, Any] = {
     RESULT: None, REQUEST: None, RUN_ERROR: None, AOI: None, MODEL_PATH: None, TIMING: None,
-    VISIT: 0, PAGE: None,
+    VISIT: 0, PAGE: None, CHANGE_RESULT: None, CHANGE_REQUEST: None, CHANGE_ERROR: None,
 }
 
 
@@ -66,6 +70,9 @@ class Settings:
         export_dest, export_bucket: where an Earth Engine export goes.
         opacity: opacity of the class overlays 0-1.
         codes: code convention of the downloaded mask (``"index"`` or ``"esm"``).
+        change_source: Compare two dates: ``"upload"`` or ``"earthengine"``.
+        change_before, change_after: Compare two dates with Earth Engine: each composite's
+            first and last day (inclusive).
     """
 
     source: str = "sample"
@@ -79,6 +86,9 @@ class Settings:
     export_bucket: str = ""
     opacity: float = 0.7
     codes: str = "index"
+    change_source: str = "upload"
+    change_before: tuple = (date(2018, 1, 1), date(2018, 12, 31))
+    change_after: tuple = (date(2023, 1, 1), date(2023, 12, 31))
 
 
 def init() -> None:

@@ -27,7 +27,7 @@ from .messages import area_method, as_text
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
 from .widgets import (card_metrics_frame, confusion_chart, cross_city_frame, download_button,
-                      flat_text, metrics_frame, render_map, show_error)
+                      download_row, flat_text, metrics_frame, render_map, show_error)
 
 if TYPE_CHECKING:  # runs.result is for annotations only here
     from ..runs.result import RunResult
@@ -66,22 +66,30 @@ def model_line(ref: resources.ModelRef) -> None:
     st.caption(as_text(f"Model {ref.card.name}: {where}."))
 
 
-def run_column(panel: SourcePanel, ref: resources.ModelRef | None):
-    """The Run button with its state and what it will use; the latest result (new when Run
-    was pressed)."""
+def run_button(label: str, key: str, panel, ref, help_text: str) -> bool:
+    """A primary button that runs the panel's request (a :class:`~.panels.SourcePanel`, or
+    any object with ``request``, ``problem`` and ``summary``), off while there is a problem,
+    which is said under it with what it will use; whether it was pressed and can run."""
     request, problem = panel.request, panel.problem
-    st.markdown("**3. Run**")
-    clicked = st.button("Run", type="primary", key="w_run", width="stretch",
+    clicked = st.button(label, type="primary", key=key, width="stretch",
                         disabled=request is None or problem is not None or ref is None,
-                        help=problem or "Segment the imagery with the model.")
+                        help=problem or help_text)
     if problem:
         st.caption(problem)
     if panel.summary:
         st.caption(panel.summary)
+    return clicked and request is not None and problem is None
+
+
+def run_column(panel: SourcePanel, ref: resources.ModelRef | None):
+    """The Run button with its state and what it will use; the latest result (new when Run
+    was pressed)."""
+    st.markdown("**3. Run**")
+    clicked = run_button("Run", "w_run", panel, ref, "Segment the imagery with the model.")
     if ref is not None:
         model_line(ref)
-    if clicked and request is not None and problem is None:
-        return run_request(request, ref) or state.get(state.RESULT)
+    if clicked:
+        return run_request(panel.request, ref) or state.get(state.RESULT)
     if state.get(state.RUN_ERROR):
         st.error(as_text(state.get(state.RUN_ERROR)))
     return state.get(state.RESULT)
@@ -93,7 +101,7 @@ def is_current(result, request: RunRequest | None, ref: resources.ModelRef | Non
             and result.run_id == request.key(ref.sha256))
 
 
-def _earth_engine_view(result, aoi: dict | None):
+def earth_engine_view(result, aoi: dict | None):
     """Where an Earth Engine map opens: where the user last worked (the result, else the
     sample scene), then moved to the AOI without a reload; ``(bounds, centre, zoom)``."""
     last = result.true_colour if result is not None and result.true_colour else None
@@ -119,7 +127,7 @@ def run_map(source: str, panel: SourcePanel, result: RunResult | None, ref,
     aoi = state.get(state.AOI) if source == "earthengine" else None
     bounds = centre = zoom = None
     if source == "earthengine":
-        bounds, centre, zoom = _earth_engine_view(result, aoi)
+        bounds, centre, zoom = earth_engine_view(result, aoi)
     fmap, groups, control = build_dynamic_map(
         true_colour=tc, outline=outline, overlays=overlays, opacity=state.settings().opacity,
         draw=panel.draw, height=480, bounds=bounds, tiles=panel.ee_tiles)
@@ -295,14 +303,11 @@ def downloads(result) -> None:
         "Add the split confidence as a second band (0-100 %: how sure the model is of "
         "residential vs non-residential)", key="w_dl_confidence")
     tif = f"tif-{codes}-confidence" if with_confidence else f"tif-{codes}"
-    buttons = (("Mask (GeoTIFF)", tif, "w_dl_tif"),
-               ("Polygons (GeoJSON)", "geojson", "w_dl_geojson"),
-               ("Overlay (PNG)", "png", "w_dl_png"),
-               ("Statistics (CSV)", "csv", "w_dl_csv"),
-               ("Run manifest (JSON)", "manifest", "w_dl_manifest"))
-    for col, (label, kind, key) in zip(st.columns(len(buttons)), buttons):
-        with col:
-            download_button(result, kind, label, key=key, width="stretch")
+    download_row(result, (("Mask (GeoTIFF)", tif, "w_dl_tif"),
+                          ("Polygons (GeoJSON)", "geojson", "w_dl_geojson"),
+                          ("Overlay (PNG)", "png", "w_dl_png"),
+                          ("Statistics (CSV)", "csv", "w_dl_csv"),
+                          ("Run manifest (JSON)", "manifest", "w_dl_manifest")))
 
 
 def area_caption(result) -> None:

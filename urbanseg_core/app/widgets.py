@@ -16,7 +16,6 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from ..errors import ModelLoadError, UrbansegError
-from ..runs.result import DOWNLOADS
 from .messages import as_text, describe
 
 log = logging.getLogger("urbanseg.app")
@@ -173,13 +172,21 @@ def confusion_chart(metrics: dict, class_names: list[str]) -> None:
 
 
 def download_button(result, kind: str, label: str, key: str, **kwargs) -> None:
-    """A download of a result, made when clicked (in the background, once per result and
-    kind: :meth:`~urbanseg_core.runs.result.RunResult.download`) and without a rerun, so
-    quick clicks never cancel each other and the file keeps its name."""
-    suffix, mime, _ = DOWNLOADS[kind]
+    """A download of a result (a run's or a change's), made when clicked (in the background,
+    once per result and kind: :meth:`~urbanseg_core.runs.result.DeferredDownloads.download`)
+    and without a rerun, so quick clicks never cancel each other and the file keeps its
+    name."""
     st.download_button(label, data=functools.partial(result.download, kind),
-                       file_name=result.file_name(kind), mime=mime, key=key,
+                       file_name=result.file_name(kind), mime=result.mime(kind), key=key,
                        on_click="ignore", **kwargs)
+
+
+def download_row(result, buttons) -> None:
+    """Download buttons side by side: ``buttons`` is ``((label, kind, key), ...)``; each file
+    is made when its button is clicked (:func:`download_button`)."""
+    for column, (label, kind, key) in zip(st.columns(len(buttons)), buttons):
+        with column:
+            download_button(result, kind, label, key=key, width="stretch")
 
 
 def flat_text(value: Any) -> str:

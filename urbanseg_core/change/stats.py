@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -59,6 +61,16 @@ class ChangeStats:
         return [{"code": p.code, "from": p.before, "to": p.after, "pixels": p.pixels,
                  "area_km2": round(p.area_km2, 4), "share_%": round(100 * p.share_of_overlap, 3)}
                 for p in self.pairs]
+
+    def csv_bytes(self) -> bytes:
+        """The from-to table (:meth:`rows`, nine rows in code order) as UTF-8 CSV: code, from,
+        to, pixels, area_km2 (km²), share_% (% of the area compared)."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["code", "from", "to", "pixels", "area_km2",
+                                                 "share_%"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows())
+        return buf.getvalue().encode("utf-8")
 
     def to_dict(self) -> dict:
         """JSON-ready dict; km² and shares rounded to 6 decimals (1 m², 0.0001 %)."""

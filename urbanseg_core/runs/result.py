@@ -44,8 +44,54 @@ DOWNLOADS: dict[str, tuple[str, str, Callable[["RunResult"], bytes]]] = {
 }
 
 
+class DeferredDownloads:
+    """Downloads made when first asked for, once per result, and kept (thread-safe: several
+    clicks, or sessions, share one making). A subclass is a dataclass with the fields
+    ``_made`` (dict) and ``_lock`` (a lock), names its downloads in :attr:`DOWNLOADS` and
+    gives :attr:`stem`; it stays picklable (the lock is made anew)."""
+
+    #: kind -> (file-name suffix, MIME type, how the bytes are made from the result).
+    DOWNLOADS: dict[str, tuple[str, str, Callable[[Any], bytes]]] = {}
+    _made: dict
+    _lock: Any
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def download(self, kind: str) -> bytes:
+        """The bytes of one download (a key of :attr:`DOWNLOADS`), made once and kept.
+
+        Raises:
+            KeyError: an unknown kind.
+        """
+        make = self.DOWNLOADS[kind][2]
+        with self._lock:
+            if kind not in self._made:
+                self._made[kind] = make(self)
+            return self._made[kind]
+
+    def file_name(self, kind: str) -> str:
+        """The download's file name: :attr:`stem` and the kind's suffix."""
+        return self.stem + self.DOWNLOADS[kind][0]
+
+    def mime(self, kind: str) -> str:
+        """The download's MIME type."""
+        return self.DOWNLOADS[kind][1]
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem for downloads."""
+        raise NotImplementedError
+
+
 @dataclass
-class RunResult:
+class RunResult(DeferredDownloads):
     """A finished run, as the Results page shows it.
 
     Attributes:
@@ -99,32 +145,9 @@ class RunResult:
     _made: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def __getstate__(self) -> dict:  # picklable: the lock is made anew
-        state = dict(self.__dict__)
-        state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    DOWNLOADS = DOWNLOADS
 
     # ------------------------------------------------------------------ downloads
-    def download(self, kind: str) -> bytes:
-        """The bytes of one download (a key of :data:`DOWNLOADS`), made once per result and
-        kept (thread-safe: several clicks, or sessions, share one making).
-
-        Raises:
-            KeyError: an unknown kind.
-        """
-        make = DOWNLOADS[kind][2]
-        with self._lock:
-            if kind not in self._made:
-                self._made[kind] = make(self)
-            return self._made[kind]
-
-    def file_name(self, kind: str) -> str:
-        """The download's file name: :attr:`stem` and the kind's suffix."""
-        return self.stem + DOWNLOADS[kind][0]
     @property
     def stem(self) -> str:
         """A file-name stem for downloads, e.g. ``urbanseg_sample_t33uuu``."""
