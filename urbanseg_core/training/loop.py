@@ -500,7 +500,7 @@ def cross_city_tables(cfg: TrainConfig) -> list[dict]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"cross_city: {path} is not a table written by urbanseg "
                              f"crossval ({exc}).") from exc
-        label = payload.get("model") or payload.get("label") or path.parent.name
+        label = payload.get("label") or payload.get("model") or path.parent.name
         out.append({"label": label, "file": path.name, "cities": rows,
                     "mean": payload.get("mean"), "minutes": payload.get("minutes")})
     return out
