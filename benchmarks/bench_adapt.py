@@ -195,9 +195,10 @@ def memory(minutes: float, threads: int) -> dict:
     image, reference = memory_inputs()
     out = {}
     out["predict"] = peak_mb(["predict", str(image), "-o", str(CACHE / "adapt_mask.tif"),
-                              "--dn-offset", "-1000"])
+                              "--overwrite", "--dn-offset", "-1000"])
     out["adapt"] = peak_mb(["adapt", str(image), str(reference), "--dn-offset", "-1000",
-                            "-o", str(CACHE / "adapt_model.json"), "--minutes", str(minutes),
+                            "-o", str(CACHE / "adapt_model.json"), "--overwrite",
+                            "--minutes", str(minutes),
                             "--threads", str(threads)])
     for k, (mb, s) in out.items():
         print(f"{k}: peak {mb:,.0f} MB, {s:.0f} s", flush=True)

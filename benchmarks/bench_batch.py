@@ -59,7 +59,8 @@ def one_pair(input_path: Path, extra: list[str], batch_extra: list[str], folder:
     """predict, then batch --workers 2, on ``input_path``; times, memory, agreement."""
     mask, outdir = folder / "mask.tif", folder / "batch"
     shutil.rmtree(outdir, ignore_errors=True)
-    predict = run_timed(python_module(CLI, "predict", str(input_path), "-o", str(mask), *extra))
+    predict = run_timed(python_module(CLI, "predict", str(input_path), "-o", str(mask),
+                                      "--overwrite", *extra))
     batch = run_timed(python_module(CLI, "batch", str(input_path), "-o", str(outdir),
                                     "--workers", "2", *extra, *batch_extra))
     with rasterio.open(mask) as a, rasterio.open(next(outdir.glob("*/mosaic.tif"))) as b:

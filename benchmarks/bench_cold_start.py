@@ -65,9 +65,11 @@ def tool_seconds(stdout: str) -> float | None:
 def one_pair(out: Path, graphless: Path) -> dict:
     """The floor, predict and predict without the graph, one after the other."""
     runs = {"floor": run_timed(python_code(FLOOR)),
-            "predict": run_timed(python_module(CLI, "predict", "--sample", "-o", str(out))),
+            "predict": run_timed(python_module(CLI, "predict", "--sample", "-o", str(out),
+                                                 "--overwrite")),
             "predict_no_graph": run_timed(python_module(CLI, "predict", "--sample", "-o",
-                                                        str(out), "--model", str(graphless)))}
+                                                        str(out), "--overwrite", "--model",
+                                                        str(graphless)))}
     pair = {name: {"seconds": round(r["seconds"], 3), "peak_mib": round(r["peak_mib"], 1)}
             for name, r in runs.items()}
     for name in ("predict", "predict_no_graph"):

@@ -59,6 +59,7 @@ def main() -> None:
     path = big_input(args.size)
     out = CACHE / f"mask_{args.size}.tif"
     run = run_timed(python_module("urbanseg_core.cli", "predict", str(path), "-o", str(out),
+                                  "--overwrite",
                                   "--dn-offset", "-1000", "--max-pixels",
                                   str(args.size * args.size)))
     seconds, rss_mb = run["seconds"], run["peak_mib"]

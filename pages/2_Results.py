@@ -24,12 +24,13 @@ with col_side:
     legend(result.class_names, result.colours)
     st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
                "background and to show or hide the true-colour image, the prediction, the "
-               "reference (outlines, hidden at first so the two maps' colours do not mix) and "
-               "where they differ.")
+               "reference (drawn as outlines over the filled prediction, so the two maps' "
+               "colours never mix) and where they differ.")
 with col_map:
     views.results_map(result)
 
-st.subheader("Prediction and reference side by side")
+st.subheader("Prediction and reference side by side" if result.reference is not None
+             else "True colour and prediction side by side")
 views.side_by_side(result)
 
 st.subheader("Area per class")

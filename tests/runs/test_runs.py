@@ -145,6 +145,9 @@ def test_a_value_table_maps_any_reference_codes(tmp_path, tiny_model):
     ("T43SCT_20181227T055231_B02_20m.jp2", -1000.0, "darkest blue pixels read"),
     ("T33UUU_20170216T102131_B02.tif", 0.0, "16 February 2017, before"),
     ("T33UUU_20230512T102131_B02.tif", -1000.0, "12 May 2023, after"),
+    # old-style names carry the processing time: said as such
+    ("S2A_OPER_MSI_L1C_TL_EPA__20160706T155721_A000849_T30TXT_B02.tif", 0.0,
+     "processed on 6 July 2016, before"),
     ("scene.tif", None, None),
 ])
 def test_the_dn_offset_is_guessed_from_the_evidence(name, offset, words):

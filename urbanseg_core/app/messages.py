@@ -54,7 +54,7 @@ def describe(exc: UrbansegError) -> str:
 #: Characters with a meaning in Streamlit's Markdown (CommonMark, GitHub extensions,
 #: directives such as ``:red[...]`` and ``:material/icon:``, LaTeX ``$``).
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:&=\"'/@%])")
-#: U+2060 WORD JOINER: invisible; after ``:``, ``.`` and ``@``, and inside ``www``, it breaks
+#: U+2060 WORD JOINER: invisible; after ``@``, a ``:`` followed by text, and inside ``www``, it breaks
 #: the automatic links (``http://``, ``www.``, e-mail addresses) that escaping alone does not
 #: stop (checked in chromium).
 _JOINER = "\u2060"
@@ -66,11 +66,14 @@ def as_text(text: object) -> str:
     an icon or HTML.
 
     Every Markdown-significant ASCII character is backslash-escaped, and an invisible word
-    joiner follows ``:``, ``.`` and ``@`` and splits ``www``, so no automatic link forms.
+    joiner goes only where GitHub-flavoured Markdown would make a link by itself (after ``@``,
+    after a ``:`` followed by text, as in ``https://`` or ``mailto:``, and inside ``www``), so
+    numbers and names copied from the page stay plain text (``23.28``, ``milano.tif``).
     """
     escaped = _MARKDOWN.sub(r"\\\1", str(text))
     escaped = re.sub(r"(?i)(w)(?=ww)", r"\1" + _JOINER, escaped)
-    return re.sub(r"(\\[:.@])", r"\1" + _JOINER, escaped)
+    escaped = re.sub(r"(\\:)(?=\S)", r"\1" + _JOINER, escaped)
+    return re.sub(r"(\\@)", r"\1" + _JOINER, escaped)
 
 
 def upload_notes(stacked) -> list[str]:

@@ -251,6 +251,11 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _pct(share) -> str:
+    """A 0-1 share as a percentage with one decimal, or a dash."""
+    return "–" if share is None or math.isnan(share) else f"{100 * share:.1f} %"
+
+
 def swap_warning(result) -> None:
     """A warning when the reference's residential and non-residential codes look swapped,
     with a button that swaps them in the reference's value table."""
@@ -278,14 +283,22 @@ def agreement(result) -> None:
     """Dice figures, the per-class table and the confusion matrix against the reference."""
     mt = result.metrics
     swap_warning(result)
+    parent = (result.model or {}).get("adapted_from")
+    if parent:
+        st.warning(as_text(
+            f"This run used a model adapted from {parent.get('name', 'the bundled model')} to "
+            "an area. If this reference is the one it was adapted on, the figures below are "
+            "measured mostly on pixels it learned from and overstate its accuracy: the fair "
+            "figure is its score on the block held back from adaptation (Model page, Models "
+            "of this session)."))
     a, b, c = st.columns(3)
     a.metric("Dice, weighted", _fmt(mt.get("dice_weighted")))
     b.metric("Dice, built-up classes (mean)", _fmt(mt.get("dice_macro_builtup")))
     c.metric("Dice, built-up vs other", _fmt(mt.get("dice_binary_builtup")))
     st.dataframe(metrics_frame(mt), hide_index=True, width="stretch")
     st.caption("Empty cells are undefined (the class is absent from both maps). Built-up "
-               f"share: predicted {_fmt(mt.get('built_up_share_pred'))}, reference "
-               f"{_fmt(mt.get('built_up_share_ref'))}.")
+               f"share where both maps have data: predicted {_pct(mt.get('built_up_share_pred'))}"
+               f", reference {_pct(mt.get('built_up_share_ref'))}.")
     confusion_chart(mt, result.class_names)
     st.caption("Confusion matrix: rows are the reference class, columns the predicted class; "
                "each cell is the share of the reference class's pixels.")

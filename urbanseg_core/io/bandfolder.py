@@ -205,8 +205,11 @@ def guess_offset(texts: Iterable[str], blue_dn: np.ndarray | None = None,
     day = acquisition_date(texts)
     if day is not None:
         carries = day >= OFFSET_SINCE
+        # old-style names (``S2A_OPER_MSI_L1C_TL_..._20160706T155721_...``, before December
+        # 2016) carry the processing time, not the acquisition: the offset follows processing
+        done = "processed" if any("_OPER_" in str(t).upper() for t in texts) else "taken"
         return OffsetGuess(L2A_OFFSET if carries else 0.0, (
-            f"The image was taken on {_long_date(day)}, "
+            f"The image was {done} on {_long_date(day)}, "
             + ("after" if carries else "before") + f" {_long_date(OFFSET_SINCE)}, when "
             "Sentinel-2 products began to store a 1000 DN offset."))
     return None

@@ -54,8 +54,8 @@ def read_state_dict(weights: Path) -> dict[str, torch.Tensor]:
         raise ModelLoadError(  # PyTorch's own words go to `detail`, not into the sentence
             f"{weights.name} is not a model weights file that can be loaded safely: it may be "
             "damaged, another kind of file, or a checkpoint that holds code.",
-            "Use the .pt file that urbanseg train wrote, or the original final_model.pth "
-            "(weights saved with torch.save(model.state_dict(), path)).",
+            "Use weights trained by urbanseg (the .pt file with its .json card) or the "
+            "original project's final_model.pth.",
             path=str(weights), detail=str(exc).strip()) from exc
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
