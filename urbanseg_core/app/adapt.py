@@ -116,7 +116,8 @@ def _session_folder() -> Path:
 def _keep(job: AdaptJob, folder: Path, source: str) -> None:
     """Save an accepted adaptation for the session (in the job's thread)."""
     result = job.result
-    name = safe_name(f"{source.rsplit('.', 1)[0]}-adapted-{time.strftime('%H%M%S')}", 60,
+    area = source.rsplit(".", 1)[0][:24]
+    name = safe_name(f"model-adapted-{time.strftime('%H%M%S')}-{area}", 60,
                      "adapted")
     folder.mkdir(parents=True, exist_ok=True)
     save_adapted = lazy_import(ADAPT_PACKAGE + ".card").save_adapted

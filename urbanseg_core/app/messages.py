@@ -54,8 +54,8 @@ def describe(exc: UrbansegError) -> str:
 #: Characters with a meaning in Streamlit's Markdown (CommonMark, GitHub extensions,
 #: directives such as ``:red[...]`` and ``:material/icon:``, LaTeX ``$``).
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:&=\"'/@%])")
-#: U+2060 WORD JOINER: invisible; after ``@``, a ``:`` followed by text, and inside ``www``, it breaks
-#: the automatic links (``http://``, ``www.``, e-mail addresses) that escaping alone does not
+#: U+2060 WORD JOINER: invisible; after ``@``, a ``:`` followed by text, and inside ``www``,
+#: it breaks the automatic links (``http://``, ``www.``, e-mail addresses) that escaping alone does not
 #: stop (checked in chromium).
 _JOINER = "\u2060"
 
@@ -126,7 +126,7 @@ CONNECT_STEPS = """\
 3. **Name the project**: in the same terminal, `export EE_PROJECT=your-project-id`, then
    start the app again (or ask its administrator to put the project and a service-account
    key in the app's secrets file, `.streamlit/secrets.toml`).
-4. Press **Check the connection again** here.
+4. Press **Check the connection again** on the Map & run page (Earth Engine imagery).
 
 Your key stays on that computer: the app never shows it and never writes it into a
 manifest."""

@@ -352,9 +352,18 @@ def card_inputs(card: ModelCard) -> None:
                      "plus the indices " + ", ".join(
                          f"{k} ({v[0]}, {v[1]})" for k, v in card.indices.items())
                      + f"; {card.pixel_size_m:g} m pixels."))
-    st.write(as_text(f"Tiles of {card.tile_size} px with {card.overlap} px overlap in the "
-                     f"card; normalisation: {card.normalisation.method}. UNet of base width "
-                     f"{card.architecture.base_width}."))
+    st.write(as_text(f"Trained on tiles of {card.tile_size} px; large images are cut into "
+                     "overlapping tiles that are blended (each run's manifest records the "
+                     "tile size it used). " + (
+                         "Inputs are scaled with fixed statistics of the training data, so "
+                         "the same pixel gets the same answer in any tile."
+                         if card.normalisation.method == "standardize" else
+                         "Inputs are scaled window by window, as the original project did.")))
+    with st.expander("Technical detail of the network"):
+        st.text(f"UNet, base width {card.architecture.base_width}, "
+                f"{card.architecture.n_channels} input channels, {card.architecture.n_classes} "
+                f"classes; normalisation: {card.normalisation.method}; card tile "
+                f"{card.tile_size} px, overlap {card.overlap} px.")
 
 
 def card_provenance(card: ModelCard) -> None:

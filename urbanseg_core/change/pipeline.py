@@ -283,11 +283,10 @@ def decide(dates: TwoDates, params: ChangeParams | None = None) -> ChangeResult:
     if changed.any():
         agree = float(np.mean(maps[1][changed] == maps[2][changed]))
         if agree >= 0.005:
-            notes.append(f"{100 * agree:.0f} % of the changed area has the same most probable "
-                         "class at both dates (the surface changed, the model's class did not): "
-                         "there the from-to pair is the most probable pair of different "
-                         "classes, a less certain call than where the two dates' classes "
-                         "differ.")
+            notes.append(f"In {100 * agree:.0f} % of the changed area the picture changed "
+                         "clearly but the model's own map shows the same class at both "
+                         "dates; there the from-to pair is its best guess at what changed "
+                         "(less certain than where the two maps differ).")
     b = dates.before
     if dates.warped:
         maps = [_to_before_grid(m, dates.work, b) for m in maps]
