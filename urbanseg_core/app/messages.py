@@ -55,8 +55,8 @@ def describe(exc: UrbansegError) -> str:
 #: directives such as ``:red[...]`` and ``:material/icon:``, LaTeX ``$``).
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:&=\"'/@%])")
 #: U+2060 WORD JOINER: invisible; after ``@``, a ``:`` followed by text, and inside ``www``,
-#: it breaks the automatic links (``http://``, ``www.``, e-mail addresses) that escaping alone does not
-#: stop (checked in chromium).
+#: it breaks the automatic links (``http://``, ``www.``, e-mail addresses) that escaping
+#: alone does not stop (checked in chromium).
 _JOINER = "\u2060"
 
 

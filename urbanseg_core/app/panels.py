@@ -10,6 +10,7 @@ the Run column out (:data:`PANELS`). Names of files, bands and areas are shown a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -148,7 +149,9 @@ def inspect_upload(kept: dict, panel: SourcePanel) -> RasterInfo | None:
         return None
     st.caption(_estimate(info) + " " + as_text(info.how))
     if info.footprint is not None:
-        panel.map_view = (None, info.footprint)
+        picture = resources.upload_view(kept["path"], os.stat(kept["path"]).st_mtime_ns) \
+            if info.named else None
+        panel.map_view = (picture, info.footprint)
     if info.pixels > MAX_PIXELS:
         st.error(f"This image has {info.pixels:,} pixels, more than the {MAX_PIXELS:,} the "
                  "app segments (11,000 × 11,000). Crop it to a smaller area.")

@@ -21,10 +21,10 @@ from typing import Any
 
 import streamlit as st
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, UrbansegError
 from ..io.display import ImageLayer, footprint, true_colour_layer
 from ..io.sample import SAMPLE_SCENE, load_sample
-from ..io.scene import Scene
+from ..io.scene import BandFile, Scene
 from ..lazy import lazy_import
 from ..model.card import ModelCard, card_and_weights, default_model_path
 from ..util import sha256_file
@@ -137,6 +137,21 @@ def sample_view() -> SceneView:
     s = sample_scene()
     return SceneView(true_colour_layer(s.reflectance, s.valid, s.crs, s.transform),
                      footprint(s.crs, s.transform, s.shape))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def upload_view(path: str, mtime_ns: int) -> ImageLayer | None:  # noqa: ARG001 - cache key
+    """The true-colour picture of an uploaded GeoTIFF whose bands are named, read decimated
+    (:meth:`~urbanseg_core.io.scene.BandFile.preview`), for the map before a run; ``None``
+    when the file cannot give one (no CRS, bands not named, unreadable)."""
+    try:
+        preview = BandFile(path).preview()
+        if preview.crs is None:
+            return None
+        return true_colour_layer(preview.reflectance, preview.valid, preview.crs,
+                                 preview.transform)
+    except (UrbansegError, ValueError):
+        return None
 
 
 def device_summary(loaded: Any = None) -> str:
