@@ -137,8 +137,9 @@ def run_job(job: AdaptJob, load_scene: Callable[[], Scene], reference, parent: L
         settings = loop.AdaptSettings(minutes=job.minutes,
                                       threads=lazy_import("torch").get_num_threads())
 
-        def progress(fraction: float, message: str) -> None:
-            job.fraction, job.message = fraction, message
+        def progress(fraction: float, message: str) -> None:  # noqa: ARG001 - steps, loss
+            job.fraction = fraction
+            job.message = "Learning from your reference"
 
         job.message = "Training..."
         job.result = loop.adapt([pair], parent, settings, progress=progress,
@@ -229,7 +230,8 @@ def _outcome(job: AdaptJob) -> None:
 def use_button(model: SessionModel, key: str) -> None:
     """"Use this model": new runs use it (it becomes the session's model)."""
     if state.get(state.MODEL_PATH) == model.path:
-        st.caption(f"New runs use **{model.name}**.")
+        st.caption(f"New runs use **{model.name}**: press **Run** on the Map & run page to "
+                   "see its map.")
         return
     if st.button("Use this model", key=key, type="primary"):
         remember(model)
