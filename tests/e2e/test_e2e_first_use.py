@@ -55,7 +55,7 @@ def test_a_city_region_is_taken_with_an_estimate_and_progress(tiny_page, tiny_ap
     estimate = page.get_by_text("3,660 × 3,660 px (36.6 × 36.6 km)").first
     estimate.wait_for()
     assert "the model needs about" in estimate.inner_text()
-    assert page.get_by_text("The box is ticked").first.is_visible()  # offset decided, said
+    page.get_by_text("The box is ticked").first.wait_for()  # offset decided, said
     run_enabled(page)
     page.screenshot(path=str(artifacts / "first_use_1_city_upload.png"), full_page=True)
     page.get_by_role("button", name="Run", exact=True).click()
