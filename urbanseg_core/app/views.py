@@ -55,15 +55,23 @@ def model_ref_or_notice(notice: bool = True) -> resources.ModelRef | None:
 
 
 def model_line(ref: resources.ModelRef) -> None:
-    """One caption: the model's name and where it runs, or that it is still loading."""
-    if resources.model_ready(ref):
-        try:
-            where = resources.device_summary(resources.get_model(ref))
-        except UrbansegError:
-            where = "could not be loaded (see the Model page)"
-    else:
-        where = "loading in the background; Run waits for it"
+    """One caption: the model's name and where it runs, or that it is still loading (then
+    the line checks every second and the page reruns once the model is ready)."""
+    if not resources.model_ready(ref):
+        _loading_line(ref)
+        return
+    try:
+        where = resources.device_summary(resources.get_model(ref))
+    except UrbansegError:
+        where = "could not be loaded (see the Model page)"
     st.caption(as_text(f"Model {ref.card.name}: {where}."))
+
+
+@st.fragment(run_every=1.0)
+def _loading_line(ref: resources.ModelRef) -> None:
+    if resources.model_ready(ref):
+        st.rerun()  # the whole page, now with the loaded model's line
+    st.caption(as_text(f"Model {ref.card.name}: loading in the background; Run waits for it."))
 
 
 def run_button(label: str, key: str, panel, ref, help_text: str) -> bool:
