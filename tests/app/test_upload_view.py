@@ -23,3 +23,21 @@ def test_an_upload_without_coordinates_has_no_picture(tmp_path):
     dn = np.full((11, 16, 16), 500, dtype="uint16")
     path = write_geotiff(tmp_path / "plain.tif", dn, descriptions=list(MODEL_BANDS), crs=None)
     assert resources.upload_view(str(path), path.stat().st_mtime_ns) is None
+
+
+def test_the_app_loads_the_bundled_model_without_pytorch():
+    """On a machine without an NVIDIA driver the app's background load runs the shipped
+    ONNX graph and never imports PyTorch (its import costs seconds and memory)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from urbanseg_core.app import resources; "
+            "m = resources._load(resources.model_ref()); "
+            "print(m.engine, resources.gpu_driver_present(), 'torch' in sys.modules, "
+            "resources.device_summary(m).split(',')[0], sep='|')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, check=True)
+    engine, gpu, torch_loaded, where = res.stdout.strip().splitlines()[-1].split("|")
+    if gpu == "True":
+        return  # a GPU machine may use PyTorch
+    assert engine == "ONNX Runtime" and torch_loaded == "False" and where == "CPU"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,10 +86,17 @@ _LOADS: dict[FileKey, Future] = {}
 _LOADS_LOCK = threading.Lock()
 
 
+def gpu_driver_present() -> bool:
+    """Whether an NVIDIA driver is installed (``/proc/driver/nvidia`` or ``nvidia-smi``): a
+    cheap test, so PyTorch is imported to use a GPU only where there can be one."""
+    return Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi") is not None
+
+
 def _load(ref: ModelRef):
-    torch = lazy_import("torch")
     loading = lazy_import("urbanseg_core.model.loading")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = "cpu"  # ONNX Runtime runs the shipped graph without importing PyTorch
+    if gpu_driver_present() and lazy_import("torch").cuda.is_available():
+        device = "cuda"
     return loading.load_model(ref.path, device=device)
 
 
@@ -156,10 +165,11 @@ def upload_view(path: str, mtime_ns: int) -> ImageLayer | None:  # noqa: ARG001 
 
 def device_summary(loaded: Any = None) -> str:
     """One line: where inference runs (CPU/GPU), with how many threads, and the engine."""
-    torch = lazy_import("torch")
-    if loaded is not None and loaded.device.type == "cuda":
-        return f"GPU ({torch.cuda.get_device_name(loaded.device)})"
-    threads = torch.get_num_threads()
+    if loaded is not None and loaded.device.type == "cuda":  # PyTorch is loaded then
+        return f"GPU ({lazy_import('torch').cuda.get_device_name(loaded.device)})"
+    torch = sys.modules.get("torch")
+    threads = (loaded.threads if loaded is not None and loaded.threads
+               else torch.get_num_threads() if torch is not None else os.cpu_count() or 1)
     engine = f", {loaded.engine}" if loaded is not None else ""
     return (f"CPU, {threads} thread{'s' if threads != 1 else ''} ({os.cpu_count()} cores "
             f"seen){engine}")
