@@ -7,6 +7,8 @@ The test folders follow the package (``tests/io`` for ``urbanseg_core.io``, ...)
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,3 +196,12 @@ def learnable_files(tmp_path) -> tuple[Path, Path]:
     esm = np.array([1, 250, 255], dtype="uint8")[labels][None]
     reference = write_geotiff(tmp_path / "region_esm.tif", esm, nodata=0)
     return image, reference
+
+
+def fresh_python(code: str, timeout: float = 180) -> str:
+    """Run ``python -c code`` in a fresh interpreter (nothing imported yet) and return its
+    stripped stdout; raises ``CalledProcessError`` when it fails. For tests of what a process
+    imports (PyTorch, dask...)."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=timeout, check=True)
+    return res.stdout.strip()

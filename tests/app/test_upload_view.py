@@ -7,7 +7,7 @@ import numpy as np
 from urbanseg_core.app import resources
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
-from ..conftest import textured_reflectance, write_geotiff
+from ..conftest import fresh_python, textured_reflectance, write_geotiff
 
 
 def test_a_named_upload_gets_its_picture(tmp_path):
@@ -28,16 +28,11 @@ def test_an_upload_without_coordinates_has_no_picture(tmp_path):
 def test_the_app_loads_the_bundled_model_without_pytorch():
     """On a machine without an NVIDIA driver the app's background load runs the shipped
     ONNX graph and never imports PyTorch (its import costs seconds and memory)."""
-    import subprocess
-    import sys
-
     code = ("import sys; from urbanseg_core.app import resources; "
             "m = resources._load(resources.model_ref()); "
             "print(m.engine, resources.gpu_driver_present(), 'torch' in sys.modules, "
             "resources.device_summary(m).split(',')[0], sep='|')")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=180, check=True)
-    engine, gpu, torch_loaded, where = res.stdout.strip().splitlines()[-1].split("|")
+    engine, gpu, torch_loaded, where = fresh_python(code).splitlines()[-1].split("|")
     if gpu == "True":
         return  # a GPU machine may use PyTorch
     assert engine == "ONNX Runtime" and torch_loaded == "False" and where == "CPU"

@@ -11,6 +11,8 @@ import rasterio
 from urbanseg_core.cli.main import COMMANDS
 from urbanseg_core.io.sample import SAMPLE_SCENE
 
+from ..conftest import fresh_python
+
 
 def test_predict_writes_mask_and_stats(cli, s2_geotiff, tiny_model_path, tmp_path):
     out = tmp_path / "mask.tif"
@@ -85,9 +87,7 @@ def test_group_help_imports_no_command_module():
             "CliRunner().invoke(app, ['--help']); "
             "print(sorted(m for m in ('torch', 'rasterio', 'urbanseg_core.cli.predict') "
             "if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True)
-    assert res.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_console_script_module_runs():
@@ -129,9 +129,7 @@ def test_command_modules_leave_heavy_packages_out():
             f"[importlib.import_module('urbanseg_core.cli.' + m) for m in {modules!r}]; "
             "print(sorted(m for m in ('torch', 'distributed', 'matplotlib', 'ee') "
             "if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=180, check=True)
-    assert res.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_predict_on_the_bundled_model_runs_without_torch(tmp_path):
@@ -141,6 +139,4 @@ def test_predict_on_the_bundled_model_runs_without_torch(tmp_path):
     code = ("import sys; from typer.testing import CliRunner; from urbanseg_core.cli import app; "
             f"r = CliRunner().invoke(app, ['predict', '--sample', '-o', {str(out)!r}]); "
             "print(r.exit_code, 'torch' in sys.modules)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=180, check=True)
-    assert res.stdout.split() == ["0", "False"] and out.is_file()
+    assert fresh_python(code).split() == ["0", "False"] and out.is_file()
