@@ -134,6 +134,14 @@ def acquisition_date(texts: Iterable[str]) -> date | None:
     return None
 
 
+def dates_are_processing_times(texts: Iterable[str]) -> bool:
+    """True when the names are the old (before December 2016) ``..._OPER_...`` kind
+    (``S2A_OPER_MSI_L1C_TL_EPA__20160706T155721_A000849_T30TXT_B02``), whose date is when the
+    file was processed, not when the image was taken (:func:`acquisition_date` finds it
+    either way)."""
+    return any("_OPER_" in str(text).upper() for text in texts)
+
+
 def processing_baseline(texts: Iterable[str]) -> float | None:
     """The processing baseline a SAFE product name gives (``..._N0400_...`` -> 4.0)."""
     for text in texts:

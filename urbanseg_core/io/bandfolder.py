@@ -26,7 +26,8 @@ from ..errors import InputError, OffsetMetadataError, TooLargeError
 from ..sentinel2 import (BAND_FILE_SUFFIXES, L2A_OFFSET, METADATA_NAMES, MODEL_BANDS,
                          NO_OFFSET_DARK_DN, OFFSET_BASELINE, OFFSET_DARK_DN, OFFSET_SINCE,
                          OFFSET_TAGS, SUBSTITUTES, acquisition_date, band_of, band_sort_key,
-                         is_quality_mask, level2a_signs, processing_baseline)
+                         dates_are_processing_times, is_quality_mask, level2a_signs,
+                         processing_baseline)
 from .grid import target_grid
 from .stacking import stack_bands, write_stack
 
@@ -205,9 +206,7 @@ def guess_offset(texts: Iterable[str], blue_dn: np.ndarray | None = None,
     day = acquisition_date(texts)
     if day is not None:
         carries = day >= OFFSET_SINCE
-        # old-style names (``S2A_OPER_MSI_L1C_TL_..._20160706T155721_...``, before December
-        # 2016) carry the processing time, not the acquisition: the offset follows processing
-        done = "processed" if any("_OPER_" in str(t).upper() for t in texts) else "taken"
+        done = "processed" if dates_are_processing_times(texts) else "taken"
         return OffsetGuess(L2A_OFFSET if carries else 0.0, (
             f"The image was {done} on {_long_date(day)}, "
             + ("after" if carries else "before") + f" {_long_date(OFFSET_SINCE)}, when "

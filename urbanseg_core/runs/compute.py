@@ -57,7 +57,7 @@ def _predict_progress(progress: StageProgress):
 def _run_sample(request: RunRequest, loaded: LoadedModel, sample: Scene | None,
                 remote: RemoteSource | None, progress: StageProgress
                 ) -> tuple[Segmentation, Scene]:
-    scene = sample if sample is not None else read_scene(request.path)
+    scene = read_request_scene(request, sample)
     return segment_scene(scene, loaded, progress=_predict_progress(progress)), scene
 
 
@@ -77,9 +77,7 @@ def _run_upload(request: RunRequest, loaded: LoadedModel, sample: Scene | None,
 def _run_remote(request: RunRequest, loaded: LoadedModel, sample: Scene | None,
                 remote: RemoteSource | None, progress: StageProgress
                 ) -> tuple[Segmentation, Scene]:
-    if remote is None:
-        raise ValueError(f"a {request.kind} request needs a remote source")
-    scene = remote.scene(request, lambda f: progress("read", f))
+    scene = read_request_scene(request, remote=remote, progress=progress)
     return segment_scene(scene, loaded, progress=_predict_progress(progress)), scene
 
 
