@@ -126,8 +126,8 @@ def warp_scene(scene, crs):
     transform, width, height = calculate_default_transform(
         scene.crs, crs, scene.shape[1], scene.shape[0], *scene.bounds)
     refl = np.zeros((11, height, width), "float32")
-    reproject(scene.reflectance.astype("float32"), refl, src_transform=scene.transform, src_crs=scene.crs,
-              dst_transform=transform, dst_crs=crs)
+    reproject(scene.reflectance.astype("float32"), refl, src_transform=scene.transform,
+              src_crs=scene.crs, dst_transform=transform, dst_crs=crs)
     return replace(scene, reflectance=refl, valid=(refl > 0).all(axis=0),
                    crs=CRS.from_user_input(crs), transform=transform)
 

@@ -298,7 +298,8 @@ def test_evaluate_cli_plain_errors(cli, trained, pairs_dir, tmp_path):
     image = pairs_dir / "tile0_image.tif"
     res = cli("evaluate", image, tmp_path / "missing.tif", "--model", trained)
     assert res.returncode == 2
-    assert res.stderr.startswith("Error: Reference file not found") and "Traceback" not in res.stderr
+    assert res.stderr.startswith("Error: Reference file not found")
+    assert "Traceback" not in res.stderr
     mask = pairs_dir / "tile0_mask.tif"  # the arguments swapped
     res = cli("evaluate", mask, image, "--model", trained)
     assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -347,6 +348,38 @@ def test_swa_averages_the_last_epochs(trained, tmp_path):
     key = "outc.conv.weight" if "outc.conv.weight" in plain else next(
         k for k in plain if k.endswith("weight") and plain[k].ndim == 4)
     assert not torch.equal(plain[key], swa[key])
+
+
+def test_init_from_fine_tunes_a_parent_and_keeps_its_inputs_contract(trained, tmp_path):
+    """init_from: training starts from the parent's weights (not a fresh network), keeps its
+    normalisation and architecture, and refuses weights whose SHA-256 is not init_sha256."""
+    from urbanseg_core.cli import app
+
+    parent = json.loads(trained.read_text())
+    base = (tmp_path / "tiny.yaml").read_text().replace("seed: 3", "seed: 4")
+    cfg = tmp_path / "fine.yaml"
+    cfg.write_text(base + f"init_from: {trained}\ninit_sha256: {parent['sha256']}\n"
+                   "lr: 0.000001\n")
+    res = CliRunner().invoke(app, ["train", "--config", str(cfg), "--no-progress",
+                                   "--output-dir", str(tmp_path / "fine")])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "fine" / "tiny.json").read_text())
+    assert card["normalisation"] == parent["normalisation"]
+    assert card["architecture"] == parent["architecture"]
+    assert card["training"]["config"]["init_from"] == str(trained)
+    a = torch.load(trained.parent / "tiny.pt", weights_only=True)
+    b = torch.load(tmp_path / "fine" / "tiny.pt", weights_only=True)
+    # a learning rate of 1e-6 barely moves the parent's convolutions; a fresh network
+    # (another seed) would be far from them
+    key = next(k for k in a if k.endswith("weight") and a[k].ndim == 4)
+    assert torch.allclose(a[key], b[key], atol=1e-3)
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + f"init_from: {trained}\ninit_sha256: {'ab' * 32}\n")
+    res = CliRunner().invoke(app, ["train", "--config", str(bad), "--no-progress",
+                                   "--output-dir", str(tmp_path / "bad")])
+    assert res.exit_code != 0 and "not the model this config fine-tunes from" in res.output
+    assert "Traceback" not in res.output
 
 
 def test_bercy_source_trains_north_and_scores_only_held_out_rows(shared_data, tmp_path):

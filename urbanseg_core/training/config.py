@@ -152,6 +152,12 @@ class TrainConfig(BaseModel):
     haze_correction: Literal["none", "dark_object"] = Field("none", description=(
         "dark_object: each scene's haze is estimated from its B2 dark pixels and removed "
         "before training and prediction (written to the card's normalisation)"))
+    init_from: str | None = Field(None, description=(
+        "a model card (.json; path relative to this file) to fine-tune from: its weights are "
+        "the start, its architecture and normalisation (statistics, haze correction) are "
+        "kept; None: a new network and statistics from the training data"))
+    init_sha256: str | None = Field(None, description=(
+        "the SHA-256 the init_from weights must have (training refuses other weights)"))
     loss: LossConfig = LossConfig()
     augment: AugmentConfig = AugmentConfig()
     sources: list[SourceConfig]

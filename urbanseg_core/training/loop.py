@@ -27,9 +27,11 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..inference.features import add_indices
-from ..model.network import build_model, export_onnx
+from ..model.network import build_model, export_onnx, read_state_dict
 from ..evaluation.metrics import json_safe, scores_from_confusion
-from ..model.card import DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, write_card
+from ..model.card import (
+    DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, card_and_weights, write_card,
+)
 from ..util import sha256_file
 from ..inference.features import channel_statistics, estimate_haze
 from . import evaluation as ev
@@ -271,9 +273,42 @@ class Run:
     history: list[dict] = field(default_factory=list)
 
 
-def _new_card(cfg: TrainConfig, data: TrainData, norm: Normalisation) -> ModelCard:
-    arch = Architecture(base_width=cfg.model.base_width, bilinear=cfg.model.bilinear,
-                        align_corners=cfg.model.align_corners)
+@dataclass
+class Parent:
+    """The model a config fine-tunes from (``init_from``): its card, weights and digest."""
+
+    card: ModelCard
+    state: dict
+    sha256: str
+
+
+def load_parent(cfg: TrainConfig) -> Parent | None:
+    """The ``init_from`` model of a config, its weights checked (``None`` without one).
+
+    Raises:
+        InputError: the weights' SHA-256 is not ``init_sha256``, or the parent corrects
+            haze differently from the config (``haze_correction``).
+        ModelLoadError: the card or weights cannot be read.
+    """
+    if cfg.init_from is None:
+        return None
+    card, weights = card_and_weights(cfg.resolve(cfg.init_from))
+    digest = sha256_file(weights)
+    if cfg.init_sha256 and digest != cfg.init_sha256:
+        raise InputError(f"{weights} is not the model this config fine-tunes from (SHA-256 "
+                         f"{digest[:12]}..., expected {cfg.init_sha256[:12]}...): train it "
+                         "first with its own config.")
+    if card.normalisation.haze != cfg.haze_correction:
+        raise InputError(f"The config's haze_correction ({cfg.haze_correction}) differs from "
+                         f"the model it fine-tunes from ({card.normalisation.haze}).")
+    return Parent(card, read_state_dict(weights), digest)
+
+
+def _new_card(cfg: TrainConfig, data: TrainData, norm: Normalisation,
+              parent: Parent | None = None) -> ModelCard:
+    arch = (parent.card.architecture if parent is not None else
+            Architecture(base_width=cfg.model.base_width, bilinear=cfg.model.bilinear,
+                         align_corners=cfg.model.align_corners))
     return ModelCard(
         name=cfg.name, version=cfg.version, description=cfg.description,
         weights=f"{cfg.name}.pt", architecture=arch, normalisation=norm,
@@ -290,9 +325,15 @@ def configure_run(cfg: TrainConfig, log: Log = print) -> Run:
     out_dir = cfg.output_path
     out_dir.mkdir(parents=True, exist_ok=True)
     data = build_data(cfg, log)
-    card = _new_card(cfg, data, compute_normalisation(data, cfg))
+    parent = load_parent(cfg)
+    norm = parent.card.normalisation if parent else compute_normalisation(data, cfg)
+    card = _new_card(cfg, data, norm, parent)
     seed_everything(cfg.seed)
     model = build_model(card.architecture)
+    if parent is not None:
+        model.load_state_dict(parent.state)
+        log(f"fine-tuning from {parent.card.name} {parent.card.version} "
+            f"(sha256 {parent.sha256[:12]}...)")
     model.train()
     dataset = MixtureDataset(data.sources, data.weights, cfg.steps_per_epoch * cfg.batch_size,
                              cfg.crop_size, Prepare(card.normalisation, cfg.augment), cfg.seed)

@@ -11,7 +11,8 @@ time limit has still annealed.
 
 The blocks are scored with the parent first, then ``checks`` times with the adapted weights,
 evenly over the budget; the best check is the result (``macro built-up Dice`` over the
-built-up classes the reference has, :func:`~urbanseg_core.evaluation.metrics.macro_builtup_present`).
+built-up classes the reference has,
+:func:`~urbanseg_core.evaluation.metrics.macro_builtup_present`).
 It is *accepted* only when it beats the parent on the blocks
 (:func:`~urbanseg_core.training.adapt.card.save_adapted` refuses it otherwise).
 
