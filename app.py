@@ -22,6 +22,7 @@ pages = [
 ]
 nav = st.navigation(pages)
 state.init()
-shell.sidebar()
+latest = shell.sidebar()
 shell.warm_up()
 nav.run()
+shell.show_latest(latest)  # a result made by this run shows without another page switch

@@ -52,6 +52,9 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     legend.wait_for(state="visible")  # the prediction is on the map: its legend too
     assert "Prediction" in legend.inner_text() and "residential" in legend.inner_text()
     page.get_by_text("Built-up share").first.wait_for()
+    # the sidebar names the result made by this run, without another page switch
+    page.locator("section[data-testid='stSidebar']").get_by_text(
+        re.compile(r"^Latest result: ")).wait_for(timeout=10_000)
     page.mouse.move(5, 5)  # no tooltip in the screenshot
     page.wait_for_timeout(500)
     status = page.get_by_text(re.compile(r"^Done in ")).first.inner_text()

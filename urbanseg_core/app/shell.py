@@ -65,12 +65,24 @@ def warm_up() -> None:
     threading.Thread(target=_warm, name="urbanseg-warm-up", daemon=True).start()
 
 
-def sidebar() -> None:
-    """What the app is, and the latest result of this session (its name as text)."""
+def sidebar():
+    """What the app is, and a place for the latest result of this session.
+
+    Returns:
+        The latest result's placeholder: :func:`show_latest` fills it (call it again after
+        the page ran, so a result made on this run shows at once).
+    """
     with st.sidebar:
         st.markdown("**urbanseg** maps residential and non-residential built-up areas in "
                     "Sentinel-2 imagery.")
-        result = state.get(state.RESULT)
-        if result is not None:
-            st.caption(as_text(f"Latest result: {result.source.get('name')} — built-up "
-                               f"{100 * result.stats.built_up_share:.1f} %"))
+        slot = st.empty()
+    show_latest(slot)
+    return slot
+
+
+def show_latest(slot) -> None:
+    """The latest result's name (as text) and built-up share in the sidebar's placeholder."""
+    result = state.get(state.RESULT)
+    if result is not None:
+        slot.caption(as_text(f"Latest result: {result.source.get('name')} — built-up "
+                             f"{100 * result.stats.built_up_share:.1f} %"))
