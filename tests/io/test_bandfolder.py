@@ -227,13 +227,17 @@ def test_stack_command_and_its_errors(cli, tmp_path):
     assert "Traceback" not in res.stderr
 
 
-def test_bercy_band_folder_scores_as_in_the_model_card(cli, shared_data):
-    """The card's Bercy figures were measured on a nearest-neighbour UTM stack of the band
-    files; evaluating the folder itself must give the same numbers."""
-    from urbanseg_core.model.loading import default_model_path
+def test_bercy_band_folder_scores_as_the_training_stack(cli, shared_data):
+    """Training and the cross-city table score Bercy on a nearest-neighbour UTM stack of the
+    band files (training.datasets.load_bercy); evaluating the folder itself must give the
+    same numbers."""
+    from urbanseg_core.model.loading import load_model
+    from urbanseg_core.training.crossval import city_scores
+    from urbanseg_core.training.datasets import LabelledImage, load_bercy
 
-    card = json.loads(default_model_path().with_suffix(".json").read_text())
-    expected = card["metrics"]["bercy_urban_atlas"]["imgs_1"]["model"]
+    folder, scene, ref = next(iter(load_bercy(shared_data)))
+    assert folder == "imgs_1"
+    expected = city_scores(load_model(), [LabelledImage("bercy", scene, ref)])
     d = shared_data / "bercy_urban_atlas"
     res = cli("evaluate", d / "imgs_1", d / "bercy_reference_10m.tif", "--json")
     assert res.returncode == 0, res.stderr

@@ -374,6 +374,21 @@ def test_init_from_fine_tunes_a_parent_and_keeps_its_inputs_contract(trained, tm
     key = next(k for k in a if k.endswith("weight") and a[k].ndim == 4)
     assert torch.allclose(a[key], b[key], atol=1e-3)
 
+    # init_interpolate: the written weights lie that share of the way from the parent to
+    # the trained ones (the same run with 1.0 gives the trained ones)
+    half = tmp_path / "half.yaml"
+    half.write_text(base + f"init_from: {trained}\nlr: 0.01\ninit_interpolate: 0.5\n")
+    full = tmp_path / "full.yaml"
+    full.write_text(base + f"init_from: {trained}\nlr: 0.01\n")
+    for name, path in (("half", half), ("full", full)):
+        res = CliRunner().invoke(app, ["train", "--config", str(path), "--no-progress",
+                                       "--output-dir", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    h = torch.load(tmp_path / "half" / "tiny.pt", weights_only=True)
+    f = torch.load(tmp_path / "full" / "tiny.pt", weights_only=True)
+    assert not torch.allclose(a[key], f[key], atol=1e-4)
+    torch.testing.assert_close(h[key], (a[key] + f[key]) / 2)
+
     bad = tmp_path / "bad.yaml"
     bad.write_text(base + f"init_from: {trained}\ninit_sha256: {'ab' * 32}\n")
     res = CliRunner().invoke(app, ["train", "--config", str(bad), "--no-progress",
@@ -433,3 +448,24 @@ def test_bercy_source_needs_a_held_out_row_inside_the_scene(shared_data, tmp_pat
                       sources=[{"type": "bercy"}])  # default row0 2440 is Islamabad's
     with pytest.raises(InputError, match="holdout.row0"):
         build_data(cfg, log=lambda _: None)
+
+
+def test_bundled_recipe_starts_from_the_kept_parent():
+    """models/urbanseg-unet.yaml fine-tunes the weights kept in models/urbanseg-unet-0.3.0/:
+    they load, match the recipe's SHA-256, and the bundled card was made by this recipe."""
+    from urbanseg_core.model.card import read_card
+    from urbanseg_core.model.loading import default_model_path
+    from urbanseg_core.training.config import REPO_ROOT, load_config
+    from urbanseg_core.training.loop import load_parent
+
+    cfg = load_config(REPO_ROOT / "models" / "urbanseg-unet.yaml")
+    parent = load_parent(cfg)
+    assert parent is not None and parent.card.version == "0.3.0"
+    assert parent.sha256 == cfg.init_sha256
+    bundled = read_card(default_model_path().with_suffix(".json"))
+    assert bundled.version == cfg.version
+    assert bundled.normalisation == parent.card.normalisation
+    made_by = bundled.training["config"]
+    assert made_by["init_sha256"] == cfg.init_sha256
+    assert made_by["init_interpolate"] == cfg.init_interpolate
+    assert made_by["sources"] == [s.model_dump() for s in cfg.sources]

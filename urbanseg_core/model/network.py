@@ -67,6 +67,16 @@ def read_state_dict(weights: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
+def blended(parent: dict, trained: dict, alpha: float) -> dict:
+    """Weight interpolation of two state dicts of one architecture: ``parent + alpha *
+    (trained - parent)`` for every floating-point tensor, BatchNorm statistics included
+    (integer buffers such as BatchNorm's batch count are ``trained``'s). Below 1 it keeps
+    part of the parent's behaviour (WiSE-FT, Wortsman et al. 2022, "Robust fine-tuning of
+    zero-shot models": more robust to data unlike the fine-tuning data)."""
+    return {k: (parent[k] + alpha * (v - parent[k]) if v.is_floating_point() else v).clone()
+            for k, v in trained.items()}
+
+
 def _shown(items: list[str], limit: int = 6) -> str:
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more

@@ -158,6 +158,10 @@ class TrainConfig(BaseModel):
         "kept; None: a new network and statistics from the training data"))
     init_sha256: str | None = Field(None, description=(
         "the SHA-256 the init_from weights must have (training refuses other weights)"))
+    init_interpolate: float = Field(1.0, gt=0, le=1, description=(
+        "with init_from: the written weights are parent + init_interpolate x (trained - "
+        "parent), every floating-point tensor incl. BatchNorm statistics (WiSE-FT, Wortsman "
+        "et al. 2022); 1: the trained weights"))
     loss: LossConfig = LossConfig()
     augment: AugmentConfig = AugmentConfig()
     sources: list[SourceConfig]

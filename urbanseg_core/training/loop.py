@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..inference.features import add_indices
-from ..model.network import build_model, export_onnx, read_state_dict
+from ..model.network import blended, build_model, export_onnx, read_state_dict
 from ..evaluation.metrics import json_safe, scores_from_confusion
 from ..model.card import (
     DEFAULT_CLASSES, Architecture, ModelCard, Normalisation, card_and_weights, write_card,
@@ -270,6 +270,7 @@ class Run:
     sched: object
     out_dir: Path
     start: float
+    parent: Parent | None = None   # init_from's model
     history: list[dict] = field(default_factory=list)
 
 
@@ -344,7 +345,8 @@ def configure_run(cfg: TrainConfig, log: Log = print) -> Run:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr,
                                                 total_steps=cfg.epochs * cfg.steps_per_epoch,
                                                 pct_start=0.15)
-    return Run(cfg, data, card, model, dataset, loader, loss_fn, opt, sched, out_dir, start)
+    return Run(cfg, data, card, model, dataset, loader, loss_fn, opt, sched, out_dir, start,
+               parent)
 
 
 def train_epoch(run: Run, epoch: int, progress: bool) -> dict:
@@ -422,6 +424,11 @@ def train(cfg: TrainConfig, log: Log = print, progress: bool = True) -> tuple[Pa
             break
     if swa is not None:
         best_state, best_epoch = _swa_state(swa, run, log)
+    if run.parent is not None and cfg.init_interpolate < 1:
+        best_state = blended(run.parent.state, best_state, cfg.init_interpolate)
+        best_epoch = f"{best_epoch}, interpolated {cfg.init_interpolate} of the way from " \
+                     f"{run.parent.card.name} {run.parent.card.version}"
+        log(f"weights: {cfg.init_interpolate} of the way from the parent to the trained ones")
     return _finish(run, best_state, best_epoch, stopped_early, log)
 
 

@@ -41,6 +41,7 @@ from ...inference.features import estimate_haze, haze_sample
 from ...inference.predict import ArraySource, predict_scene
 from ...io.scene import Scene
 from ...model.loading import LoadedModel, build_model
+from ...model.network import blended
 from ..augment import Prepare
 from ..config import AugmentConfig, LossConfig
 from ..datasets import MixtureDataset, SceneSource
@@ -245,13 +246,6 @@ def block_scores(cm: np.ndarray, class_names: Sequence[str]) -> dict:
     """:func:`scores_from_confusion` plus ``macro_builtup_present`` (the selection score)."""
     return {**scores_from_confusion(cm, class_names),
             "macro_builtup_present": macro_builtup_present(cm)}
-
-
-def blended(parent: dict, adapted: dict, alpha: float) -> dict:
-    """``parent + alpha * (adapted - parent)`` for every floating-point tensor of two state
-    dicts (integer buffers such as BatchNorm's batch count are the adapted ones)."""
-    return {k: (parent[k] + alpha * (v - parent[k]) if v.is_floating_point() else v).clone()
-            for k, v in adapted.items()}
 
 
 def _score_state(sess: _Session, state: dict) -> dict:
