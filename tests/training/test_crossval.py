@@ -189,3 +189,17 @@ def test_card_carries_the_cross_city_tables(tmp_path):
     bad = cfg.model_copy(update={"cross_city": ["missing.json"]})
     with pytest.raises(Exception, match="not a table written by urbanseg crossval"):
         cross_city_tables(bad)
+
+
+def test_a_fine_tuned_recipe_has_no_fold_for_its_parents_cities(tmp_path):
+    """models/urbanseg-unet.yaml starts from 0.3.0, which was trained on Islamabad: that
+    city cannot be left out (refused in plain words, before any training)."""
+    from urbanseg_core.errors import InputError
+    from urbanseg_core.training.config import REPO_ROOT, load_config
+    from urbanseg_core.training.crossval import crossval, parent_cities
+
+    cfg = load_config(REPO_ROOT / "models" / "urbanseg-unet.yaml")
+    assert parent_cities(cfg) == ["islamabad"]
+    with pytest.raises(InputError, match="islamabad cannot be left out"):
+        crossval(cfg, tmp_path, ["islamabad"])
+    assert not any(tmp_path.iterdir())

@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..errors import InputError
+from ..model.card import card_and_weights
 from ..model.loading import LoadedModel, load_model
 from ..evaluation.metrics import confusion_matrix, json_safe, scores_from_confusion
 from ..inference.pipeline import segment_scene
@@ -61,6 +62,25 @@ def config_cities(cfg: TrainConfig) -> list[str]:
         if city and city not in out:
             out.append(city)
     return out
+
+
+def parent_cities(cfg: TrainConfig) -> list[str]:
+    """The cities the ``init_from`` model was trained on (from its card's training config):
+    a fold that starts from it cannot leave them out. Empty without ``init_from`` or when the
+    card does not say."""
+    if cfg.init_from is None:
+        return []
+    card, _ = card_and_weights(cfg.resolve(cfg.init_from))
+    sources = ((card.training or {}).get("config") or {}).get("sources") or []
+    cities = []
+    for raw in sources:
+        try:
+            city = source_city(SourceConfig.model_validate(raw))
+        except ValueError:
+            continue
+        if city and city not in cities:
+            cities.append(city)
+    return cities
 
 
 def without_city(cfg: TrainConfig, city: str, output_dir: Path) -> TrainConfig:
@@ -136,16 +156,26 @@ def crossval(cfg: TrainConfig, output_dir: Path, cities: list[str] | None = None
     Returns:
         ``{"config", "cities": {city: scores}, "mean": {...}, "minutes"}``.
 
+        Cities the ``init_from`` model was trained on (:func:`parent_cities`) have no fold.
+
     Raises:
-        InputError: an unknown city, or the config has fewer than two cities.
+        InputError: an unknown city, a city the ``init_from`` model was trained on, or the
+            config has fewer than two cities.
     """
     known = config_cities(cfg)
-    cities = cities or known
+    seen = parent_cities(cfg)
+    asked_seen = [c for c in cities or [] if c in seen]
+    if asked_seen:
+        raise InputError(f"{', '.join(asked_seen)} cannot be left out: the model this config "
+                         f"starts from (init_from) was trained on it.")
+    cities = cities or [c for c in known if c not in seen]
     unknown = [c for c in cities if c not in known]
-    if unknown or len(known) < 2:
+    if unknown or len(known) < 2 or not cities:
         raise InputError(f"Cross-validation needs at least two cities in the config and "
                          f"cities among {', '.join(known) or 'none'}; got "
                          f"{', '.join(unknown) or 'only ' + str(len(known))}.")
+    if seen:
+        log(f"not left out (the init_from model was trained on them): {', '.join(seen)}")
     output_dir.mkdir(parents=True, exist_ok=True)
     start, results = time.perf_counter(), {}
     for city in cities:
