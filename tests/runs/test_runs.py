@@ -122,8 +122,14 @@ def test_a_value_table_maps_any_reference_codes(tmp_path, tiny_model):
     with rasterio.open(ref, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8",
                        crs=UTM33, transform=T) as dst:
         dst.write(swapped, 1)
-    values, codes = reference_values(ref)
-    assert [v for v, _ in values] == [0, 1, 2] and codes == "index"
+    values, codes, nodata_px = reference_values(ref)
+    assert [v for v, _ in values] == [0, 1, 2] and codes == "index" and nodata_px == 0
+    with rasterio.open(ref, "r+") as dst:  # a declared no-data value: counted, not listed
+        dst.nodata = 2
+    found = reference_values(ref)
+    assert [v for v, _ in found.values] == [0, 1] and found.nodata_px == (swapped == 2).sum()
+    with rasterio.open(ref, "r+") as dst:
+        dst.nodata = None
     assert default_classes([0, 1, 2], codes) == {0: 0, 1: 1, 2: 2}
     as_index = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="i",
                                   reference_path=str(ref), reference_sha256="r"), tiny_model)

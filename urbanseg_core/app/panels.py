@@ -200,8 +200,11 @@ def _reference_table(ref: dict) -> tuple[tuple[int, int], ...]:
     as (proposed from the detected codes, changeable). Returns ``((value, class), ...)``."""
     sha = ref["sha256"][:16]
     proposed = default_classes([v for v, _ in ref["values"]], ref["codes"])
+    unlabelled = ref.get("nodata_px", 0)
     st.caption("Values found in the reference and the class each one is compared with "
-               f"(detected codes: {ref['codes'] or 'none'}). Change any that is wrong.")
+               f"(detected codes: {ref['codes'] or 'none'}). Change any that is wrong."
+               + (f" {unlabelled:,} px hold the file's no-data value and are not compared."
+                  if unlabelled else ""))
     names = {**dict(enumerate(CLASS_NAMES)), NODATA: "no data (not compared)"}
     table = []
     cols = st.columns(min(4, max(1, len(ref["values"]))))
@@ -218,14 +221,14 @@ def _store_reference(upload) -> None:
     """Save a new reference upload and read the values it holds."""
     try:
         path, sha = save_upload(upload.getvalue(), upload.name)
-        values, codes = reference_values(path)
+        values, codes, nodata_px = reference_values(path)
     except UrbansegError as exc:
         st.session_state.pop(REFERENCE, None)
         show_error(exc)
         return
     st.session_state[REFERENCE] = {"path": str(path), "sha256": sha, "name": upload.name,
                                    "file_id": upload.file_id, "values": values,
-                                   "codes": codes}
+                                   "codes": codes, "nodata_px": nodata_px}
 
 
 def reference_upload() -> tuple[tuple[int, int], ...] | None:

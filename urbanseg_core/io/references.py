@@ -25,7 +25,7 @@ private units).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, NamedTuple
 
 import numpy as np
 import rasterio
@@ -178,7 +178,16 @@ def map_values(array: np.ndarray, values: Mapping[int, int]) -> np.ndarray:
     return out
 
 
-def reference_values(path: str | Path, limit: int = 32) -> tuple[list[tuple[int, int]], str]:
+class ReferenceValues(NamedTuple):
+    """What a reference file holds: its values, the codes detected for them, and how many
+    of its pixels have no data."""
+
+    values: list[tuple[int, int]]
+    codes: str
+    nodata_px: int
+
+
+def reference_values(path: str | Path, limit: int = 32) -> ReferenceValues:
     """The values a reference file holds (nodata left out) and the codes detected for them.
 
     Args:
@@ -186,8 +195,10 @@ def reference_values(path: str | Path, limit: int = 32) -> tuple[list[tuple[int,
         limit: most values returned (the most frequent, in value order).
 
     Returns:
-        ``([(value, pixels), ...], codes)``; ``codes`` is :func:`detect_codes` of the values,
-        or ``""`` when they fit no convention.
+        ``(values [(value, pixels), ...], codes, nodata_px)``; ``codes`` is
+        :func:`detect_codes` of the values, or ``""`` when they fit no convention;
+        ``nodata_px`` the pixels equal to the file's declared nodata value (or not finite),
+        which are never compared.
 
     Raises:
         ReferenceError_: the file is missing, unreadable, only nodata, or holds fractions.
@@ -203,7 +214,7 @@ def reference_values(path: str | Path, limit: int = 32) -> tuple[list[tuple[int,
         codes = detect_codes(values.astype("int64"))
     except ReferenceError_:
         codes = ""
-    return pairs, codes
+    return ReferenceValues(pairs, codes, int(nodata_mask.sum()))
 
 
 def default_classes(values: list[int], codes: str) -> dict[int, int]:
