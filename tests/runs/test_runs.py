@@ -101,6 +101,30 @@ def test_a_file_on_a_10_m_grid_is_read_tile_by_tile_with_pictures_of_one_size(tm
     assert len(sizes) == 1
 
 
+def test_the_picture_download_lays_the_classes_over_the_image_with_a_legend(tmp_path,
+                                                                            tiny_model):
+    from urbanseg_core.io.display import LEGEND_PX
+    from urbanseg_core.util import hex_to_rgb
+
+    path = _dn_scene(tmp_path / "img.tif", 200, 240)
+    result = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="p"),
+                     tiny_model)
+    result.classes[:] = 0
+    result.classes[50:150, 60:180] = 2  # a residential block in the middle
+    figure = np.asarray(Image.open(io.BytesIO(result.figure_png())).convert("RGB"))
+    picture = result.picture[..., :3].astype(int)
+    assert figure.shape == (200 + LEGEND_PX, 240, 3)
+    # "other" is the picture itself; residential is tinted towards its colour
+    np.testing.assert_array_equal(figure[:40, :50], picture[:40, :50])
+    orange = np.array(hex_to_rgb(result.colours[2]))
+    inside = figure[60:140, 70:170].astype(int)
+    assert (np.abs(inside - orange).mean() < np.abs(picture[60:140, 70:170] - orange).mean())
+    # the legend strip holds each built-up class's colour swatch
+    strip = figure[200:].reshape(-1, 3)
+    for colour in result.colours[1:]:
+        assert (strip == np.array(hex_to_rgb(colour))).all(axis=1).sum() >= 100
+
+
 def test_the_manifest_records_the_tile_size_the_prediction_used(tmp_path, tiny_model):
     path = _dn_scene(tmp_path / "s.tif", 700, 900)
     result = compute(RunRequest(kind="upload", name="s.tif", path=str(path), sha256="s"),

@@ -288,3 +288,52 @@ def confidence_layer(confidence: np.ndarray, crs: CRS, transform,
     codes = np.where(warped[0] < threshold, np.where(line, 1, 2), 0).astype("uint8")
     return ImageLayer(palette_png(codes, ["#000000", colour, colour], opacities=(0, 255, 60)),
                       bounds)
+
+
+#: Height of the legend strip under :func:`figure_rgba`'s picture, px.
+LEGEND_PX = 28
+
+
+def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str],
+                names: Sequence[str], title: str, opacity: float = 0.6) -> np.ndarray:
+    """A picture to show others: the true-colour image with the built-up classes laid over it
+    and a legend strip (title and the classes' colours) below.
+
+    Args:
+        picture: ``(h, w, 3|4)`` uint8 true-colour image (:func:`true_colour`).
+        classes: ``(h, w)`` uint8 class map on the same pixels (index classes, 255 nodata);
+            class 0 ("other") and nodata are left as the picture.
+        colours, names: each class's ``#rrggbb`` colour and name (index order).
+        title: text at the left of the legend strip (e.g. the image's name).
+        opacity: opacity of the classes over the picture (0-1).
+
+    Returns:
+        ``(h + LEGEND_PX, w, 4)`` uint8 RGBA.
+
+    Raises:
+        ValueError: the picture and the class map differ in size.
+    """
+    if picture.shape[:2] != classes.shape:
+        raise ValueError(f"picture {picture.shape[:2]} and classes {classes.shape} differ")
+    from PIL import ImageDraw, ImageFont
+
+    lut = np.zeros((256, 4), dtype="uint8")
+    for i, colour in enumerate(colours[1:], start=1):
+        lut[i] = (*hex_to_rgb(colour), int(round(255 * opacity)))
+    base = Image.fromarray(picture[..., :3].astype("uint8")).convert("RGBA")
+    image = Image.alpha_composite(base, Image.fromarray(lut[classes]))
+    h, w = classes.shape
+    canvas = Image.new("RGBA", (w, h + LEGEND_PX), (255, 255, 255, 255))
+    canvas.paste(image, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=13)
+    y = h + (LEGEND_PX - 13) // 2
+    x = w - 6
+    for colour, name in reversed(list(zip(colours[1:], names[1:]))):
+        x -= int(draw.textlength(name, font=font))
+        draw.text((x, y - 1), name, fill=(30, 30, 30, 255), font=font)
+        x -= 18
+        draw.rectangle((x, y, x + 13, y + 13), fill=(*hex_to_rgb(colour), 255))
+        x -= 14
+    draw.text((6, y - 1), title, fill=(30, 30, 30, 255), font=font)
+    return np.asarray(canvas)

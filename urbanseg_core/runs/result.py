@@ -18,7 +18,9 @@ from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..evaluation.manifest import build_manifest, manifest_bytes
 from ..evaluation.metrics import evaluate_maps, json_safe
 from ..evaluation.report import stats_csv
-from ..io.display import MAX_SIDE, ImageLayer, class_layer, footprint, true_colour_layer
+from ..io.display import (
+    MAX_SIDE, ImageLayer, class_layer, figure_rgba, footprint, true_colour_layer,
+)
 from ..io.display import true_colour as true_colour_rgba
 from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
 from ..io.scene import Scene
@@ -39,6 +41,7 @@ DOWNLOADS: dict[str, tuple[str, str, Callable[["RunResult"], bytes]]] = {
                            lambda r: r.geotiff("esm", confidence=True)),
     "geojson": ("_builtup.geojson", "application/geo+json", lambda r: r.geojson()),
     "png": ("_overlay.png", "image/png", lambda r: r.overlay_png()),
+    "figure": ("_picture.png", "image/png", lambda r: r.figure_png()),
     "csv": ("_statistics.csv", "text/csv", lambda r: r.csv()),
     "manifest": ("_manifest.json", "application/json", lambda r: r.manifest_json()),
 }
@@ -182,6 +185,18 @@ class RunResult(DeferredDownloads):
     def picture_png(self) -> bytes | None:
         """The true-colour :attr:`picture` as PNG (same size as :meth:`classes_png`)."""
         return None if self.picture is None else png_bytes(self.picture)
+
+    def figure_png(self) -> bytes:
+        """The true-colour picture with the prediction over it and a legend strip
+        (:func:`~urbanseg_core.io.display.figure_rgba`), at the pictures' size; without a
+        picture, the prediction alone."""
+        classes = self.classes[::self.step, ::self.step]
+        if self.picture is None or self.picture.shape[:2] != classes.shape:
+            return self.classes_png()
+        title = (f"{self.source.get('name') or 'urbanseg'} · built-up "
+                 f"{100 * self.stats.built_up_share:.1f} %")
+        return png_bytes(figure_rgba(self.picture, classes, self.colours, self.class_names,
+                                     title))
 
     def overlay_png(self) -> bytes:
         """The prediction as an RGBA PNG on the input grid ("other" transparent)."""
