@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
@@ -315,8 +315,6 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
     """
     if picture.shape[:2] != classes.shape:
         raise ValueError(f"picture {picture.shape[:2]} and classes {classes.shape} differ")
-    from PIL import ImageDraw, ImageFont
-
     lut = np.zeros((256, 4), dtype="uint8")
     for i, colour in enumerate(colours[1:], start=1):
         lut[i] = (*hex_to_rgb(colour), int(round(255 * opacity)))
