@@ -132,7 +132,8 @@ def run_fold(city: str, images, fold: int, parent, settings: AdaptSettings) -> d
            "minutes": result.minutes, "wall_minutes": round((time.perf_counter() - t) / 60, 2),
            "steps": result.steps, "best_step": result.best_step,
            "val_before": result.score_before, "val_after": result.score_after,
-           "accepted": result.accepted, "train_block": train_block.as_tuple(),
+           "accepted": result.accepted, "gain_low": result.gain_low,
+           "train_block": train_block.as_tuple(),
            "test_block": test_block.as_tuple()}
     adapted = in_memory_model(_eval_model(parent, result.state), parent.card)
     for key, (d, sc, lab) in [("same_date", (date, scene, label))] + [
@@ -236,7 +237,10 @@ def main(argv=None) -> int:
             r = rows[-1]
             print(f"{city} fold {fold}: test same date {fmt(r, 'same_date')}; other date "
                   f"{fmt(r, 'other_date')}; val {r['val_before']:.3f} -> {r['val_after']:.3f}"
-                  f" ({r['steps']} steps, {r['minutes']} min)", flush=True)
+                  f" ({r['steps']} steps, {r['minutes']} min; "
+                  + ("accepted" if r["accepted"] else "refused: the parent is kept")
+                  + (f", gain lower bound {r['gain_low']:+.3f}" if r["gain_low"] is not None
+                     else "") + ")", flush=True)
             if args.json:
                 args.json.write_text(json.dumps(json_safe(
                     {"model": parent.card.name, "model_sha256": parent.sha256,

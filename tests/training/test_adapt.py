@@ -333,3 +333,37 @@ def test_the_card_describes_what_it_was_adapted_on(tiny_model):
     assert "tiny-test" in card.description and "region.tif" in card.description
     assert any("0.400 for the parent, 0.500 adapted" in x for x in card.limitations)
     assert Block(1, 2, 3, 4).as_tuple() == (1, 2, 3, 4)
+
+
+def _strips(hits: list[int], n: int = 100) -> np.ndarray:
+    """(K, 3, 3) strip confusion matrices: each strip has ``n`` residential reference
+    pixels, ``hits[k]`` of them predicted residential (the rest other)."""
+    out = np.zeros((len(hits), 3, 3), dtype="int64")
+    for k, h in enumerate(hits):
+        out[k, 2, 2], out[k, 2, 0] = h, n - h
+    return out
+
+
+def test_the_gain_must_stand_out_from_the_blocks_own_variation():
+    from urbanseg_core.training.adapt.loop import gain_bound
+
+    before = _strips([50] * 10)
+    steady = _strips([60] * 10)           # every strip a little better
+    lucky = _strips([50] * 9 + [100])     # one strip much better, the others unchanged
+    assert gain_bound(before, steady, 0.9) > 0
+    assert gain_bound(before, lucky, 0.9) <= 0 < gain_bound(before, lucky, 0.0)
+    # confidence 0 is the plain gain of the pooled matrices
+    from urbanseg_core.evaluation.metrics import macro_builtup_present
+    assert gain_bound(before, steady, 0.0) == pytest.approx(
+        macro_builtup_present(steady.sum(0)) - macro_builtup_present(before.sum(0)))
+
+
+def test_a_gain_within_the_noise_is_refused_in_plain_words(tiny_model, tmp_path):
+    result = fake_result(tiny_model, after=0.45)
+    result.strips_before, result.strips_after = _strips([50] * 10), _strips([50] * 9 + [100])
+    assert result.score_after > result.score_before and not result.accepted
+    with pytest.raises(NotBetterError, match="within the block's own variation"):
+        save_adapted(result, tmp_path / "mine.json")
+    assert list(tmp_path.iterdir()) == []
+    result.strips_after = _strips([60] * 10)
+    assert result.accepted

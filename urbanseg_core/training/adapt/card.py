@@ -101,7 +101,9 @@ def adapted_card(result: AdaptResult, name: str, description: str = "") -> Model
         "training_data": json_safe(_training_data(result)),
         "training": json_safe(_training_block(result)),
         "metrics": json_safe({"note": SCORE_NOTE, "validation_blocks": {
-            "score": SCORE_NAME, "parent": result.before, "adapted": result.after}}),
+            "score": SCORE_NAME, "parent": result.before, "adapted": result.after,
+            "gain_lower_bound": result.gain_low,
+            "confidence": result.settings.confidence}}),
         "limitations": list(parent.limitations) + _limitations(result),
     })
 
@@ -111,10 +113,18 @@ def refuse_unless_better(result: AdaptResult) -> None:
     their parent on the validation blocks (``result.accepted``)."""
     if result.accepted:
         return
+    if result.score_after > result.score_before:
+        reason = (f"scores {result.score_after:.3f} against {result.score_before:.3f} for "
+                  f"{result.parent.card.name} on the held-back validation block, but that gain "
+                  f"is within the block's own variation (lower bound {result.gain_low:+.3f} "
+                  f"at {100 * result.settings.confidence:.0f} % confidence, from strips of "
+                  "the block)")
+    else:
+        reason = (f"is no better than {result.parent.card.name} on the held-back validation "
+                  f"block ({SCORE_NAME} {result.score_after:.3f} against "
+                  f"{result.score_before:.3f})")
     raise NotBetterError(
-        f"The adapted model is no better than {result.parent.card.name} on the held-back "
-        f"validation block ({SCORE_NAME} {result.score_after:.3f} against "
-        f"{result.score_before:.3f}), so it was not saved.",
+        f"The adapted model {reason}, so it was not saved.",
         "Adapt on a larger labelled area or for longer, or keep using the current model.",
         before=result.score_before, after=result.score_after, metric=SCORE_NAME)
 

@@ -84,6 +84,9 @@ class AdaptSettings(BaseModel):
         "the kept weights are parent + interpolate x (adapted - parent): below 1, part of "
         "the way from the parent (WiSE-FT, Wortsman et al. 2022: more robust to other "
         "dates and areas)"))
+    confidence: float = Field(0.9, ge=0, lt=1, description=(
+        "a model is accepted only when its gain on the validation blocks is above zero with "
+        "this confidence (paired bootstrap over strips of the blocks); 0: any gain"))
     keep_absent: bool = Field(True, description=(
         "a class no reference labels is left out of the loss (its logit masked), so the "
         "model is not taught that it never occurs"))
@@ -126,6 +129,8 @@ class AdaptResult:
     minutes: float
     settings: AdaptSettings
     absent: list[str] = field(default_factory=list)
+    strips_before: np.ndarray | None = None   # (K, 3, 3) confusion of each block strip
+    strips_after: np.ndarray | None = None
 
     @property
     def score_before(self) -> float:
@@ -136,9 +141,19 @@ class AdaptResult:
         return float(self.after["macro_builtup_present"])
 
     @property
+    def gain_low(self) -> float | None:
+        """The lower bound of the gain on the blocks at ``settings.confidence``
+        (:func:`gain_bound`), ``None`` without strip scores."""
+        if self.strips_before is None or self.strips_after is None:
+            return None
+        return gain_bound(self.strips_before, self.strips_after, self.settings.confidence)
+
+    @property
     def accepted(self) -> bool:
-        """Whether the adapted weights beat the parent on the validation blocks."""
-        return self.score_after > self.score_before
+        """Whether the adapted weights beat the parent on the validation blocks, by more
+        than the blocks' own noise (:attr:`gain_low` above 0)."""
+        low = self.gain_low
+        return self.score_after > self.score_before and (low is None or low > 0)
 
 
 @dataclass
@@ -225,21 +240,59 @@ def training_mode(model: torch.nn.Module, freeze_bn: bool) -> None:
                 module.eval()
 
 
+#: Pieces each validation block is cut into, along its longer side, for :func:`gain_bound`.
+STRIPS_PER_BLOCK = 10
+
+
 def block_confusion(loaded: LoadedModel, pairs: Sequence[AdaptPair],
                     splits: Sequence[Split], hazes: Sequence) -> np.ndarray:
-    """The ``(3, 3)`` confusion matrix (rows = reference) of a model on the validation
-    blocks, each predicted as ``predict`` predicts it (same tiles, one tile at a time to
-    keep memory low) with :data:`CONTEXT_PX` pixels of context around it."""
-    cm = np.zeros((3, 3), dtype="int64")
+    """The ``(K, 3, 3)`` confusion matrices (rows = reference) of a model on the validation
+    blocks, :data:`STRIPS_PER_BLOCK` pieces of each block cut along its longer side (their
+    sum is the blocks' matrix). Each block is predicted as ``predict`` predicts it (same
+    tiles, one tile at a time to keep memory low) with :data:`CONTEXT_PX` pixels of context
+    around it."""
+    cms = []
     for pair, split, haze in zip(pairs, splits, hazes):
         win = split.val.grown(CONTEXT_PX, pair.scene.shape)
         classes = predict_scene(pair.scene.window(win.rows, win.cols), loaded, haze=haze,
                                 batch_size=1)
         r, c = split.val.r0 - win.r0, split.val.c0 - win.c0
         h, w = split.val.r1 - split.val.r0, split.val.c1 - split.val.c0
-        cm += confusion_matrix(classes[r:r + h, c:c + w], pair.label[split.val.rows,
-                                                                      split.val.cols])
-    return cm
+        pred = classes[r:r + h, c:c + w]
+        ref = pair.label[split.val.rows, split.val.cols]
+        axis = 1 if w >= h else 0
+        edges = np.linspace(0, pred.shape[axis], STRIPS_PER_BLOCK + 1).astype(int)
+        for a, b in zip(edges[:-1], edges[1:]):
+            piece = (slice(None), slice(a, b)) if axis else (slice(a, b), slice(None))
+            cms.append(confusion_matrix(pred[piece], ref[piece]))
+    return np.stack(cms)
+
+
+def gain_bound(before: np.ndarray, after: np.ndarray, confidence: float,
+               resamples: int = 1000, seed: int = 0) -> float:
+    """A lower bound of the gain in macro built-up Dice from ``before`` to ``after`` on the
+    validation blocks: the ``1 - confidence`` quantile of the gain over a paired bootstrap
+    of the blocks' strips (Efron & Tibshirani 1993; strips, not pixels, because neighbouring
+    pixels are not independent). A gain that a few strips carry is not trusted.
+
+    Args:
+        before, after: ``(K, 3, 3)`` strip confusion matrices of the parent and the adapted
+            model (:func:`block_confusion`), on the same strips.
+        confidence: 0-1 (0: the plain gain, no resampling).
+
+    Returns:
+        The bound (macro built-up Dice difference); NaN when no resample has built-up
+        reference pixels.
+    """
+    gain = macro_builtup_present(after.sum(0)) - macro_builtup_present(before.sum(0))
+    if confidence <= 0:
+        return float(gain)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(before), size=(resamples, len(before)))
+    gains = np.array([macro_builtup_present(after[i].sum(0))
+                      - macro_builtup_present(before[i].sum(0)) for i in picks])
+    gains = gains[np.isfinite(gains)]
+    return float(np.quantile(gains, 1 - confidence)) if gains.size else float("nan")
 
 
 def block_scores(cm: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -248,12 +301,13 @@ def block_scores(cm: np.ndarray, class_names: Sequence[str]) -> dict:
             "macro_builtup_present": macro_builtup_present(cm)}
 
 
-def _score_state(sess: _Session, state: dict) -> dict:
-    """Scores of a state dict on the blocks (run by a separate network in eval mode)."""
+def _score_state(sess: _Session, state: dict) -> tuple[dict, np.ndarray]:
+    """Scores of a state dict on the blocks (run by a separate network in eval mode) and
+    the blocks' strip confusion matrices."""
     sess.probe.load_state_dict(state)
-    cm = block_confusion(in_memory_model(sess.probe, sess.parent.card), sess.pairs,
-                         sess.splits, sess.hazes)
-    return block_scores(cm, sess.parent.card.class_names)
+    strips = block_confusion(in_memory_model(sess.probe, sess.parent.card), sess.pairs,
+                             sess.splits, sess.hazes)
+    return block_scores(strips.sum(0), sess.parent.card.class_names), strips
 
 
 def learning_rate(fraction: float, peak: float, warmup: float) -> float:
@@ -336,7 +390,7 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     start = time.perf_counter()
     sess = _session(pairs, parent, settings)
     t = time.perf_counter()
-    before = _score_state(sess, parent.model.state_dict())
+    before, strips_before = _score_state(sess, parent.model.state_dict())
     check_s = (time.perf_counter() - t) * 1.1
     log(f"parent {parent.card.name} on the validation blocks: macro built-up Dice "
         f"{before['macro_builtup_present']:.3f}")
@@ -348,14 +402,15 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     minutes = (time.perf_counter() - start) / 60
     return AdaptResult(best["state"], parent, [dict(p.provenance) for p in pairs],
                        sess.splits, before, best["scores"], sess.history, steps, best["step"],
-                       round(minutes, 2), settings, absent_classes(pairs))
+                       round(minutes, 2), settings, absent_classes(pairs), strips_before,
+                       best["strips"])
 
 
 def _train(sess: _Session, budget: _Budget, checks: int, progress: Progress, cancel, log):
     """Train until the budget is used, scoring the blocks ``checks`` times; returns the best
     check (``{"state", "scores", "step"}``) and the number of steps."""
     s = sess.settings
-    best: dict = {"scores": None, "state": None, "step": 0}
+    best: dict = {"scores": None, "state": None, "step": 0, "strips": None}
     steps, next_check, loss = 0, 1, math.nan
     while next_check <= checks:
         fraction = budget.fraction(steps)
@@ -379,13 +434,13 @@ def _check(sess: _Session, best: dict, steps: int, budget: _Budget, log: Log) ->
     state = {k: v.detach().clone() for k, v in sess.model.state_dict().items()}
     if sess.settings.interpolate < 1:
         state = blended(sess.parent.model.state_dict(), state, sess.settings.interpolate)
-    scores = _score_state(sess, state)
+    scores, strips = _score_state(sess, state)
     score = scores["macro_builtup_present"]
     minutes = (time.perf_counter() - budget.started) / 60
     sess.history.append({"step": steps, "minutes": round(minutes, 2),
                          "macro_builtup_present": score})
     improved = best["scores"] is None or score > best["scores"]["macro_builtup_present"]
     if improved:
-        best.update(scores=scores, state=state, step=steps)
+        best.update(scores=scores, state=state, step=steps, strips=strips)
     log(f"step {steps} ({minutes:.1f} min): validation macro built-up Dice {score:.3f}"
         + (" *" if improved else ""))
