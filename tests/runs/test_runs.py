@@ -199,3 +199,30 @@ def test_uploaded_weights_keep_their_name_with_a_card(tmp_path):
     path = stage_weights(b"weights", "my_weights.pt", card)
     assert path.name == "my_weights.json" and (path.parent / "my_weights.pt").exists()
     assert json.loads(path.read_text())["weights"] == "my_weights.pt"
+
+
+def test_a_run_on_an_area_the_model_was_trained_on_says_so(tmp_path, tiny_model_path):
+    """The card's training areas (bounds in degrees) that a run's extent overlaps come with
+    the result, so the page can say its agreement there is not independent."""
+    from urbanseg_core.io.grid import wgs84_bounds
+    from urbanseg_core.model.card import training_areas
+    from urbanseg_core.model.loading import load_model
+
+    path = _dn_scene(tmp_path / "img.tif", 64, 64)
+    with rasterio.open(path) as src:
+        w, s, e, n = wgs84_bounds(src.crs, src.transform, src.shape)
+    loaded = load_model(tiny_model_path)
+    loaded.card.training_data = [
+        {"name": "town data", "area": "Test town", "bounds_wgs84": [w - 0.1, s - 0.1, w + 0.001,
+                                                                     s + 0.001]},
+        {"name": "far away", "area": "Elsewhere", "bounds_wgs84": [e + 1, s, e + 2, n]},
+        {"name": "EuroSAT patches"}]
+    assert training_areas(loaded.card, (w, s, e, n)) == ["Test town"]
+    assert training_areas(loaded.card, None) == []
+    result = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="t"),
+                     loaded)
+    assert result.trained_here == ["Test town"]
+    loaded.card.training_data = loaded.card.training_data[1:]
+    result = compute(RunRequest(kind="upload", name="img.tif", path=str(path), sha256="u"),
+                     loaded)
+    assert result.trained_here == []

@@ -469,3 +469,9 @@ def test_bundled_recipe_starts_from_the_kept_parent():
     assert made_by["init_sha256"] == cfg.init_sha256
     assert made_by["init_interpolate"] == cfg.init_interpolate
     assert made_by["sources"] == [s.model_dump() for s in cfg.sources]
+    # each city's extent is on the card, so a run there can say the model learned from it
+    areas = {e.get("area"): e.get("bounds_wgs84") for e in bundled.training_data}
+    assert areas.keys() >= {"Islamabad/Rawalpindi", "Paris Bercy", "Hong Kong (Tseung Kwan O)",
+                            "West San Jose", "Montpellier"}
+    west, south, east, north = areas["Paris Bercy"]
+    assert west < 2.38 < east and south < 48.84 < north

@@ -299,6 +299,12 @@ def agreement(result) -> None:
             "measured mostly on pixels it learned from and overstate its accuracy: the fair "
             "figure is its score on the block held back from adaptation (Model page, Models "
             "of this session)."))
+    if result.trained_here and not parent:
+        st.warning(as_text(
+            f"The model was trained on this area ({', '.join(result.trained_here)}): the "
+            "figures below are measured on pixels it learned from and overstate how well it "
+            "does elsewhere. Its scores in cities it was not trained on are on the Model "
+            "page."))
     a, b, c = st.columns(3)
     a.metric("Dice, weighted", _fmt(mt.get("dice_weighted")))
     b.metric("Dice, built-up classes (mean)", _fmt(mt.get("dice_macro_builtup")))

@@ -35,6 +35,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 
 from ..sentinel2 import MODEL_BANDS, NODATA, RGB_BANDS
 from ..util import hex_to_rgb
+from .grid import wgs84_bounds
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Largest side, in pixels, of an image sent to the browser (keeps pages light).
@@ -85,9 +86,10 @@ def footprint(crs: CRS | None, transform, shape: tuple[int, int]) -> dict | None
 
 def latlon_bounds(crs: CRS | None, transform, shape: tuple[int, int]) -> list[list[float]] | None:
     """``[[south, west], [north, east]]`` of a raster in degrees (``None`` without a CRS)."""
-    if crs is None:
+    bounds = wgs84_bounds(crs, transform, shape)
+    if bounds is None:
         return None
-    w, s, e, n = transform_bounds(crs, "EPSG:4326", *array_bounds(shape[0], shape[1], transform))
+    w, s, e, n = bounds
     return [[s, w], [n, e]]
 
 

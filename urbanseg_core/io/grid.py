@@ -50,6 +50,21 @@ def _proj(crs) -> ProjCRS:
     return ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
 
 
+def wgs84_bounds(crs, transform, shape: tuple[int, int]
+                 ) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` in degrees (EPSG:4326) of a raster's extent, densified
+    along its edges by :func:`rasterio.warp.transform_bounds`; ``None`` without a CRS.
+
+    Args:
+        crs, transform: the raster's georeference.
+        shape: ``(height, width)`` in pixels.
+    """
+    if crs is None:
+        return None
+    return tuple(transform_bounds(crs, "EPSG:4326",
+                                  *array_bounds(shape[0], shape[1], transform)))
+
+
 def crs_name(crs) -> str:
     """The CRS's name, e.g. ``"WGS 84 / UTM zone 33N"``."""
     return _proj(crs).name

@@ -152,6 +152,23 @@ def check_inputs(card: ModelCard, bands: tuple[str, ...] = MODEL_BANDS) -> None:
             "architecture.n_channels.")
 
 
+def training_areas(card: ModelCard, bounds: tuple[float, float, float, float] | None
+                   ) -> list[str]:
+    """The training data of a card whose area overlaps ``bounds``: each entry's ``area``
+    (or ``name``) where its ``bounds_wgs84`` (west, south, east, north, degrees) intersect
+    ``bounds``. Scores measured there are not independent of training. Entries without
+    bounds (patch collections such as EuroSAT, older cards) never match."""
+    if bounds is None:
+        return []
+    w, s, e, n = bounds
+    found = []
+    for entry in card.training_data:
+        b = entry.get("bounds_wgs84")
+        if b and len(b) == 4 and b[0] < e and w < b[2] and b[1] < n and s < b[3]:
+            found.append(str(entry.get("area") or entry.get("name")))
+    return found
+
+
 def read_card(path: str | Path) -> ModelCard:
     """Read and validate a model card JSON file.
 

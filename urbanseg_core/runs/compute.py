@@ -28,9 +28,11 @@ from rasterio.errors import RasterioIOError
 from ..evaluation.manifest import model_record
 from ..inference.pipeline import Segmentation, segment_file, segment_scene
 from ..io.display import ImageLayer
+from ..io.grid import wgs84_bounds
 from ..io.references import detect_codes, read_reference
 from ..io.regrid import regrid_reason
 from ..io.scene import BandFile, Scene, read_scene
+from ..model.card import training_areas
 from ..model.loading import LoadedModel
 from .load import run_bytes
 from .request import RemoteSource, RunRequest
@@ -231,5 +233,7 @@ def compute(request: RunRequest, loaded: LoadedModel, progress: StageProgress | 
                           parameters=_parameters(request, loaded, seg), reference=reference,
                           reference_codes=codes, aoi=aoi, dates=dates,
                           true_colour=true_colour, preview=preview)
+    result.trained_here = training_areas(
+        loaded.card, wgs84_bounds(seg.crs, seg.transform, seg.classes.shape))
     progress("maps", 1.0)
     return result

@@ -117,6 +117,9 @@ class RunResult(DeferredDownloads):
         split_confidence: ``(H, W)`` uint8, how sure the model is of residential vs
             non-residential on built-up pixels (0-100 %, 255 elsewhere), or ``None``.
         unsure: the built-up area whose split confidence is below 50 % (km², share).
+        trained_here: the model's training areas this run's extent overlaps
+            (:func:`~urbanseg_core.model.card.training_areas`): its agreement with a
+            reference there is not independent of training.
         picture: ``(h, w, 4)`` uint8 true-colour image on the input grid, decimated like
             :meth:`classes_png` (side-by-side views), or ``None``.
     """
@@ -144,6 +147,7 @@ class RunResult(DeferredDownloads):
     dates: dict[str, Any] | None = None
     split_confidence: np.ndarray | None = None
     unsure: UnsureArea | None = None
+    trained_here: list[str] = field(default_factory=list)
     picture: np.ndarray | None = None
     _made: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)

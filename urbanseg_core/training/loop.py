@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..inference.features import add_indices
+from ..io.grid import wgs84_bounds
 from ..model.network import blended, build_model, export_onnx, read_state_dict
 from ..evaluation.metrics import json_safe, scores_from_confusion
 from ..model.card import (
@@ -85,6 +86,24 @@ def _reflectance_haze(refl: np.ndarray, valid: np.ndarray, spec: Normalisation):
     return estimate_haze(refl[:, ::4, ::4], valid[::4, ::4], spec)
 
 
+def _area(name: str, grids) -> dict:
+    """``area`` (a place name) and ``bounds_wgs84`` (west, south, east, north, degrees:
+    the union of the ``(crs, transform, shape)`` grids' extents) for a training-data entry of the card, so a run on an
+    area the model learned from can say so (:func:`~urbanseg_core.model.card.training_areas`)."""
+    boxes = [b for b in (wgs84_bounds(*grid) for grid in grids) if b]
+    if not boxes:
+        return {"area": name}
+    return {"area": name, "bounds_wgs84": [round(min(b[0] for b in boxes), 5),
+                                           round(min(b[1] for b in boxes), 5),
+                                           round(max(b[2] for b in boxes), 5),
+                                           round(max(b[3] for b in boxes), 5)]}
+
+
+#: Place names of the labelled city folders (shown to users; the folder name otherwise).
+CITY_AREAS = {"hongkong_lcz": "Hong Kong (Tseung Kwan O)",
+              "cupertino_zoning": "West San Jose", "montpellier_buildings": "Montpellier"}
+
+
 def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
     isb = load_islamabad(cfg.data_root_path)
     H, W = isb.label.shape
@@ -112,6 +131,7 @@ def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, l
                 "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
         "use": use, "reflectance": "(DN - 1000) / 10000",
         "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
+        **_area("Islamabad/Rawalpindi", [(isb.crs, isb.transform, (H, W))]),
     })
     data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
                             "is absent); B8 is replaced by B8A at random in training.")
@@ -136,8 +156,9 @@ def _add_eurosat(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log
 
 
 def _add_bercy(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
-    pool, row0 = [], None
+    pool, row0, grids = [], None, []
     for date, scene, ref in load_bercy(cfg.data_root_path):
+        grids.append((scene.crs, scene.transform, scene.shape))
         H, W = scene.shape
         excl = None
         if src.holdout is not None:
@@ -160,7 +181,8 @@ def _add_bercy(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: 
     data.add(PoolSource(pool, name="bercy"), src.weight, {
         "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
                 "with Copernicus Urban Atlas land-use labels",
-        "use": use, "reflectance": "DN / 10000"})
+        "use": use, "reflectance": "DN / 10000",
+        **_area("Paris Bercy", grids)})
     log(f"bercy: {use}")
 
 
@@ -184,7 +206,9 @@ def _add_city(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: L
                f"{counts[2]:,} px)"
                + (f"; pixels within {src.ignore_boundary_px} px of another label ignored"
                   if src.ignore_boundary_px else ""),
-        "reflectance": "DN / 10000 (Level-1C)"})
+        "reflectance": "DN / 10000 (Level-1C)",
+        **_area(CITY_AREAS.get(folder.name, folder.name),
+                [(it.scene.crs, it.scene.transform, it.scene.shape) for it in items])})
     log(f"{folder.name}: {len(items)} images, labelled px {counts.tolist()}")
 
 
