@@ -87,9 +87,10 @@ def _reflectance_haze(refl: np.ndarray, valid: np.ndarray, spec: Normalisation):
 
 
 def _area(name: str, grids) -> dict:
-    """``area`` (a place name) and ``bounds_wgs84`` (west, south, east, north, degrees:
-    the union of the ``(crs, transform, shape)`` grids' extents) for a training-data entry of the card, so a run on an
-    area the model learned from can say so (:func:`~urbanseg_core.model.card.training_areas`)."""
+    """``area`` (a place name) and ``bounds_wgs84`` (west, south, east, north, degrees: the
+    union of the ``(crs, transform, shape)`` grids' extents) for a training-data entry of the
+    card, so a run on an area the model learned from can say so
+    (:func:`~urbanseg_core.model.card.training_areas`)."""
     boxes = [b for b in (wgs84_bounds(*grid) for grid in grids) if b]
     if not boxes:
         return {"area": name}
