@@ -16,6 +16,7 @@ STEM = "urbanseg_sample_t33uuu_2017-02-16"
 EXPECTED = {
     "Mask (GeoTIFF)": f"{STEM}_mask_index.tif",
     "Polygons (GeoJSON)": f"{STEM}_builtup.geojson",
+    "Picture (PNG)": f"{STEM}_picture.png",
     "Overlay (PNG)": f"{STEM}_overlay.png",
     "Statistics (CSV)": f"{STEM}_statistics.csv",
     "Run manifest (JSON)": f"{STEM}_manifest.json",

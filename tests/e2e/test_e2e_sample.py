@@ -55,6 +55,14 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     # the sidebar names the result made by this run, without another page switch
     page.locator("section[data-testid='stSidebar']").get_by_text(
         re.compile(r"^Latest result: ")).wait_for(timeout=10_000)
+    # the mouse wheel over the map scrolls the page; it zooms only after a click on the map
+    scale = map_frame(page).locator(".leaflet-control-scale-line").first
+    before = scale.inner_text()
+    box = page.locator(MAP_FRAME).first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 600)
+    page.wait_for_timeout(800)
+    assert scale.inner_text() == before
     page.mouse.move(5, 5)  # no tooltip in the screenshot
     page.wait_for_timeout(500)
     status = page.get_by_text(re.compile(r"^Done in ")).first.inner_text()

@@ -30,6 +30,7 @@ from ..io.display import ImageLayer
 from ..lazy import lazy_import
 from .assets import localise
 from .mapcontrols import (BASEMAP_OPTION, BasemapNote, LayerLegend, LegendItem, MapTitle,
+                          WheelAfterClick,
                           class_items, legend_block, legend_option)
 
 #: leafmap's folium backend and its basemap catalogue (imported on first use).
@@ -238,6 +239,7 @@ def _add_controls(m: folium.Map, spec: MapSpec) -> None:
         MapTitle(spec.title).add_to(m)
     LayerLegend().add_to(m)
     BasemapNote().add_to(m)
+    WheelAfterClick().add_to(m)
     if spec.layer_control:
         layer_control().add_to(m)
 

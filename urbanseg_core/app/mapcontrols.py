@@ -97,6 +97,27 @@ class _Box(MacroElement):
         self.text = text
 
 
+class WheelAfterClick(MacroElement):
+    """The mouse wheel zooms the map only after a click on it, until the pointer leaves it
+    (Leaflet's ``scrollWheelZoom`` handler), so scrolling a page past a map scrolls the page
+    instead of zooming the map away."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  map.scrollWheelZoom.disable();
+  map.on('click', function () { map.scrollWheelZoom.enable(); });
+  map.on('mouseout', function () { map.scrollWheelZoom.disable(); });
+})();
+{% endmacro %}
+""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WheelAfterClick"
+
+
 class LayerLegend(_Box):
     """Bottom-right legend listing the legends of the layers on the map, the top layer first
     (hidden when none has a legend)."""

@@ -332,7 +332,7 @@ def downloads(result) -> None:
     tif = f"tif-{codes}-confidence" if with_confidence else f"tif-{codes}"
     download_row(result, (("Mask (GeoTIFF)", tif, "w_dl_tif"),
                           ("Polygons (GeoJSON)", "geojson", "w_dl_geojson"),
-                          ("Picture with legend (PNG)", "figure", "w_dl_figure"),
+                          ("Picture (PNG)", "figure", "w_dl_figure"),
                           ("Overlay (PNG)", "png", "w_dl_png"),
                           ("Statistics (CSV)", "csv", "w_dl_csv"),
                           ("Run manifest (JSON)", "manifest", "w_dl_manifest")))
