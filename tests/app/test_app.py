@@ -349,6 +349,11 @@ def test_model_page_renders_and_refuses_bad_weights():
     assert any(card.name in plain(s.value) for s in at.subheader)
     if card.metrics:  # the classes (with colour swatches) and the scores, as full tables
         assert len(at.table) >= 2
+    tables = (card.metrics or {}).get("cross_city") or []
+    if tables:  # this model's recipe first; other runs only for comparison, folded away
+        assert any(tables[0]["label"] in plain(c.value) for c in at.caption)
+        if len(tables) > 1:
+            assert any("for comparison" in e.label for e in at.expander)
     at.file_uploader(key="w_weights").set_value(("final_model.pth", b"not weights",
                                                  "application/octet-stream"))
     submit = [b for b in at.button if "Check and use" in b.label][0]

@@ -395,14 +395,20 @@ def card_provenance(card: ModelCard) -> None:
         st.table(table.style.format(precision=3, na_rep="–").hide(axis="index"))
     else:
         st.caption("Not recorded in the card.")
-    cross_city = cross_city_frame(card.metrics or {})
+    tables = list((card.metrics or {}).get("cross_city") or [])
+    cross_city = cross_city_frame({"cross_city": tables[:1]})
     if len(cross_city):
         st.markdown("**In cities it was not trained on**")
+        st.caption(as_text(tables[0].get("label") or ""))
         st.table(cross_city.style.format(precision=3, na_rep="–").hide(axis="index"))
-        st.caption("Each row: a model trained with the same recipe but without that city, "
-                   "scored on it (Dice 1 = identical to the city's labels, 0 = no overlap). "
-                   "This is what to expect in a city new to the model; a dash means the "
-                   "city's labels have no such class.")
+        st.caption("Each row: a model trained with this model's recipe but without that "
+                   "city, scored on it (Dice 1 = identical to the city's labels, 0 = no "
+                   "overlap). This is what to expect in a city new to the model; a dash means "
+                   "the city's labels have no such class.")
+    others = cross_city_frame({"cross_city": tables[1:]})
+    if len(others):
+        with st.expander("The same cities with other models and recipes (for comparison)"):
+            st.table(others.style.format(precision=3, na_rep="–").hide(axis="index"))
     st.markdown("**Known limitations**")
     for item in card.limitations or ["Not recorded in the card."]:
         st.markdown("- " + as_text(item))
