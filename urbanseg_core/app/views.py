@@ -381,12 +381,17 @@ def card_inputs(card: ModelCard) -> None:
                 f"{card.tile_size} px, overlap {card.overlap} px.")
 
 
+#: Training-data fields for programs, not people (the area's extent is used to warn when a
+#: run overlaps it; ``area`` repeats the name).
+MACHINE_KEYS = ("bounds_wgs84", "area")
+
+
 def card_provenance(card: ModelCard) -> None:
     """Training data, measured metrics, limitations and licence of a card."""
     st.markdown("**Training data**")
     if card.training_data:
-        st.table(pd.DataFrame([{k: flat_text(v) for k, v in item.items()}
-                               for item in card.training_data]))
+        st.table(pd.DataFrame([{k: flat_text(v) for k, v in item.items()
+                                if k not in MACHINE_KEYS} for item in card.training_data]))
     else:
         st.caption("Not recorded in the card.")
     st.markdown("**Measured metrics**")
