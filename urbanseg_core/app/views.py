@@ -126,6 +126,7 @@ def run_map(source: str, panel: SourcePanel, result: RunResult | None, ref,
     legend lists what is on the map (the prediction, the Earth Engine reference). ``ref`` is
     the session's model (unused by the map itself: its class names travel with the result).
     """
+    st.markdown("**2. Check it on the map**")
     tc, outline = panel.map_view if panel.map_view else (None, None)
     overlays = []
     if current and source != "sample":  # the sample's image is on the map already
