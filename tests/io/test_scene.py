@@ -39,7 +39,7 @@ def test_read_by_descriptions_in_any_order(tmp_path):
     assert scene.reflectance[:, 0, 0] == pytest.approx([0.11, 0.10, 0.09, 0.08, 0.07, 0.06,
                                                         0.05, 0.04, 0.03, 0.02, 0.01])
     assert scene.valid.all()
-    assert "descriptions" in scene.notes[0]
+    assert "band names stored in the file" in scene.notes[0]
 
 
 def test_float_files_in_dn_and_in_reflectance(tmp_path):

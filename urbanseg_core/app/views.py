@@ -428,11 +428,8 @@ def card_summary(ref: resources.ModelRef) -> None:
     if card.description:
         st.write(as_text(card.description))
     model_line(ref)
-    a, b = st.columns(2)
-    with a:
-        card_inputs(card)
-    with b:
-        card_provenance(card)
+    card_inputs(card)
+    card_provenance(card)  # full width: its tables are wide
     with st.expander("Technical detail"):
         st.text(f"Weights file: {ref.weights.name}\nsha256: {ref.sha256}")
 

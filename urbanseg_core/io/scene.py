@@ -35,7 +35,7 @@ from ..sentinel2 import (DN_SCALE, L1C_EUROSAT_ORDER, L1C_SAFE_ORDER, L2A_ORDER,
                          canonical_band_name)
 
 #: How :func:`resolve_band_order` says it found the bands in the band descriptions.
-HOW_DESCRIPTIONS = "band names read from the file's band descriptions"
+HOW_DESCRIPTIONS = "bands recognised from the band names stored in the file"
 
 
 def how_note(how: str) -> str:
