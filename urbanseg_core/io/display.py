@@ -36,6 +36,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from ..sentinel2 import MODEL_BANDS, NODATA, RGB_BANDS
 from ..util import hex_to_rgb
 from .grid import wgs84_bounds
+from .outputs import overlay_rgba
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Largest side, in pixels, of an image sent to the browser (keeps pages light).
@@ -317,11 +318,9 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
     """
     if picture.shape[:2] != classes.shape:
         raise ValueError(f"picture {picture.shape[:2]} and classes {classes.shape} differ")
-    lut = np.zeros((256, 4), dtype="uint8")
-    for i, colour in enumerate(colours[1:], start=1):
-        lut[i] = (*hex_to_rgb(colour), int(round(255 * opacity)))
     base = Image.fromarray(picture[..., :3].astype("uint8")).convert("RGBA")
-    image = Image.alpha_composite(base, Image.fromarray(lut[classes]))
+    image = Image.alpha_composite(base, Image.fromarray(overlay_rgba(classes, colours,
+                                                                     opacity)))
     h, w = classes.shape
     canvas = Image.new("RGBA", (w, h + LEGEND_PX), (255, 255, 255, 255))
     canvas.paste(image, (0, 0))

@@ -232,8 +232,8 @@ def compute(request: RunRequest, loaded: LoadedModel, progress: StageProgress | 
                           model=model_record(loaded, weights=loaded.path.name),
                           parameters=_parameters(request, loaded, seg), reference=reference,
                           reference_codes=codes, aoi=aoi, dates=dates,
-                          true_colour=true_colour, preview=preview)
-    result.trained_here = training_areas(
-        loaded.card, wgs84_bounds(seg.crs, seg.transform, seg.classes.shape))
+                          true_colour=true_colour, preview=preview,
+                          trained_here=training_areas(loaded.card, wgs84_bounds(
+                              seg.crs, seg.transform, seg.classes.shape)))
     progress("maps", 1.0)
     return result

@@ -257,6 +257,7 @@ def build_result(
     dates: dict[str, Any] | None = None,
     true_colour: ImageLayer | None = None,
     preview: Scene | None = None,
+    trained_here: list[str] | None = None,
 ) -> RunResult:
     """Turn a :class:`~urbanseg_core.inference.pipeline.Segmentation` into a :class:`RunResult`.
 
@@ -271,6 +272,8 @@ def build_result(
         true_colour: a precomputed true-colour layer (the sample's is shared).
         preview: the scene or a decimated read of it (:meth:`~urbanseg_core.io.scene.
             BandFile.preview`) for the true-colour pictures; default ``seg.scene``.
+        trained_here: the model's training areas the run overlaps (see
+            :attr:`RunResult.trained_here`).
 
     Raises:
         ReferenceError_: the reference has no pixel in common with the prediction.
@@ -296,5 +299,5 @@ def build_result(
         prediction_layer=pred_layer, reference_layer=ref_layer, outline=outline,
         reference=reference, reference_codes=reference_codes, metrics=metrics,
         aoi=aoi, dates=dates, split_confidence=seg.confidence, unsure=unsure_built_up(seg),
-        picture=_picture(preview, seg.shape),
+        picture=_picture(preview, seg.shape), trained_here=list(trained_here or []),
     )
