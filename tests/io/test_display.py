@@ -72,6 +72,11 @@ def test_outline_layer_draws_a_cased_rim_and_leaves_interiors_clear():
     h, w = rgba.shape[:2]
     assert rgba[h // 2, w // 2, 3] == 0                # the square's middle stays clear
     assert rgba[h // 2, :, 3].sum() > 0                 # its sides are drawn
+    row = rgba[h // 2]
+    drawn = np.flatnonzero(row[:, 3])
+    first = drawn[drawn > w // 10][0]                   # the square's left side, from outside
+    assert tuple(row[first]) == (0x1A, 0x1A, 0x1A, 255)  # the casing outside the square
+    assert tuple(row[first + 1]) == (0, 0x72, 0xB2, 255)  # its colour inside
 
 
 def test_confidence_layer_hatches_only_unsure_built_up_pixels():
@@ -95,3 +100,25 @@ def test_palette_png_takes_an_opacity_per_code():
                               opacities=(10, 128, 255))
     rgba = np.array(Image.open(io.BytesIO(png)).convert("RGBA"))
     assert list(rgba[0, :, 3]) == [10, 128, 255, 0]
+
+
+def test_the_scale_bar_takes_the_longest_round_length_that_fits():
+    assert display.scale_bar_length(10.0, 256) == 2000      # 10 m pixels, 256 px at most
+    assert display.scale_bar_length(10.0, 499) == 2000
+    assert display.scale_bar_length(10.0, 500) == 5000
+    assert display.scale_bar_length(30.0, 20) == 500
+    assert display.length_text(2000) == "2 km" and display.length_text(500) == "500 m"
+
+
+def test_the_picture_gets_a_scale_bar_and_north_arrow_when_its_pixel_size_is_known():
+    picture = np.full((200, 400, 3), 90, dtype="uint8")
+    classes = np.zeros((200, 400), dtype="uint8")
+    plain = display.figure_rgba(picture, classes, COLOURS, ["other", "a", "b"], "t")
+    scaled = display.figure_rgba(picture, classes, COLOURS, ["other", "a", "b"], "t",
+                                 pixel_m=10.0)
+    assert (plain[:200, :, :3] == 90).all()              # nothing drawn without a pixel size
+    changed = (scaled[:200, :, :3] != 90).any(axis=2)
+    # a bar of 1 km = 100 px (the longest round length within a quarter of 400 px) lower left
+    bar = changed[186:191, :]
+    assert bar[:, 10:110].all(axis=0).sum() >= 95 and not changed[150:, 130:300].any()
+    assert changed[:50, 360:].any() and not changed[:50, 130:340].any()  # north, upper right

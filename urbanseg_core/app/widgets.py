@@ -153,7 +153,10 @@ def confusion_spec(metrics: dict, class_names: list[str]) -> tuple[list[dict], d
             {"mark": "rect", "encoding": {
                 "color": {"field": "Share", "type": "quantitative",
                           "scale": {"scheme": "blues", "domain": [0, 100]},
-                          "title": "% of the reference class"},
+                          "title": "% of the reference class",
+                          # below the matrix, across: a legend beside it was cut at "0"
+                          "legend": {"orient": "bottom", "direction": "horizontal",
+                                     "gradientLength": 240, "titleLimit": 300}},
                 "tooltip": [{"field": f} for f in ("Reference", "Prediction", "Pixels",
                                                    "Share")]}},
             {"mark": {"type": "text", "fontSize": 14}, "encoding": {

@@ -247,25 +247,26 @@ def outline_layer(classes: np.ndarray, crs: CRS, transform, colours: Sequence[st
                   max_side: int = MAX_SIDE) -> ImageLayer:
     """A class map as outlines (interiors transparent) for the map.
 
-    Every boundary between regions of different classes gets a dark line (``casing``, one
-    pixel on each side, also around the area with data) and, inside each built-up region, a
-    band in the class's colour (``width`` - 1 pixels). Drawn over a filled class map, the
-    outlines stay readable, also where both maps agree (a coloured line over the same colour
-    would vanish), while two filled layers at partial opacity would blend (blue over orange
-    reads as olive).
+    Inside each built-up region a band in the class's colour (``width`` - 1 pixels) runs
+    along its boundary, and just outside it, on the class-0 side, a dark line one pixel wide
+    (``casing``; also along the edge of the area with data). Drawn over a filled class map,
+    the outlines stay readable, also where both maps agree (a coloured line over the same
+    colour would vanish), while two filled layers at partial opacity would blend (blue over
+    orange reads as olive). The casing stays outside, so small regions read in their colour,
+    not as dark specks.
 
     Args:
         classes: ``(H, W)`` uint8 index class map, 255 nodata.
         crs, transform: its georeference.
         colours: hex colours in class-index order; class 0 gets the casing only.
-        width: outline width in display pixels, inside each region (casing included).
+        width: outline width in display pixels (the casing outside, the colour inside).
         casing: hex colour of the dark line along every boundary.
         max_side: largest side of the PNG in pixels.
     """
     warped, bounds = _warp(classes[None], crs, transform, Resampling.nearest, NODATA, max_side)
     data = warped[0]
-    rim = np.where(class_edges(data, width), data, NODATA)
-    rim[class_edges(data, 1) & (data != NODATA)] = len(colours)  # the casing's code
+    rim = np.where(class_edges(data, width - 1), data, NODATA)
+    rim[class_edges(data, 1) & (data == 0)] = len(colours)  # the casing's code
     return ImageLayer(palette_png(rim.astype("uint8"), list(colours) + [casing]), bounds)
 
 
@@ -297,10 +298,57 @@ def confidence_layer(confidence: np.ndarray, crs: CRS, transform,
 LEGEND_PX = 28
 
 
+def scale_bar_length(pixel_m: float, max_px: float) -> float:
+    """The longest round length (1, 2 or 5 x a power of ten, metres) whose bar is at most
+    ``max_px`` pixels of ``pixel_m`` metres; at least one pixel's length."""
+    best = pixel_m
+    for power in range(0, 8):
+        for step in (1, 2, 5):
+            metres = step * 10.0 ** power
+            if metres / pixel_m <= max_px:
+                best = metres
+    return best
+
+
+def length_text(metres: float) -> str:
+    """``"500 m"``, ``"2 km"``."""
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+
+def _boxed_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font) -> None:
+    """Dark text on a white box, readable on any image."""
+    left, top, right, bottom = draw.textbbox(xy, text, font=font)
+    draw.rectangle((left - 3, top - 2, right + 3, bottom + 2), fill=(255, 255, 255, 220))
+    draw.text(xy, text, fill=(30, 30, 30, 255), font=font)
+
+
+def draw_scale_and_north(image: Image.Image, pixel_m: float) -> None:
+    """A scale bar (lower left, a round length: :func:`scale_bar_length`, at most a quarter
+    of the width) and a grid-north arrow (upper right) on a north-up RGBA image whose pixels
+    are ``pixel_m`` metres."""
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=12)
+    w, h = image.size
+    metres = scale_bar_length(pixel_m, w / 4)
+    bar = max(int(round(metres / pixel_m)), 1)
+    x0, y0 = 10, h - 14
+    draw.rectangle((x0 - 4, y0 - 20, x0 + bar + 4, y0 + 8), fill=(255, 255, 255, 220))
+    draw.rectangle((x0, y0, x0 + bar, y0 + 4), fill=(30, 30, 30, 255))
+    draw.rectangle((x0 + bar // 2, y0 + 1, x0 + bar - 1, y0 + 3), fill=(255, 255, 255, 255))
+    draw.text((x0, y0 - 17), length_text(metres), fill=(30, 30, 30, 255), font=font)
+    cx, top = w - 18, 8
+    draw.rectangle((cx - 10, top - 2, cx + 10, top + 36), fill=(255, 255, 255, 220))
+    draw.polygon(((cx, top + 2), (cx - 7, top + 18), (cx, top + 14), (cx + 7, top + 18)),
+                 fill=(30, 30, 30, 255))
+    draw.text((cx, top + 27), "N", fill=(30, 30, 30, 255), font=font, anchor="mm")
+
+
 def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str],
-                names: Sequence[str], title: str, opacity: float = 0.6) -> np.ndarray:
-    """A picture to show others: the true-colour image with the built-up classes laid over it
-    and a legend strip (title and the classes' colours) below.
+                names: Sequence[str], title: str, opacity: float = 0.6,
+                pixel_m: float | None = None) -> np.ndarray:
+    """A picture to show others: the true-colour image with the built-up classes laid over it,
+    a scale bar and north arrow (when ``pixel_m`` is known) and a legend strip (title and the
+    classes' colours) below.
 
     Args:
         picture: ``(h, w, 3|4)`` uint8 true-colour image (:func:`true_colour`).
@@ -309,6 +357,8 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
         colours, names: each class's ``#rrggbb`` colour and name (index order).
         title: text at the left of the legend strip (e.g. the image's name).
         opacity: opacity of the classes over the picture (0-1).
+        pixel_m: side of a picture pixel in metres (:func:`~.grid.pixel_size_m` times the
+            decimation); ``None``: no scale bar or north arrow.
 
     Returns:
         ``(h + LEGEND_PX, w, 4)`` uint8 RGBA.
@@ -321,6 +371,8 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
     base = Image.fromarray(picture[..., :3].astype("uint8")).convert("RGBA")
     image = Image.alpha_composite(base, Image.fromarray(overlay_rgba(classes, colours,
                                                                      opacity)))
+    if pixel_m:
+        draw_scale_and_north(image, pixel_m)
     h, w = classes.shape
     canvas = Image.new("RGBA", (w, h + LEGEND_PX), (255, 255, 255, 255))
     canvas.paste(image, (0, 0))

@@ -103,6 +103,16 @@ def _area(name: str, grids) -> dict:
 #: Place names of the labelled city folders (shown to users; the folder name otherwise).
 CITY_AREAS = {"hongkong_lcz": "Hong Kong (Tseung Kwan O)",
               "cupertino_zoning": "West San Jose", "montpellier_buildings": "Montpellier"}
+#: What the labelled city folders hold, for the model card (their READMEs give the sources).
+CITY_DESCRIPTIONS = {
+    "hongkong_lcz": "Hong Kong (Tseung Kwan O) Sentinel-2 L1C 2016-09-27 and 2018-03-23 "
+                    "(Onera OSCD) with Local Climate Zone labels (IEEE GRSS DFC2017 / WUDAPT, "
+                    "100 m)",
+    "cupertino_zoning": "West San Jose Sentinel-2 L1C 2015-09-18 and 2018-03-26 (Onera OSCD) "
+                        "with City of San Jose zoning polygons",
+    "montpellier_buildings": "Montpellier Sentinel-2 L1C 2015-08-12 and 2017-10-30 (Onera "
+                             "OSCD) with the Ville de Montpellier's non-residential buildings "
+                             "(open data, 2014)"}
 
 
 def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
@@ -200,8 +210,8 @@ def _add_city(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: L
     counts = np.bincount(np.concatenate([it.label[it.label != IGNORE] for it in items]),
                          minlength=3)
     data.add(PoolSource(pool, name=folder.name), src.weight, {
-        "name": f"{folder.name} (../shared/data/{folder.name}; provenance and licence in "
-                "its README.md)",
+        "name": CITY_DESCRIPTIONS.get(folder.name, f"{folder.name} (labelled images; "
+                                      "provenance and licence in the folder's README.md)"),
         "use": f"training on {len(items)} labelled images, every labelled pixel "
                f"(other / non-residential / residential: {counts[0]:,} / {counts[1]:,} / "
                f"{counts[2]:,} px)"
