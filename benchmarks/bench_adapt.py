@@ -206,6 +206,14 @@ def memory(minutes: float, threads: int) -> dict:
     return {k: {"peak_rss_mb": round(mb), "seconds": round(s)} for k, (mb, s) in out.items()}
 
 
+def _value(text: str):
+    """A ``--set`` value: JSON (numbers, true, null) or else the plain word."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cities", default=",".join(CITIES))
@@ -224,7 +232,7 @@ def main(argv=None) -> int:
         if args.json:
             args.json.write_text(json.dumps(result, indent=1))
         return 0
-    extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    extra = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     settings = AdaptSettings(minutes=args.minutes, threads=args.threads,
                              max_steps=args.max_steps, **extra)
     parent = load_model(args.model)

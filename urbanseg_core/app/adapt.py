@@ -218,9 +218,10 @@ def _outcome(job: AdaptJob) -> None:
         st.success(f"The adapted model is better on the held-back block: macro built-up Dice "
                    f"{m.before:.3f} with {m.parent}, {m.after:.3f} adapted "
                    f"({job.result.steps} training steps, {m.minutes:.1f} min).")
-        note = lazy_import(ADAPT_PACKAGE + ".card").absent_note(job.result)
-        if note:
-            st.caption(note)
+        card = lazy_import(ADAPT_PACKAGE + ".card")
+        for note in [card.absent_note(job.result), *card.unscored_note(job.result)]:
+            if note:
+                st.caption(note)
         use_button(m, key="w_adapt_use")
     if st.button("Start again", key="w_adapt_again"):
         st.session_state.pop(JOB, None)

@@ -69,6 +69,12 @@ def absent_note(result: AdaptResult) -> str | None:
             f"new there and it may now predict {them} less than its parent did.")
 
 
+def scored_names(result: AdaptResult) -> list[str] | None:
+    """The names of the classes the validation score counted (``None``: not recorded)."""
+    names = result.parent.card.class_names
+    return None if result.judged is None else [names[c] for c in result.judged]
+
+
 def _limitations(result: AdaptResult) -> list[str]:
     images = ", ".join(p.get("image", "?") for p in result.pairs)
     absent = absent_note(result)
@@ -78,7 +84,20 @@ def _limitations(result: AdaptResult) -> list[str]:
         "from there.",
         f"{SCORE_NAME} on the held-back validation blocks: {result.score_before:.3f} for the "
         f"parent, {result.score_after:.3f} adapted; the blocks also chose the checkpoint.",
-    ]
+    ] + unscored_note(result)
+
+
+def unscored_note(result: AdaptResult) -> list[str]:
+    """A sentence (in a list, empty when none) when a labelled built-up class had too few
+    pixels in the validation blocks for the score to count it."""
+    scored = scored_names(result)
+    labelled = [n for n in result.parent.card.class_names[1:] if n not in result.absent]
+    left = [n for n in labelled if scored is not None and n not in scored]
+    if not left:
+        return []
+    return [f"The validation blocks held too few {' and '.join(left)} pixels to judge it, "
+            f"so the score counts {' and '.join(scored)} only: check {' and '.join(left)} "
+            "against a reference before relying on it."]
 
 
 def adapted_card(result: AdaptResult, name: str, description: str = "") -> ModelCard:
@@ -103,7 +122,8 @@ def adapted_card(result: AdaptResult, name: str, description: str = "") -> Model
         "metrics": json_safe({"note": SCORE_NOTE, "validation_blocks": {
             "score": SCORE_NAME, "parent": result.before, "adapted": result.after,
             "gain_lower_bound": result.gain_low,
-            "confidence": result.settings.confidence}}),
+            "confidence": result.settings.confidence,
+            "classes_scored": scored_names(result)}}),
         "limitations": list(parent.limitations) + _limitations(result),
     })
 
