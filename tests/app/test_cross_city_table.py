@@ -20,7 +20,7 @@ def test_one_row_per_left_out_city_and_the_mean():
         {"non-residential": 0.45, "residential": 0.4, "macro_builtup": 0.475,
          "binary_builtup": 0.875})]}
     frame = cross_city_frame(metrics)
-    assert list(frame["Left-out city"]) == ["bercy", "montpellier buildings",
+    assert list(frame["Left-out city"]) == ["Paris Bercy", "Montpellier",  # words, not keys
                                             "mean of the left-out cities"]
     assert "Run" not in frame  # one table: no run column
     assert list(frame["Dice non-residential"]) == [0.3, 0.6, 0.45]

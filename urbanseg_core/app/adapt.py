@@ -204,13 +204,19 @@ def _running() -> None:
     job: AdaptJob = st.session_state[JOB]
     if job.done:
         st.rerun()
+    if job.cancel.is_set():
+        st.info("Stopping: the model being trained will not be kept; the current results "
+                "and model stay as they are.")
+        return
     left = max(job.minutes * 60 - (time.perf_counter() - job.started), 0)
     st.progress(min(job.fraction, 1.0), text=f"{job.message} (at most {left / 60:.1f} min left)")
     st.button("Stop", key="w_adapt_stop", on_click=job.cancel.set)
 
 
 def _outcome(job: AdaptJob) -> None:
-    if job.error is not None:
+    if job.cancel.is_set() and job.model is None:
+        st.info("Stopped: no model was kept. The current model and results are unchanged.")
+    elif job.error is not None:
         show_error(job.error)
     elif job.model is not None:
         m = job.model

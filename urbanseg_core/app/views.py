@@ -311,9 +311,14 @@ def agreement(result) -> None:
     b.metric("Dice, built-up classes (mean)", _fmt(mt.get("dice_macro_builtup")))
     c.metric("Dice, built-up vs other", _fmt(mt.get("dice_binary_builtup")))
     st.dataframe(metrics_frame(mt), hide_index=True, width="stretch")
-    st.caption("Empty cells are undefined (the class is absent from both maps). Built-up "
-               f"share where both maps have data: predicted {_pct(mt.get('built_up_share_pred'))}"
-               f", reference {_pct(mt.get('built_up_share_ref'))}.")
+    no_other = not (mt.get("per_class", {}).get(result.class_names[0]) or {}).get("support_px")
+    st.caption("Empty cells are undefined (recall of a class the reference does not have; "
+               "every score of a class absent from both maps). Built-up share where both maps "
+               f"have data: predicted {_pct(mt.get('built_up_share_pred'))}, reference "
+               f"{_pct(mt.get('built_up_share_ref'))}." + (
+                   " The reference labels no \"other\" pixels, so \"built-up vs other\" only "
+                   "says how much of its built-up area the model calls built-up."
+                   if no_other else ""))
     confusion_chart(mt, result.class_names)
     st.caption("Confusion matrix: rows are the reference class, columns the predicted class; "
                "each cell is the share of the reference class's pixels.")
@@ -385,14 +390,19 @@ def card_inputs(card: ModelCard) -> None:
 #: Training-data fields for programs, not people (the area's extent is used to warn when a
 #: run overlaps it; ``area`` repeats the name).
 MACHINE_KEYS = ("bounds_wgs84", "area")
+#: Column titles of the training-data table (other keys: capitalised, spaces for "_").
+TRAINING_COLUMNS = {"name": "Data", "use": "How it was used", "reflectance": "Reflectance",
+                    "pixel_size_m": "Pixel size"}
 
 
 def card_provenance(card: ModelCard) -> None:
     """Training data, measured metrics, limitations and licence of a card."""
     st.markdown("**Training data**")
     if card.training_data:
-        st.table(pd.DataFrame([{k: flat_text(v) for k, v in item.items()
-                                if k not in MACHINE_KEYS} for item in card.training_data]))
+        frame = pd.DataFrame([{TRAINING_COLUMNS.get(k, k.replace("_", " ").capitalize()):
+                               flat_text(v) for k, v in item.items() if k not in MACHINE_KEYS}
+                              for item in card.training_data])
+        st.table(frame.fillna("–").style.hide(axis="index"))
     else:
         st.caption("Not recorded in the card.")
     st.markdown("**Measured metrics**")
@@ -414,6 +424,8 @@ def card_provenance(card: ModelCard) -> None:
     others = cross_city_frame({"cross_city": tables[1:]})
     if len(others):
         with st.expander("The same cities with other models and recipes (for comparison)"):
+            st.caption("Each mean is over the cities that run left out, which differ between "
+                       "runs: compare them city by city.")
             st.table(others.style.format(precision=3, na_rep="–").hide(axis="index"))
     st.markdown("**Known limitations**")
     for item in card.limitations or ["Not recorded in the card."]:

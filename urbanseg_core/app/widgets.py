@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from ..errors import ModelLoadError, UrbansegError
+from ..training.cities import city_name
 from .messages import as_text, describe
 
 log = logging.getLogger("urbanseg.app")
@@ -112,23 +113,28 @@ def _hex(colour: str) -> str:
         ch in "0123456789abcdefABCDEF" for ch in c[1:]) else "#999999"
 
 
-def stats_frame(result) -> pd.DataFrame:
-    """Class areas as a table: class, km², % of the valid area, pixels."""
-    rows = [{"Class": c.name, "Area (km²)": round(c.area_km2, 3),
-             "Share of the area with data (%)": round(100 * c.share_of_valid, 2),
-             "Pixels": c.pixels}
+def stats_frame(result) -> "pd.io.formats.style.Styler":
+    """Class areas as a table: class, km², % of the valid area, pixels (numbers stay numbers,
+    shown with thousands separators)."""
+    rows = [{"Class": c.name, "Area (km²)": c.area_km2,
+             "Share of the area with data (%)": 100 * c.share_of_valid, "Pixels": c.pixels}
             for c in result.stats.classes]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).style.format({
+        "Area (km²)": "{:,.3f}", "Share of the area with data (%)": "{:.2f}",
+        "Pixels": "{:,}"})
 
 
-def metrics_frame(metrics: dict) -> pd.DataFrame:
-    """Per-class Dice, IoU, precision, recall and support."""
+def metrics_frame(metrics: dict) -> "pd.io.formats.style.Styler":
+    """Per-class Dice, IoU, precision, recall and support; undefined scores are empty."""
     rows = []
     for name, s in metrics.get("per_class", {}).items():
         rows.append({"Class": name, "Dice": s.get("dice"), "IoU": s.get("iou"),
                      "Precision": s.get("precision"), "Recall": s.get("recall"),
                      "Reference pixels": s.get("support_px")})
-    return pd.DataFrame(rows)
+    scores = ["Dice", "IoU", "Precision", "Recall"]
+    frame = pd.DataFrame(rows)
+    return frame.style.format({**{c: "{:.3f}" for c in scores if c in frame},
+                               "Reference pixels": "{:,.0f}"}, na_rep="")
 
 
 def confusion_spec(metrics: dict, class_names: list[str]) -> tuple[list[dict], dict]:
@@ -184,12 +190,19 @@ def download_button(result, kind: str, label: str, key: str, **kwargs) -> None:
                        on_click="ignore", **kwargs)
 
 
+#: Most download buttons side by side (more were cut: "Polygons (GeoJS...").
+BUTTONS_PER_ROW = 3
+
+
 def download_row(result, buttons) -> None:
-    """Download buttons side by side: ``buttons`` is ``((label, kind, key), ...)``; each file
-    is made when its button is clicked (:func:`download_button`)."""
-    for column, (label, kind, key) in zip(st.columns(len(buttons)), buttons):
-        with column:
-            download_button(result, kind, label, key=key, width="stretch")
+    """Download buttons side by side, at most :data:`BUTTONS_PER_ROW` a row: ``buttons`` is
+    ``((label, kind, key), ...)``; each file is made when its button is clicked
+    (:func:`download_button`)."""
+    for start in range(0, len(buttons), BUTTONS_PER_ROW):
+        for column, (label, kind, key) in zip(st.columns(BUTTONS_PER_ROW),
+                                              buttons[start:start + BUTTONS_PER_ROW]):
+            with column:
+                download_button(result, kind, label, key=key, width="stretch")
 
 
 def flat_text(value: Any) -> str:
@@ -220,13 +233,20 @@ def cross_city_frame(metrics: dict) -> pd.DataFrame:
         if table.get("mean"):
             cities["mean of the left-out cities"] = table["mean"]
         for city, scores in cities.items():
-            row = {"Run": label, "Left-out city": city.replace("_", " ")}
+            row = {"Run": label, "Left-out city": city_name(city)}
             row.update({title: scores.get(key) for key, title in CROSS_CITY_COLUMNS.items()})
             rows.append(row)
     frame = pd.DataFrame(rows)
     if len(frame) and frame["Run"].nunique() == 1:
         frame = frame.drop(columns="Run")
     return frame
+
+
+#: Words for the keys of a card's metrics (rows of the Model page's table).
+EVALUATION_NAMES = {"islamabad_holdout_test": "Islamabad test block",
+                    "islamabad_holdout_val": "Islamabad validation block",
+                    "model": "this model", "all_other": "everything \"other\" (baseline)",
+                    "ndvi_mndwi_threshold": "NDVI < 0.3 and MNDWI < 0 (baseline)"}
 
 
 def card_metrics_frame(metrics: dict) -> pd.DataFrame:
@@ -241,7 +261,8 @@ def card_metrics_frame(metrics: dict) -> pd.DataFrame:
         if not isinstance(node, dict):
             return
         if "dice_weighted" in node:
-            row = {"Evaluation": " / ".join(path) or "(card)",
+            row = {"Evaluation": " / ".join(EVALUATION_NAMES.get(p, p.replace("_", " "))
+                                            for p in path) or "(card)",
                    "Dice, weighted": node.get("dice_weighted"),
                    "Dice, built-up mean": node.get("dice_macro_builtup"),
                    "Dice, built-up vs other": node.get("dice_binary_builtup")}

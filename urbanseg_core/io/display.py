@@ -295,7 +295,9 @@ def confidence_layer(confidence: np.ndarray, crs: CRS, transform,
 
 
 #: Height of the legend strip under :func:`figure_rgba`'s picture, px.
-LEGEND_PX = 28
+LEGEND_PX = 44
+#: The credit Copernicus asks for on products made from Sentinel data.
+COPERNICUS_CREDIT = "Contains modified Copernicus Sentinel data"
 
 
 def scale_bar_length(pixel_m: float, max_px: float) -> float:
@@ -345,10 +347,10 @@ def draw_scale_and_north(image: Image.Image, pixel_m: float) -> None:
 
 def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str],
                 names: Sequence[str], title: str, opacity: float = 0.6,
-                pixel_m: float | None = None) -> np.ndarray:
+                pixel_m: float | None = None, credit: str = COPERNICUS_CREDIT) -> np.ndarray:
     """A picture to show others: the true-colour image with the built-up classes laid over it,
-    a scale bar and north arrow (when ``pixel_m`` is known) and a legend strip (title and the
-    classes' colours) below.
+    a scale bar and north arrow (when ``pixel_m`` is known) and a legend strip (title, the
+    classes' colours and a credit line) below.
 
     Args:
         picture: ``(h, w, 3|4)`` uint8 true-colour image (:func:`true_colour`).
@@ -357,8 +359,9 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
         colours, names: each class's ``#rrggbb`` colour and name (index order).
         title: text at the left of the legend strip (e.g. the image's name).
         opacity: opacity of the classes over the picture (0-1).
-        pixel_m: side of a picture pixel in metres (:func:`~.grid.pixel_size_m` times the
-            decimation); ``None``: no scale bar or north arrow.
+        pixel_m: side of a square picture pixel in metres (:func:`~.grid.pixel_size_m`
+            times the decimation); ``None``: no scale bar or north arrow.
+        credit: a second line in the strip (default the Copernicus credit).
 
     Returns:
         ``(h + LEGEND_PX, w, 4)`` uint8 RGBA.
@@ -378,7 +381,7 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
     canvas.paste(image, (0, 0))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=13)
-    y = h + (LEGEND_PX - 13) // 2
+    y = h + 6
     x = w - 6
     for colour, name in reversed(list(zip(colours[1:], names[1:]))):
         x -= int(draw.textlength(name, font=font))
@@ -387,4 +390,5 @@ def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str]
         draw.rectangle((x, y, x + 13, y + 13), fill=(*hex_to_rgb(colour), 255))
         x -= 14
     draw.text((6, y - 1), title, fill=(30, 30, 30, 255), font=font)
+    draw.text((6, y + 18), credit, fill=(90, 90, 90, 255), font=ImageFont.load_default(size=11))
     return np.asarray(canvas)

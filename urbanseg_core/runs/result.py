@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from rasterio.crs import CRS
-from rasterio.transform import array_bounds
 
 from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
 from ..evaluation.manifest import build_manifest, manifest_bytes
@@ -23,7 +22,7 @@ from ..io.display import (
     MAX_SIDE, ImageLayer, class_layer, figure_rgba, footprint, true_colour_layer,
 )
 from ..io.display import true_colour as true_colour_rgba
-from ..io.grid import pixel_size_m
+from ..io.grid import is_geographic, pixel_size_m
 from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
 from ..io.scene import Scene
 from ..io.vectorize import class_polygons, geojson_bytes
@@ -201,10 +200,9 @@ class RunResult(DeferredDownloads):
             return self.classes_png()
         title = (f"{self.source.get('name') or 'urbanseg'} · built-up "
                  f"{100 * self.stats.built_up_share:.1f} %")
-        pixel_m = None
-        if self.crs is not None:
-            bounds = array_bounds(*self.classes.shape, self.transform)
-            pixel_m = pixel_size_m(self.crs, self.transform, bounds) * self.step
+        pixel_m = None  # geographic grids have pixels of unequal sides: no scale bar
+        if self.crs is not None and not is_geographic(self.crs):
+            pixel_m = pixel_size_m(self.crs, self.transform) * self.step
         return png_bytes(figure_rgba(self.picture, classes, self.colours, self.class_names,
                                      title, pixel_m=pixel_m))
 

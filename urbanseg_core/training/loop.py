@@ -37,6 +37,7 @@ from ..util import sha256_file
 from ..inference.features import channel_statistics, estimate_haze
 from . import evaluation as ev
 from .augment import Prepare
+from .cities import CITY_AREAS, CITY_DESCRIPTIONS
 from .config import SourceConfig, TrainConfig
 from .datasets import (
     IGNORE, EurosatMosaicSource, LabelledImage, MixtureDataset, PoolSource, SceneSource,
@@ -98,21 +99,6 @@ def _area(name: str, grids) -> dict:
                                            round(min(b[1] for b in boxes), 5),
                                            round(max(b[2] for b in boxes), 5),
                                            round(max(b[3] for b in boxes), 5)]}
-
-
-#: Place names of the labelled city folders (shown to users; the folder name otherwise).
-CITY_AREAS = {"hongkong_lcz": "Hong Kong (Tseung Kwan O)",
-              "cupertino_zoning": "West San Jose", "montpellier_buildings": "Montpellier"}
-#: What the labelled city folders hold, for the model card (their READMEs give the sources).
-CITY_DESCRIPTIONS = {
-    "hongkong_lcz": "Hong Kong (Tseung Kwan O) Sentinel-2 L1C 2016-09-27 and 2018-03-23 "
-                    "(Onera OSCD) with Local Climate Zone labels (IEEE GRSS DFC2017 / WUDAPT, "
-                    "100 m)",
-    "cupertino_zoning": "West San Jose Sentinel-2 L1C 2015-09-18 and 2018-03-26 (Onera OSCD) "
-                        "with City of San Jose zoning polygons",
-    "montpellier_buildings": "Montpellier Sentinel-2 L1C 2015-08-12 and 2017-10-30 (Onera "
-                             "OSCD) with the Ville de Montpellier's non-residential buildings "
-                             "(open data, 2014)"}
 
 
 def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):

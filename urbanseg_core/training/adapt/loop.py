@@ -202,6 +202,8 @@ def _session(pairs: Sequence[AdaptPair], parent: LoadedModel, s: AdaptSettings) 
     batches = iter(DataLoader(dataset, batch_size=s.batch_size, shuffle=False, num_workers=0))
     model = build_model(parent.card.architecture)
     model.load_state_dict(parent.model.state_dict())
+    # channels-last convolutions: about 10 % more steps in the budget on a 2-core CPU
+    model = model.to(memory_format=torch.channels_last)
     training_mode(model, s.freeze_bn)
     loss_fn = SegLoss(s.loss.ce_weight, s.loss.dice_weight, s.loss.focal_gamma,
                       s.loss.class_weights)
@@ -348,6 +350,7 @@ def _train_step(sess: _Session, lr: float) -> float:
     references can judge (a partial-label loss), so the parent's sense of the others is not
     trained away."""
     x, y = next(sess.batches)
+    x = x.contiguous(memory_format=torch.channels_last)
     for group in sess.opt.param_groups:
         group["lr"] = lr
     logits = sess.model(x).masked_fill(sess.absent[None, :, None, None], -1e4)
