@@ -7,6 +7,7 @@ import io
 import json
 
 import numpy as np
+from rasterio.crs import CRS
 import pytest
 import rasterio
 from PIL import Image
@@ -123,6 +124,12 @@ def test_the_picture_download_lays_the_classes_over_the_image_with_a_legend(tmp_
     strip = figure[200:].reshape(-1, 3)
     for colour in result.colours[1:]:
         assert (strip == np.array(hex_to_rgb(colour))).all(axis=1).sum() >= 100
+    # a scale bar lower left on a projected grid, none on a latitude/longitude grid
+    corner = (slice(170, 200), slice(0, 50))
+    assert (figure[corner] != picture[corner]).any()
+    result.crs = CRS.from_epsg(4326)
+    geographic = np.asarray(Image.open(io.BytesIO(result.figure_png())).convert("RGB"))
+    np.testing.assert_array_equal(geographic[corner], picture[corner])
 
 
 def test_the_manifest_records_the_tile_size_the_prediction_used(tmp_path, tiny_model):
