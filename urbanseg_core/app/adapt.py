@@ -225,7 +225,7 @@ def _outcome(job: AdaptJob) -> None:
                    f"{m.before:.3f} with {m.parent}, {m.after:.3f} adapted "
                    f"({job.result.steps} training steps, {m.minutes:.1f} min).")
         card = lazy_import(ADAPT_PACKAGE + ".card")
-        for note in [card.absent_note(job.result), *card.unscored_note(job.result)]:
+        for note in [card.absent_note(job.result), *card.thin_note(job.result)]:
             if note:
                 st.caption(note)
         use_button(m, key="w_adapt_use")

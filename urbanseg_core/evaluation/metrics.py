@@ -144,7 +144,7 @@ def swapped_builtup(cm: np.ndarray) -> dict[str, float] | None:
     return None
 
 
-def macro_builtup_present(cm: np.ndarray, classes: Sequence[int] | None = None) -> float:
+def macro_builtup_present(cm: np.ndarray) -> float:
     """Mean Dice of the built-up classes (index 1 and up) that have reference pixels.
 
     Unlike ``dice_macro_builtup``, a built-up class the reference does not label (no
@@ -154,15 +154,14 @@ def macro_builtup_present(cm: np.ndarray, classes: Sequence[int] | None = None) 
 
     Args:
         cm: ``(C, C)`` confusion matrix, rows = reference (:func:`confusion_matrix`).
-        classes: only these class indices count (default: every built-up class).
 
     Returns:
-        The mean Dice, NaN when the reference has no built-up pixel (of ``classes``).
+        The mean Dice, NaN when the reference has no built-up pixel.
     """
     cm = np.asarray(cm, dtype="int64")
     tp, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
-    counted = range(1, cm.shape[0]) if classes is None else classes
-    dices = [2 * tp[c] / (support[c] + predicted[c]) for c in counted if support[c] > 0]
+    dices = [2 * tp[c] / (support[c] + predicted[c]) for c in range(1, cm.shape[0])
+             if support[c] > 0]
     return float(np.mean(dices)) if dices else math.nan
 
 

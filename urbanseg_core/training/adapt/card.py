@@ -69,10 +69,11 @@ def absent_note(result: AdaptResult) -> str | None:
             f"new there and it may now predict {them} less than its parent did.")
 
 
-def scored_names(result: AdaptResult) -> list[str] | None:
-    """The names of the classes the validation score counted (``None``: not recorded)."""
+def thin_names(result: AdaptResult) -> list[str]:
+    """The names of the labelled built-up classes the validation blocks held few pixels of
+    (:func:`~.loop.thin_classes`)."""
     names = result.parent.card.class_names
-    return None if result.judged is None else [names[c] for c in result.judged]
+    return [names[c] for c in result.thin]
 
 
 def _limitations(result: AdaptResult) -> list[str]:
@@ -84,20 +85,17 @@ def _limitations(result: AdaptResult) -> list[str]:
         "from there.",
         f"{SCORE_NAME} on the held-back validation blocks: {result.score_before:.3f} for the "
         f"parent, {result.score_after:.3f} adapted; the blocks also chose the checkpoint.",
-    ] + unscored_note(result)
+    ] + thin_note(result)
 
 
-def unscored_note(result: AdaptResult) -> list[str]:
-    """A sentence (in a list, empty when none) when a labelled built-up class had too few
-    pixels in the validation blocks for the score to count it."""
-    scored = scored_names(result)
-    labelled = [n for n in result.parent.card.class_names[1:] if n not in result.absent]
-    left = [n for n in labelled if scored is not None and n not in scored]
-    if not left:
+def thin_note(result: AdaptResult) -> list[str]:
+    """A sentence (in a list, empty when none) when the validation blocks held few pixels of
+    a labelled built-up class."""
+    thin = " and ".join(thin_names(result))
+    if not thin:
         return []
-    return [f"The validation blocks held too few {' and '.join(left)} pixels to judge it, "
-            f"so the score counts {' and '.join(scored)} only: check {' and '.join(left)} "
-            "against a reference before relying on it."]
+    return [f"The held-back validation blocks held few {thin} pixels, so their score says "
+            f"little about {thin}: check {thin} against a reference before relying on it."]
 
 
 def adapted_card(result: AdaptResult, name: str, description: str = "") -> ModelCard:
@@ -123,7 +121,7 @@ def adapted_card(result: AdaptResult, name: str, description: str = "") -> Model
             "score": SCORE_NAME, "parent": result.before, "adapted": result.after,
             "gain_lower_bound": result.gain_low,
             "confidence": result.settings.confidence,
-            "classes_scored": scored_names(result)}}),
+            "classes_with_few_pixels": thin_names(result)}}),
         "limitations": list(parent.limitations) + _limitations(result),
     })
 

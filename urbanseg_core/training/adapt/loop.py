@@ -11,9 +11,10 @@ time limit has still annealed.
 
 The blocks are scored with the parent first, then ``checks`` times with the adapted weights,
 evenly over the budget; the best check is the result (``macro built-up Dice`` over the
-built-up classes the blocks hold at least :data:`MIN_JUDGED_PX` reference pixels of,
-:func:`judged_classes`, :func:`~urbanseg_core.evaluation.metrics.macro_builtup_present`:
-a class with a few dozen pixels in the blocks would decide the score by chance).
+built-up classes the reference has,
+:func:`~urbanseg_core.evaluation.metrics.macro_builtup_present`). A labelled class with fewer
+than :data:`MIN_JUDGED_PX` pixels in the blocks still counts (:func:`thin_classes` names it):
+leaving it out let models through that lost it elsewhere.
 It is *accepted* only when it beats the parent on the blocks
 (:func:`~urbanseg_core.training.adapt.card.save_adapted` refuses it otherwise).
 
@@ -132,7 +133,7 @@ class AdaptResult:
     absent: list[str] = field(default_factory=list)
     strips_before: np.ndarray | None = None   # (K, 3, 3) confusion of each block strip
     strips_after: np.ndarray | None = None
-    judged: list[int] | None = None   # the classes the score counts (judged_classes)
+    thin: list[int] = field(default_factory=list)   # see thin_classes
 
     @property
     def score_before(self) -> float:
@@ -148,8 +149,7 @@ class AdaptResult:
         (:func:`gain_bound`), ``None`` without strip scores."""
         if self.strips_before is None or self.strips_after is None:
             return None
-        return gain_bound(self.strips_before, self.strips_after, self.settings.confidence,
-                          self.judged)
+        return gain_bound(self.strips_before, self.strips_after, self.settings.confidence)
 
     @property
     def accepted(self) -> bool:
@@ -175,7 +175,6 @@ class _Session:
     probe: torch.nn.Module
     absent: torch.Tensor
     history: list[dict] = field(default_factory=list)
-    judged: list[int] | None = None
 
 
 def scene_haze(scene: Scene, parent: LoadedModel) -> np.ndarray | None:
@@ -275,8 +274,7 @@ def block_confusion(loaded: LoadedModel, pairs: Sequence[AdaptPair],
 
 
 def gain_bound(before: np.ndarray, after: np.ndarray, confidence: float,
-               classes: Sequence[int] | None = None, resamples: int = 1000,
-               seed: int = 0) -> float:
+               resamples: int = 1000, seed: int = 0) -> float:
     """A lower bound of the gain in macro built-up Dice from ``before`` to ``after`` on the
     validation blocks: the ``1 - confidence`` quantile of the gain over a paired bootstrap
     of the blocks' strips (Efron & Tibshirani 1993; strips, not pixels, because neighbouring
@@ -286,44 +284,39 @@ def gain_bound(before: np.ndarray, after: np.ndarray, confidence: float,
         before, after: ``(K, 3, 3)`` strip confusion matrices of the parent and the adapted
             model (:func:`block_confusion`), on the same strips.
         confidence: 0-1 (0: the plain gain, no resampling).
-        classes: the built-up classes the score counts (:func:`judged_classes`; default all).
 
     Returns:
         The bound (macro built-up Dice difference); NaN when no resample has built-up
         reference pixels.
     """
-    gain = (macro_builtup_present(after.sum(0), classes)
-            - macro_builtup_present(before.sum(0), classes))
+    gain = macro_builtup_present(after.sum(0)) - macro_builtup_present(before.sum(0))
     if confidence <= 0:
         return float(gain)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(before), size=(resamples, len(before)))
-    gains = np.array([macro_builtup_present(after[i].sum(0), classes)
-                      - macro_builtup_present(before[i].sum(0), classes) for i in picks])
+    gains = np.array([macro_builtup_present(after[i].sum(0))
+                      - macro_builtup_present(before[i].sum(0)) for i in picks])
     gains = gains[np.isfinite(gains)]
     return float(np.quantile(gains, 1 - confidence)) if gains.size else float("nan")
 
 
-#: Fewest reference pixels of a built-up class in the validation blocks for the score to
-#: count it (a class of 30 pixels swung the gain's bound from +0.02 to -0.49 between runs).
+#: Fewer reference pixels of a labelled built-up class than this in the validation blocks
+#: make the score uncertain for it (Hong Kong's block once held 30 residential pixels).
 MIN_JUDGED_PX = 100
 
 
-def judged_classes(cm: np.ndarray, min_px: int = MIN_JUDGED_PX) -> list[int]:
-    """The built-up classes (index 1 and up) with at least ``min_px`` reference pixels in the
-    ``(C, C)`` confusion matrix of the validation blocks (rows = reference); when none has
-    that many, every built-up class with reference pixels."""
+def thin_classes(cm: np.ndarray, min_px: int = MIN_JUDGED_PX) -> list[int]:
+    """The built-up classes (index 1 and up) with some but fewer than ``min_px`` reference
+    pixels in the ``(C, C)`` confusion matrix of the validation blocks (rows = reference):
+    the score counts them, but says little about them."""
     support = np.asarray(cm).sum(axis=1)
-    enough = [c for c in range(1, len(support)) if support[c] >= min_px]
-    return enough or [c for c in range(1, len(support)) if support[c] > 0]
+    return [c for c in range(1, len(support)) if 0 < support[c] < min_px]
 
 
-def block_scores(cm: np.ndarray, class_names: Sequence[str],
-                 classes: Sequence[int] | None = None) -> dict:
-    """:func:`scores_from_confusion` plus ``macro_builtup_present`` over ``classes`` (the
-    selection score; default every built-up class)."""
+def block_scores(cm: np.ndarray, class_names: Sequence[str]) -> dict:
+    """:func:`scores_from_confusion` plus ``macro_builtup_present`` (the selection score)."""
     return {**scores_from_confusion(cm, class_names),
-            "macro_builtup_present": macro_builtup_present(cm, classes)}
+            "macro_builtup_present": macro_builtup_present(cm)}
 
 
 def _score_state(sess: _Session, state: dict) -> tuple[dict, np.ndarray]:
@@ -332,7 +325,7 @@ def _score_state(sess: _Session, state: dict) -> tuple[dict, np.ndarray]:
     sess.probe.load_state_dict(state)
     strips = block_confusion(in_memory_model(sess.probe, sess.parent.card), sess.pairs,
                              sess.splits, sess.hazes)
-    return block_scores(strips.sum(0), sess.parent.card.class_names, sess.judged), strips
+    return block_scores(strips.sum(0), sess.parent.card.class_names), strips
 
 
 def learning_rate(fraction: float, peak: float, warmup: float) -> float:
@@ -416,11 +409,10 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     start = time.perf_counter()
     sess = _session(pairs, parent, settings)
     t = time.perf_counter()
-    _, strips_before = _score_state(sess, parent.model.state_dict())
-    sess.judged = judged_classes(strips_before.sum(0))
-    before = block_scores(strips_before.sum(0), parent.card.class_names, sess.judged)
+    before, strips_before = _score_state(sess, parent.model.state_dict())
     check_s = (time.perf_counter() - t) * 1.1
-    _log_unjudged(strips_before.sum(0), sess.judged, parent.card.class_names, log)
+    thin = thin_classes(strips_before.sum(0))
+    _log_thin(strips_before.sum(0), thin, parent.card.class_names, log)
     log(f"parent {parent.card.name} on the validation blocks: macro built-up Dice "
         f"{before['macro_builtup_present']:.3f}")
     seconds = settings.minutes * 60
@@ -432,16 +424,15 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     return AdaptResult(best["state"], parent, [dict(p.provenance) for p in pairs],
                        sess.splits, before, best["scores"], sess.history, steps, best["step"],
                        round(minutes, 2), settings, absent_classes(pairs), strips_before,
-                       best["strips"], sess.judged)
+                       best["strips"], thin)
 
 
-def _log_unjudged(cm: np.ndarray, judged: list[int], names: Sequence[str], log: Log) -> None:
-    """Say which labelled built-up classes the validation score leaves out, and why."""
+def _log_thin(cm: np.ndarray, thin: list[int], names: Sequence[str], log: Log) -> None:
+    """Say which labelled built-up classes the validation blocks hold few pixels of."""
     support = np.asarray(cm).sum(axis=1)
-    for c in range(1, len(support)):
-        if 0 < support[c] and c not in judged:
-            log(f"{names[c]}: only {support[c]} reference pixels in the validation blocks, too "
-                f"few to judge; the score counts {', '.join(names[j] for j in judged)}")
+    for c in thin:
+        log(f"{names[c]}: only {support[c]} reference pixels in the validation blocks; the "
+            f"score says little about {names[c]}")
 
 
 def _train(sess: _Session, budget: _Budget, checks: int, progress: Progress, cancel, log):
