@@ -16,10 +16,12 @@ Cases:
 
 * ``large``: one large GeoTIFF, by default the Islamabad Level-2A scene stacked to 10 m
   (3660 x 3660 px, 1,340 km², from ``../shared/data``, cached in the temp folder by
-  ``bench_inference.py``; ``--dn-offset -1000``), with batch's default 5 km tiles (64 tiles);
-* ``tiles_2km``: the bundled sample scene (1024 x 768 px, 78.6 km²) cut into 2 km tiles
-  (``--tile-km 2``: 15 tiles of one 1.92 km model-tile stride), the shape of Earth Engine
-  batches (many small tiles).
+  ``bench_inference.py``; ``--dn-offset -1000``), with batch's default 5 km tiles (36 tiles
+  of one 5.76 km stride of the 768 px model tiles: the smallest batch tiles there are);
+* ``tiles_2km``: the bundled sample scene (1024 x 768 px, 78.6 km²) with ``--tile-km 2``;
+  since model tiles grew to 768 px with 192 px overlap the sample is one model tile, so
+  this is one batch tile: it measures batch's fixed cost (a local Dask cluster, the tile's
+  files, the mosaic), no longer many small tiles.
 
 Reported per pair: wall time (s) and peak resident memory (MiB) of each command, the ratio
 batch / predict, and the share of mosaic pixels equal to predict's mask (the two must agree);
