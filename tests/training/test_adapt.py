@@ -385,9 +385,9 @@ def test_a_class_with_a_few_pixels_in_the_blocks_still_counts_and_is_named(tiny_
     enough[1, 1], enough[2, 2] = MIN_JUDGED_PX, 0   # residential not labelled: not "thin"
     assert thin_classes(enough) == []
     result = fake_result(tiny_model, after=0.5)
-    result.thin = [2]
+    result.strips_before = before
     card = adapted_card(result, "mine")
     assert card.metrics["validation_blocks"]["classes_with_few_pixels"] == ["residential"]
     assert any("held few residential pixels" in x for x in card.limitations)
-    result.thin = []
+    result.strips_before = enough[None]
     assert not any("held few" in x for x in adapted_card(result, "mine").limitations)

@@ -317,13 +317,6 @@ def length_text(metres: float) -> str:
     return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
 
 
-def _boxed_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font) -> None:
-    """Dark text on a white box, readable on any image."""
-    left, top, right, bottom = draw.textbbox(xy, text, font=font)
-    draw.rectangle((left - 3, top - 2, right + 3, bottom + 2), fill=(255, 255, 255, 220))
-    draw.text(xy, text, fill=(30, 30, 30, 255), font=font)
-
-
 def draw_scale_and_north(image: Image.Image, pixel_m: float) -> None:
     """A scale bar (lower left, a round length: :func:`scale_bar_length`, at most a quarter
     of the width) and a grid-north arrow (upper right) on a north-up RGBA image whose pixels

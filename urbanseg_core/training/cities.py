@@ -7,13 +7,11 @@ of the city datasets under the data root (their READMEs give sources and licence
 
 from __future__ import annotations
 
-#: A short name per city key (tables, the Model page).
+#: The place each city key covers (tables, the Model page, and the ``area`` recorded with
+#: the training data's extent in a card).
 CITY_NAMES = {"islamabad": "Islamabad/Rawalpindi", "bercy": "Paris Bercy",
-              "hongkong_lcz": "Hong Kong", "cupertino_zoning": "West San Jose",
+              "hongkong_lcz": "Hong Kong (Tseung Kwan O)", "cupertino_zoning": "West San Jose",
               "montpellier_buildings": "Montpellier"}
-#: The area each city folder covers (recorded with the training data's extent in a card).
-CITY_AREAS = {"hongkong_lcz": "Hong Kong (Tseung Kwan O)",
-              "cupertino_zoning": "West San Jose", "montpellier_buildings": "Montpellier"}
 #: What the labelled city folders hold, for the model card.
 CITY_DESCRIPTIONS = {
     "hongkong_lcz": "Hong Kong (Tseung Kwan O) Sentinel-2 L1C 2016-09-27 and 2018-03-23 "

@@ -37,7 +37,7 @@ from ..util import sha256_file
 from ..inference.features import channel_statistics, estimate_haze
 from . import evaluation as ev
 from .augment import Prepare
-from .cities import CITY_AREAS, CITY_DESCRIPTIONS
+from .cities import CITY_DESCRIPTIONS, CITY_NAMES, city_name
 from .config import SourceConfig, TrainConfig
 from .datasets import (
     IGNORE, EurosatMosaicSource, LabelledImage, MixtureDataset, PoolSource, SceneSource,
@@ -128,7 +128,7 @@ def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, l
                 "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
         "use": use, "reflectance": "(DN - 1000) / 10000",
         "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
-        **_area("Islamabad/Rawalpindi", [(isb.crs, isb.transform, (H, W))]),
+        **_area(CITY_NAMES["islamabad"], [(isb.crs, isb.transform, (H, W))]),
     })
     data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
                             "is absent); B8 is replaced by B8A at random in training.")
@@ -179,7 +179,7 @@ def _add_bercy(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: 
         "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
                 "with Copernicus Urban Atlas land-use labels",
         "use": use, "reflectance": "DN / 10000",
-        **_area("Paris Bercy", grids)})
+        **_area(CITY_NAMES["bercy"], grids)})
     log(f"bercy: {use}")
 
 
@@ -204,7 +204,7 @@ def _add_city(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: L
                + (f"; pixels within {src.ignore_boundary_px} px of another label ignored"
                   if src.ignore_boundary_px else ""),
         "reflectance": "DN / 10000 (Level-1C)",
-        **_area(CITY_AREAS.get(folder.name, folder.name),
+        **_area(city_name(folder.name),
                 [(it.scene.crs, it.scene.transform, it.scene.shape) for it in items])})
     log(f"{folder.name}: {len(items)} images, labelled px {counts.tolist()}")
 

@@ -133,7 +133,6 @@ class AdaptResult:
     absent: list[str] = field(default_factory=list)
     strips_before: np.ndarray | None = None   # (K, 3, 3) confusion of each block strip
     strips_after: np.ndarray | None = None
-    thin: list[int] = field(default_factory=list)   # see thin_classes
 
     @property
     def score_before(self) -> float:
@@ -142,6 +141,12 @@ class AdaptResult:
     @property
     def score_after(self) -> float:
         return float(self.after["macro_builtup_present"])
+
+    @property
+    def thin(self) -> list[int]:
+        """The labelled built-up classes the blocks hold few pixels of (:func:`thin_classes`
+        of :attr:`strips_before`)."""
+        return [] if self.strips_before is None else thin_classes(self.strips_before.sum(0))
 
     @property
     def gain_low(self) -> float | None:
@@ -411,8 +416,7 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     t = time.perf_counter()
     before, strips_before = _score_state(sess, parent.model.state_dict())
     check_s = (time.perf_counter() - t) * 1.1
-    thin = thin_classes(strips_before.sum(0))
-    _log_thin(strips_before.sum(0), thin, parent.card.class_names, log)
+    _log_thin(strips_before.sum(0), parent.card.class_names, log)
     log(f"parent {parent.card.name} on the validation blocks: macro built-up Dice "
         f"{before['macro_builtup_present']:.3f}")
     seconds = settings.minutes * 60
@@ -424,13 +428,13 @@ def _run(pairs, parent, settings: AdaptSettings, progress: Progress, cancel, log
     return AdaptResult(best["state"], parent, [dict(p.provenance) for p in pairs],
                        sess.splits, before, best["scores"], sess.history, steps, best["step"],
                        round(minutes, 2), settings, absent_classes(pairs), strips_before,
-                       best["strips"], thin)
+                       best["strips"])
 
 
-def _log_thin(cm: np.ndarray, thin: list[int], names: Sequence[str], log: Log) -> None:
+def _log_thin(cm: np.ndarray, names: Sequence[str], log: Log) -> None:
     """Say which labelled built-up classes the validation blocks hold few pixels of."""
     support = np.asarray(cm).sum(axis=1)
-    for c in thin:
+    for c in thin_classes(cm):
         log(f"{names[c]}: only {support[c]} reference pixels in the validation blocks; the "
             f"score says little about {names[c]}")
 
