@@ -5,6 +5,7 @@ short functions. See README, "How it is built"."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from importlinter.cli import lint_imports
 
 from urbanseg_core.errors import MissingDependencyError
-from urbanseg_core.lazy import lazy_import
+from urbanseg_core.lazy import lazy_import, require
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "urbanseg_core"
@@ -91,10 +92,14 @@ def test_imports_sit_at_the_top_of_modules():
     assert found == []
 
 
-def test_lazy_import_names_the_package_to_install():
+def test_lazy_import_names_the_package_to_install(monkeypatch):
     with pytest.raises(MissingDependencyError, match="pip install 'no_such_package_xyz'") as err:
         lazy_import("no_such_package_xyz.sub")
     assert isinstance(err.value, ImportError) and err.value.package == "no_such_package_xyz"
+    require("numpy")  # installed: no error
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'dask\[distributed\]'"):
+        require("distributed")
 
 
 def test_pages_hold_layout_only():

@@ -9,6 +9,7 @@ too heavy for the paths that do not need them; those are imported where they are
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from .errors import MissingDependencyError
@@ -40,9 +41,24 @@ def lazy_import(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        top = name.partition(".")[0]
-        package = PACKAGES.get(top, top)
-        raise MissingDependencyError(
-            f"This needs the Python package {package}, which could not be imported "
-            f"({exc}).", f"Install it: pip install '{package}'.",
-            module=name, package=package) from exc
+        raise _missing(name, str(exc)) from exc
+
+
+def require(name: str) -> None:
+    """Check that a package is installed without importing it (``"distributed"``); for a
+    command that needs it on only some of its paths.
+
+    Raises:
+        MissingDependencyError: as :func:`lazy_import`.
+    """
+    if importlib.util.find_spec(name.partition(".")[0]) is None:
+        raise _missing(name, f"no module named {name!r}")
+
+
+def _missing(name: str, reason: str) -> MissingDependencyError:
+    top = name.partition(".")[0]
+    package = PACKAGES.get(top, top)
+    return MissingDependencyError(
+        f"This needs the Python package {package}, which could not be imported "
+        f"({reason}).", f"Install it: pip install '{package}'.",
+        module=name, package=package)

@@ -59,7 +59,7 @@ def tiny_model(tmp_path_factory) -> Path:
     card = ModelCard(name="tiny-random", weights="tiny.pt", sha256=sha256_file(folder / "tiny.pt"),
                      architecture=Architecture(base_width=4, align_corners=False),
                      normalisation=Normalisation(method="standardize", mean=mean, std=std),
-                     classes=DEFAULT_CLASSES, tile_size=128)
+                     classes=DEFAULT_CLASSES, tile_size=96)  # 384 px tiles chosen
     write_card(card, folder / "tiny.json")
     return folder / "tiny.json"
 
@@ -544,3 +544,40 @@ def test_haze_card_tiles_get_the_whole_input_haze(tiny_model, tmp_path):
                        tile_km=SAMPLE_TILE_KM, workers=2, progress=False)
     reference = _predict_reference(SAMPLE_SCENE, hazy)
     assert _agreement(_read(next(iter(result.mosaics.values()))), reference) >= 0.9999
+
+
+def test_engine_threads_share_out_the_cluster_threads():
+    from urbanseg_core.batch.run import engine_threads
+
+    assert [engine_threads(2, n) for n in (1, 2, 12)] == [2, 1, 1]
+    assert engine_threads(8, 3) == 2 and engine_threads(1, 0) == 1
+
+
+def test_a_single_tile_runs_here_without_a_cluster(tiny_model, tmp_path, monkeypatch):
+    """One tile to compute: no cluster is started; the mosaic is predict's class map, the
+    model runs with the run's threads, and a failing tile is retried, then reported."""
+    from urbanseg_core.batch import BatchError, run as batch_run, worker
+    from urbanseg_core.errors import InputError
+
+    def no_cluster(*args):
+        raise AssertionError("a cluster was started for one tile")
+
+    monkeypatch.setattr(batch_run, "connect_client", no_cluster)
+    worker._MODELS.clear()
+    result = run_batch([file_input(SAMPLE_SCENE)], tmp_path / "one", model=tiny_model,
+                       tile_km=100, workers=2, progress=False)
+    assert result.tiles == result.computed == 1
+    assert [key[2] for key in worker._MODELS] == [2]
+    reference = _predict_reference(SAMPLE_SCENE, tiny_model)
+    assert _agreement(_read(next(iter(result.mosaics.values()))), reference) >= 0.9999
+    calls = []
+
+    def failing(job):
+        calls.append(job)
+        raise InputError("the tile's file is damaged")
+
+    monkeypatch.setattr(batch_run, "run_tile", failing)
+    with pytest.raises(BatchError, match="the tile's file is damaged"):
+        run_batch([file_input(SAMPLE_SCENE)], tmp_path / "fails", model=tiny_model,
+                  tile_km=100, retries=2, progress=False)
+    assert len(calls) == 3

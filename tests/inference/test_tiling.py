@@ -1,6 +1,8 @@
 """Tile plans: cores partition the raster and blending windows cover it (property-based);
 tiled prediction equals whole-image prediction; memory stays one row of tiles."""
 
+import weakref
+
 import numpy as np
 import pytest
 import rasterio
@@ -9,8 +11,9 @@ from hypothesis import strategies as st
 
 from urbanseg_core.errors import TilingError
 from urbanseg_core.inference import predict as predict_mod
-from urbanseg_core.inference.predict import (ArraySource, class_confidence_head,
-                                             default_overlap, predict_layers, predict_scene,
+from urbanseg_core.inference.predict import (MAX_TILE_PX, ArraySource, choose_tile_size,
+                                             class_confidence_head, default_overlap,
+                                             predict_layers, predict_scene,
                                              scene_probabilities, scene_tile_size)
 from urbanseg_core.inference.tiling import blend_weights, check_tiling, plan_axis, plan_tiles
 from urbanseg_core.io.sample import load_sample
@@ -210,3 +213,34 @@ def test_manifest_tile_size_is_the_one_used(bundled_model, sample, monkeypatch):
                         lambda t, o: calls.append((t, o)) or real(t, o))
     predict_scene(sample, bundled_model)
     assert calls == [(tile, default_overlap(bundled_model.card))]
+
+
+def test_automatic_tiles_stay_within_the_pixel_cap_and_a_small_raster_is_one_tile():
+    """The sample's 768 x 1024 px is one tile (no overlap computed twice); larger rasters get
+    tiles of at most MAX_TILE_PX pixels."""
+    assert len(plan_tiles(768, 1024, choose_tile_size(768, 1024, 256, 192), 192)) == 1
+    for shape in ((3660, 3660), (1024, 1024), (2048, 10_000), (700, 3000)):
+        tiles = plan_tiles(*shape, choose_tile_size(*shape, 256, 192), 192)
+        assert len(tiles) > 1
+        assert tiles[0].rows.size * tiles[0].cols.size <= MAX_TILE_PX, shape
+
+
+def test_the_batch_reflectance_is_released_before_the_network_runs(tiny_model, monkeypatch):
+    """Only the network's input is held while it runs (the peak memory of predict)."""
+    read, alive = predict_mod._read_batch, []
+
+    def reading(source, batch):
+        refl, valid = read(source, batch)
+        alive.append(weakref.ref(refl))
+        return refl, valid
+
+    real = type(tiny_model).probabilities
+
+    def probabilities(self, x):
+        assert all(ref() is None for ref in alive)
+        return real(self, x)
+
+    monkeypatch.setattr(predict_mod, "_read_batch", reading)
+    monkeypatch.setattr(type(tiny_model), "probabilities", probabilities)
+    out = predict_scene(_scene(200, 300, seed=4), tiny_model, tile_size=128, overlap=32)
+    assert out.shape == (200, 300) and alive

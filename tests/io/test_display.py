@@ -79,6 +79,27 @@ def test_outline_layer_draws_a_cased_rim_and_leaves_interiors_clear():
     assert tuple(row[first + 1]) == (0, 0x72, 0xB2, 255)  # its colour inside
 
 
+def test_a_reference_with_yards_left_out_reads_as_regions_with_a_casing():
+    """Small holes without reference inside a region are drawn as the region (no ring around
+    each yard); where a region borders no reference at all, the casing is drawn there too."""
+    classes = np.full((60, 60), 255, dtype="uint8")  # a zoning reference: no class 0
+    classes[10:50, 10:50] = 2
+    classes[20:22, 20:22] = 255                       # a yard taken out (4 px)
+    classes[30:40, 30:40] = 255                       # a park (100 px): stays a hole
+    filled = display.fill_small_holes(classes)
+    assert (filled[20:22, 20:22] == 2).all() and (filled[30:40, 30:40] == 255).all()
+    assert (filled[:10] == 255).all() and (filled[classes != 255] == 2).all()
+    rgba = _rgba(display.outline_layer(classes, UTM33, T, COLOURS, width=3))
+    h, w = rgba.shape[:2]
+    yard = rgba[int(h * 20 / 60):int(h * 22 / 60), int(w * 20 / 60):int(w * 22 / 60)]
+    assert (yard[..., 3] == 0).all()                  # no ring around the yard
+    row = rgba[h // 4]                                # crosses the square's left side
+    drawn = np.flatnonzero(row[:, 3])
+    assert tuple(row[drawn[0]]) == (0x1A, 0x1A, 0x1A, 255)  # casing on the no-reference side
+    park = rgba[int(h * 35 / 60), int(w * 29 / 60):int(w * 31 / 60)]
+    assert park[:, 3].any()                           # the park keeps its outline
+
+
 def test_confidence_layer_hatches_only_unsure_built_up_pixels():
     confidence = np.full((60, 60), 255, dtype="uint8")  # not built up
     confidence[:, :20] = 20                             # unsure

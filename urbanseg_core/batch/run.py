@@ -6,8 +6,10 @@
       -> batch tiles (plan.py)
       -> verified finished tiles are skipped (store.py sidecars)
       -> one dask task per remaining tile (worker.run_tile: model cached per worker)
-         on a LocalCluster (n processes x 1 thread) or any scheduler address (cluster.py)
-      -> progress bar over distributed.as_completed
+         on a LocalCluster (threads of this process, cluster.py) or any scheduler address;
+         the model engine gets the cluster's threads shared out over the tiles
+         (engine_threads); a single remaining tile runs here, without a cluster
+      -> progress bar over the tiles as they complete
       -> per input: COG mosaic; for all: statistics CSV and a run manifest (mosaic.py)
 
 A run is resumable: tiles are written atomically with a sidecar, so rerunning the same command
@@ -22,9 +24,10 @@ import dataclasses
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -243,16 +246,21 @@ def run_batch(inputs: Sequence[BatchInput], outdir: str | Path,
 
 def _compute_pending(client, pending: list[tuple[InputPlan, TileJob]], plans: list[InputPlan],
                      n_tiles: int, settings: BatchSettings, on_tile_done) -> Outcome:
-    """Run the pending jobs on ``client`` (or a cluster made here, closed afterwards)."""
+    """Run the pending jobs on ``client`` (or a cluster made here, closed afterwards); a
+    single pending tile without a client or scheduler runs in this process
+    (:func:`_compute_here`)."""
     if not pending:
         return Outcome()
+    if client is None and settings.scheduler is None and len(pending) == 1:
+        return _compute_here(*pending[0], n_tiles, settings, on_tile_done)
     own_client = client is None
     cluster = None
     jobs = [job for _, job in pending]
     if own_client:
         client, cluster, local_threads = connect_client(settings.workers, settings.scheduler)
         if settings.threads is None and local_threads:
-            jobs = [dataclasses.replace(j, threads=local_threads) for j in jobs]
+            threads = engine_threads(local_threads, len(jobs))
+            jobs = [dataclasses.replace(j, threads=threads) for j in jobs]
     try:
         jobs = with_semaphore(client, jobs, settings.gee_concurrency)
         start = time.perf_counter()
@@ -266,6 +274,38 @@ def _compute_pending(client, pending: list[tuple[InputPlan, TileJob]], plans: li
             client.close()
             if cluster is not None:
                 cluster.close()
+    return outcome
+
+
+def engine_threads(cluster_threads: int, tiles: int) -> int:
+    """The model engine's threads per tile on a local cluster of ``cluster_threads`` worker
+    threads: one each, or the spare ones shared out when there are fewer tiles than threads
+    (3 tiles on 8 threads: 2 each), so no core idles while a tile runs."""
+    return max(1, cluster_threads // max(tiles, 1))
+
+
+def _compute_here(plan: InputPlan, job: TileJob, total: int, settings: BatchSettings,
+                  on_tile_done) -> Outcome:
+    """Compute one tile in this process with every engine thread the run has, retried as
+    the cluster would: for one tile a cluster only adds its start-up (importing
+    dask.distributed and starting it: 0.6-0.7 s on this project's 2-core machine, where
+    the sample's whole prediction takes about 1 s)."""
+    job = dataclasses.replace(job, threads=settings.threads or settings.workers)
+    outcome = Outcome()
+    start = time.perf_counter()
+    with _tile_bar(total, 1, settings) as bar:
+        for attempt in range(settings.retries + 1):
+            try:
+                _tile_done(outcome, plan, job, run_tile(job), on_tile_done)
+                break
+            except Exception as exc:  # noqa: BLE001 - reported as a failed task is
+                message = str(exc) if isinstance(exc, UrbansegError) else \
+                    f"{type(exc).__name__}: {exc}"
+        else:
+            _tile_failed(outcome, plan, job, message)
+        bar.update(1)
+    outcome.seconds = time.perf_counter() - start
+    clean_stale_tmp(plan.folder)
     return outcome
 
 
@@ -299,28 +339,43 @@ def _compute(client, pending: list[tuple[InputPlan, TileJob]], total: int,
                             f"{token}", retries=settings.retries, pure=False)
         by_key[fut.key] = (fut, plan, job)
     outcome = Outcome()
-    bar = tqdm(total=total, initial=total - len(pending), desc="batch", unit="tile",
+    with _tile_bar(total, len(pending), settings) as bar:
+        try:
+            for fut in as_completed([f for f, _, _ in by_key.values()]):
+                _, plan, job = by_key[fut.key]
+                if fut.status == "finished":
+                    _tile_done(outcome, plan, job, fut.result(), on_tile_done)
+                else:  # "error" (the task raised, or KilledWorker) or "cancelled"
+                    _tile_failed(outcome, plan, job, _failure_message(fut))
+                bar.update(1)
+        except BaseException:
+            client.cancel([f for f, _, _ in by_key.values()])  # interrupted: a rerun resumes
+            raise
+    return outcome
+
+
+@contextmanager
+def _tile_bar(total: int, pending: int, settings: BatchSettings) -> Iterator[tqdm]:
+    """The run's progress bar over tiles (the finished ones counted from the start)."""
+    bar = tqdm(total=total, initial=total - pending, desc="batch", unit="tile",
                disable=None if settings.progress else True, leave=False)
     try:
-        for fut in as_completed([f for f, _, _ in by_key.values()]):
-            _, plan, job = by_key[fut.key]
-            if fut.status == "finished":
-                record = fut.result()
-                plan.records[job.tile.name] = record
-                outcome.km2 += record["valid_km2"] + record["nodata_km2"]
-                if on_tile_done:
-                    on_tile_done(record)
-            else:  # "error" (the task raised, or KilledWorker) or "cancelled"
-                msg = _failure_message(fut)
-                outcome.failures.append(f"tile {job.tile.name} of {plan.name}: {msg}")
-                log.warning("tile %s of %s failed: %s", job.tile.name, plan.name, msg)
-            bar.update(1)
-    except BaseException:
-        client.cancel([f for f, _, _ in by_key.values()])  # interrupted: a rerun resumes
-        raise
+        yield bar
     finally:
         bar.close()
-    return outcome
+
+
+def _tile_done(outcome: Outcome, plan: InputPlan, job: TileJob, record: dict,
+               on_tile_done) -> None:
+    plan.records[job.tile.name] = record
+    outcome.km2 += record["valid_km2"] + record["nodata_km2"]
+    if on_tile_done:
+        on_tile_done(record)
+
+
+def _tile_failed(outcome: Outcome, plan: InputPlan, job: TileJob, message: str) -> None:
+    outcome.failures.append(f"tile {job.tile.name} of {plan.name}: {message}")
+    log.warning("tile %s of %s failed: %s", job.tile.name, plan.name, message)
 
 
 def _assemble(outdir: Path, plans: list[InputPlan],

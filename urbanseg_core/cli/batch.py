@@ -11,7 +11,7 @@ import typer
 from ..batch import BatchInput, BatchResult, aoi_input, file_input, run_batch
 from ..errors import MissingDependencyError, UrbansegError
 from ..io.sample import SAMPLE_SCENE
-from ..lazy import lazy_import
+from ..lazy import require
 from .errors import fail
 from .options import (BandsOption, DnOffsetOption, ModelOption, band_list, note,
                       stack_band_folder)
@@ -38,7 +38,7 @@ def _check(inputs, sample: bool, aoi, gee: bool, workers, scheduler, gee_concurr
     if not tile_km > 0 or not math.isfinite(tile_km):
         fail(f"--tile-km must be a positive number of kilometres, not {tile_km}.")
     try:
-        lazy_import("distributed")
+        require("distributed")  # imported only when a cluster is started
     except MissingDependencyError:
         fail("`urbanseg batch` needs dask.distributed: pip install 'dask[distributed]'.")
 
@@ -156,7 +156,8 @@ def _print_totals(rows) -> None:
     totals = [r for r in rows if r["tile"] == "TOTAL"]
     if not totals:
         return
-    classes = [k[:-4] for k in totals[0] if k.endswith("_km2") and k not in ("valid_km2", "nodata_km2")]
+    classes = [k[:-4] for k in totals[0]
+               if k.endswith("_km2") and k not in ("valid_km2", "nodata_km2")]
     typer.echo(f"{'input':<28}{'valid km²':>12}" + "".join(f"{c + ' %':>20}" for c in classes))
     for r in totals:
         shares = "".join(f"{100 * float(r[c + '_share'] or 'nan'):>20.2f}" for c in classes)

@@ -60,15 +60,21 @@ class ArraySource:
         return self.scene.reflectance[:, rows, cols], self.scene.valid[rows, cols]
 
 
-def _load_tile(source: TileSource, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-    """Read a tile, zero-padded to the tile size; padding is invalid."""
-    refl, valid = source.read(tile.rows.start, tile.cols.start, tile.rows.size, tile.cols.size)
-    out = np.zeros((refl.shape[0], tile.rows.size, tile.cols.size), dtype="float32")
-    ok = np.zeros((tile.rows.size, tile.cols.size), dtype=bool)
-    h, w = valid.shape
-    out[:, :h, :w] = refl
-    ok[:h, :w] = valid
-    return out, ok
+def _read_batch(source: TileSource, batch: list[Tile]) -> tuple[np.ndarray, np.ndarray]:
+    """``(reflectance (N, B, h, w) float32, valid (N, h, w) bool)`` of a batch of same-size
+    tiles, read straight into one array; tiles reaching past the raster are zero-padded and
+    the padding is invalid."""
+    h, w = batch[0].rows.size, batch[0].cols.size
+    refl = valid = None
+    for i, tile in enumerate(batch):
+        tile_refl, tile_valid = source.read(tile.rows.start, tile.cols.start, h, w)
+        if refl is None:
+            refl = np.zeros((len(batch), tile_refl.shape[0], h, w), dtype="float32")
+            valid = np.zeros((len(batch), h, w), dtype=bool)
+        th, tw = tile_valid.shape
+        refl[i, :, :th, :tw] = tile_refl
+        valid[i, :th, :tw] = tile_valid
+    return refl, valid
 
 
 #: A head turns blended class probabilities ``(C, h, w)`` float32 into per-pixel layers
@@ -288,26 +294,31 @@ def _run_batch(source: TileSource, batch: list[Tile], loaded: LoadedModel
                ) -> tuple[np.ndarray | None, np.ndarray]:
     """``(probabilities (N, C, h, w) float32 or None, valid (N, h, w) bool)`` of a batch of
     same-size tiles; ``None`` when the batch holds no data (the model is skipped)."""
-    loaded_tiles = [_load_tile(source, t) for t in batch]
-    refl = np.stack([t[0] for t in loaded_tiles])
-    valid = np.stack([t[1] for t in loaded_tiles])
+    refl, valid = _read_batch(source, batch)
     if not valid.any():
         return None, valid
-    return loaded.probabilities(model_inputs(refl, valid, loaded.card)), valid
+    x = model_inputs(refl, valid, loaded.card)
+    del refl  # not held while the network runs: the peak is the network's buffers + x
+    return loaded.probabilities(x), valid
 
 
 #: Tile sides tried by :func:`choose_tile_size`, as multiples of the card's tile size.
-TILE_FACTORS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)
-#: Largest tile chosen automatically, px. Measured on a 2048 x 10,000 px scene with the bundled
-#: model (192 px overlap): 512 px tiles 1.14 GB peak and 266 s, 768 px 1.25 GB and 155 s,
-#: 1024 px 1.72 GB and 157 s: 768 px is as fast as 1024 px for half a GB less.
-MAX_AUTO_TILE = 768
+TILE_FACTORS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0)
+#: Most pixels in one automatically chosen tile (a tile is square unless the raster is
+#: narrower than it), which bounds the network's buffers: 768 x 1024 px. Measured on a
+#: 2048 x 10,000 px scene with the bundled model (192 px overlap): 512 px tiles 1.14 GB peak
+#: and 266 s, 768 px 1.25 GB and 155 s, 1024 px 1.72 GB and 157 s: square 1024 px tiles are
+#: no faster than 768 px ones for half a GB more, so they are not chosen. A raster at most 768
+#: px on one side and 1024 px on the other (the sample: 768 x 1024) is one tile, without the
+#: overlap two 768 px tiles would compute twice (ONNX Runtime, 2 threads: 0.35 s against
+#: 2 x 0.26 s; predict's peak 493 MiB against 459 MiB, ``benchmarks/bench_cold_start.py``).
+MAX_TILE_PX = 768 * 1024
 
 
 def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:
     """The tile side among ``base`` x :data:`TILE_FACTORS` (multiples of 16, at least twice
-    the overlap, at most :data:`MAX_AUTO_TILE`) that processes the fewest pixels for a
-    raster, counting overlap and edge padding; ties go to the larger tile.
+    the overlap, tiles of at most :data:`MAX_TILE_PX` pixels) that processes the fewest
+    pixels for a raster, counting overlap and edge padding; ties go to the larger tile.
 
     Larger tiles waste less on overlap over large rasters (``(768 / 576)²`` = 1.78 x the
     output pixels against ``(512 / 320)²`` = 2.56 x for 192 px overlap), smaller ones waste
@@ -318,9 +329,11 @@ def choose_tile_size(height: int, width: int, base: int, overlap: int) -> int:
     best, best_cost = None, None
     for factor in TILE_FACTORS:
         size = int(round(base * factor / 16)) * 16
-        if size < 2 * overlap or size > MAX_AUTO_TILE:
+        if size < 2 * overlap:
             continue
         tiles = plan_tiles(height, width, size, overlap)
+        if tiles[0].rows.size * tiles[0].cols.size > MAX_TILE_PX:
+            continue
         cost = sum(t.rows.size * t.cols.size for t in tiles)
         if best_cost is None or cost <= best_cost:
             best, best_cost = size, cost

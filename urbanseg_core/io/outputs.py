@@ -17,11 +17,11 @@ from typing import Literal, Sequence
 
 import numpy as np
 import rasterio
-from PIL import Image
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
 from ..errors import OutputError, OutputExistsError, OverwritesInputError
+from ..lazy import lazy_import
 from ..sentinel2 import (BAND_FILE_SUFFIXES, ESM_CODES, ESM_NODATA, METADATA_NAMES, NODATA,
                          band_of)
 from ..util import atomic_write, hex_to_rgb
@@ -158,7 +158,7 @@ def overlay_rgba(classes: np.ndarray, colours: Sequence[str], opacity: float = 0
 def png_bytes(rgba: np.ndarray) -> bytes:
     """Encode an ``(H, W, 3|4)`` uint8 array as PNG."""
     buf = io.BytesIO()
-    Image.fromarray(rgba).save(buf, format="PNG")
+    lazy_import("PIL.Image").fromarray(rgba).save(buf, format="PNG")
     return buf.getvalue()
 
 
