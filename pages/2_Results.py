@@ -6,7 +6,7 @@ from urbanseg_core.app import shell
 
 loading = shell.header("Results")
 from urbanseg_core.app import adapt, state, views  # noqa: E402
-from urbanseg_core.app.widgets import legend, stats_frame  # noqa: E402
+from urbanseg_core.app.widgets import stats_frame  # noqa: E402
 
 loading.empty()
 views.flash_messages()
@@ -21,7 +21,7 @@ col_map, col_side = st.columns([3, 1])
 with col_side:
     state.bind(st.slider, "opacity", "Overlay opacity", min_value=0.0, max_value=1.0,
                step=0.05)
-    legend(result.class_names, result.colours)
+    views.results_legend(result)
     st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
                "background and to show or hide the true-colour image, the prediction, the "
                "reference (drawn as outlines over the filled prediction, so the two maps' "

@@ -121,6 +121,10 @@ def test_results_page_says_where_the_split_is_unsure(ran):
     assert len(words) == 1, [plain(c.value) for c in ran.caption]
     assert f"{100 * unsure.share_of_built_up:.0f} %" in words[0]
     assert f"{unsure.unsure_km2:,.2f} km²" in words[0]
+    # the side legend lists every layer of the map, the hatching too (off at first)
+    legend = " ".join(m.value for m in ran.markdown)
+    assert "Prediction" in legend and "Split confidence below 50 % (off at first" in legend
+    assert "unsure: residential or non-residential?" in legend
     ran.checkbox(key="w_dl_confidence").check().run()
     assert not ran.exception, [e.value for e in ran.exception]
     with MemoryFile(result.download("tif-index-confidence")) as mem, mem.open() as src:

@@ -475,3 +475,19 @@ def test_bundled_recipe_starts_from_the_kept_parent():
                             "West San Jose", "Montpellier"}
     west, south, east, north = areas["Paris Bercy"]
     assert west < 2.38 < east and south < 48.84 < north
+
+
+def test_the_held_out_block_is_described_in_words_and_kilometres():
+    """The Model page's "How it was used": where the block is and how large, not pixel
+    ranges; the bundled card says the same for its recipe's block."""
+    from urbanseg_core.model.card import read_card
+    from urbanseg_core.model.loading import default_model_path
+    from urbanseg_core.training.loop import _holdout_words
+
+    words = _holdout_words((2440, 3660, 2440, 3660), 3050, 64, (3660, 3660))
+    assert "12.2 km x 12.2 km block at its south-east corner" in words
+    assert "640 m gap" in words and "western 6.1 km is the test block" in words
+    assert "rows" not in words and "cols" not in words
+    assert "at its north edge" in _holdout_words((0, 500, 0, 3660), 1000, 0, (3660, 3660))
+    card = read_card(default_model_path())
+    assert any(item.get("use") == words for item in card.training_data)

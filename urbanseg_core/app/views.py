@@ -27,7 +27,8 @@ from .messages import area_method, as_text
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
 from .widgets import (card_metrics_frame, confusion_chart, cross_city_frame, download_button,
-                      download_row, flat_text, metrics_frame, render_map, show_error)
+                      download_row, flat_text, layer_legend, metrics_frame, render_map,
+                      show_error)
 
 if TYPE_CHECKING:  # runs.result is for annotations only here
     from ..runs.result import RunResult
@@ -200,6 +201,12 @@ def headline(result) -> None:
         m3.metric("Agreement with the reference (Dice)", f"{dw:.3f}" if dw is not None else "–",
                   help="Sørensen-Dice per class, weighted by reference pixels (as the "
                        "original project reported). 1 = identical, 0 = no overlap.")
+
+
+def results_legend(result: RunResult) -> None:
+    """Beside the Results map: the legend of each of its layers (the map's own legend lists
+    only the layers ticked on)."""
+    layer_legend(result_overlays(result))
 
 
 def results_map(result: RunResult) -> None:

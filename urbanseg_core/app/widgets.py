@@ -7,9 +7,8 @@ never as Markdown or HTML.
 from __future__ import annotations
 
 import functools
-import html
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +16,8 @@ from streamlit_folium import st_folium
 
 from ..errors import ModelLoadError, UrbansegError
 from ..training.cities import city_name
+from .map import Overlay
+from .mapcontrols import legend_block
 from .messages import as_text, describe
 
 log = logging.getLogger("urbanseg.app")
@@ -93,24 +94,14 @@ def render_map(fmap, key: str, height: int = 520,
                      layer_control=layer_control, center=center, zoom=zoom)
 
 
-def legend(class_names: list[str], colours: list[str], skip_first: bool = True) -> None:
-    """A legend in the page: a coloured square and the name of each class (names escaped:
-    an HTML block, which Markdown leaves alone)."""
-    items = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
-        f'vertical-align:middle;border:1px solid #555;background:{_hex(colour)}"></span>'
-        f"{html.escape(str(name))}</div>"
-        for i, (name, colour) in enumerate(zip(class_names, colours))
-        if not (skip_first and i == 0))
-    st.markdown(f'<div style="font-size:14px;line-height:22px">{items}</div>',
-                unsafe_allow_html=True)
-
-
-def _hex(colour: str) -> str:
-    """A colour as ``#RRGGBB`` (anything else: grey), safe inside HTML."""
-    c = str(colour).strip()
-    return c if len(c) == 7 and c[0] == "#" and all(
-        ch in "0123456789abcdefABCDEF" for ch in c[1:]) else "#999999"
+def layer_legend(overlays: Sequence[Overlay]) -> None:
+    """The legend of every layer a map offers (:class:`~.map.Overlay`), in the page beside it:
+    each layer's name and its lines, the ones not shown at first marked as such."""
+    blocks = "".join(
+        legend_block(o.name if o.shown else f"{o.name} (off at first: tick it on in the "
+                     "layer switcher)", o.legend)
+        for o in overlays if o.legend)
+    st.markdown(blocks, unsafe_allow_html=True)
 
 
 def stats_frame(result) -> "pd.io.formats.style.Styler":

@@ -101,6 +101,28 @@ def _area(name: str, grids) -> dict:
                                            round(max(b[3] for b in boxes), 5)]}
 
 
+def _holdout_words(block: tuple[int, int, int, int], split: int, buffer: int,
+                   shape: tuple[int, int], pixel_m: float = 10.0) -> str:
+    """How a scene with a held-out block was used, in words and kilometres (the Model page
+    shows it): ``block`` is ``(row0, row1, col0, col1)``, columns before ``split`` the test
+    block and the others the validation block."""
+    def km(px: int) -> str:
+        return f"{px * pixel_m / 1000:.1f} km"
+
+    r0, r1, c0, c1 = block
+    def side(low: bool, high: bool, names: tuple[str, str]) -> list[str]:
+        return [names[0]] if low and not high else [names[1]] if high and not low else []
+
+    sides = side(r0 == 0, r1 >= shape[0], ("north", "south")) + side(
+        c0 == 0, c1 >= shape[1], ("west", "east"))
+    where = ("in its middle" if not sides else f"at its {sides[0]} edge" if len(sides) == 1
+             else f"at its {'-'.join(sides[:2])} corner")
+    return (f"training on the whole scene except a {km(r1 - r0)} x {km(c1 - c0)} block "
+            f"{where}, held out with a {buffer * pixel_m:.0f} m gap; of that block the "
+            f"western {km(split - c0)} is the test block, the eastern {km(c1 - split)} the "
+            "validation block")
+
+
 def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: Log):
     isb = load_islamabad(cfg.data_root_path)
     H, W = isb.label.shape
@@ -116,10 +138,7 @@ def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, l
         rows = slice(r0, r1)
         data.val = (isb.scene(rows, slice(split, c1)), isb.label[rows, split:c1])
         data.test = (isb.scene(rows, slice(c0, split)), isb.label[rows, c0:split])
-        use = (f"training outside rows {excl[0]}-{excl[1]}, cols {excl[2]}-{excl[3]} "
-               f"(held-out block rows {r0}-{r1}, cols {c0}-{c1}, with a "
-               f"{src.holdout.buffer} px buffer strip); validation = held-out cols "
-               f"{split}-{c1}, test = cols {c0}-{split}")
+        use = _holdout_words((r0, r1, c0, c1), split, src.holdout.buffer, (H, W))
     data.add(SceneSource(isb.dn, isb.label, isb.dn_offset, 10000.0, excl,
                          src.positive_fraction, src.non_residential_fraction, has_b8=False,
                          name="islamabad", haze=haze,
