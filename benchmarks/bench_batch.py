@@ -19,9 +19,9 @@ Cases:
   ``bench_inference.py``; ``--dn-offset -1000``), with batch's default 5 km tiles (36 tiles
   of one 5.76 km stride of the 768 px model tiles: the smallest batch tiles there are);
 * ``tiles_2km``: the bundled sample scene (1024 x 768 px, 78.6 km²) with ``--tile-km 2``;
-  since model tiles grew to 768 px with 192 px overlap the sample is one model tile, so
-  this is one batch tile: it measures batch's fixed cost (a local Dask cluster, the tile's
-  files, the mosaic), no longer many small tiles.
+  the sample is one model tile (768 x 1024 px), so this is one batch tile, which batch
+  computes in its own process without starting a cluster: it measures batch's fixed cost
+  (the tile's files, the mosaic, the statistics), no longer many small tiles.
 
 Reported per pair: wall time (s) and peak resident memory (MiB) of each command, the ratio
 batch / predict, and the share of mosaic pixels equal to predict's mask (the two must agree);

@@ -294,11 +294,11 @@ def _compute_here(plan: InputPlan, job: TileJob, total: int, settings: BatchSett
     outcome = Outcome()
     start = time.perf_counter()
     with _tile_bar(total, 1, settings) as bar:
-        for attempt in range(settings.retries + 1):
+        for _ in range(settings.retries + 1):
             try:
                 _tile_done(outcome, plan, job, run_tile(job), on_tile_done)
                 break
-            except Exception as exc:  # noqa: BLE001 - reported as a failed task is
+            except Exception as exc:  # noqa: BLE001 - reported as the cluster reports it
                 message = str(exc) if isinstance(exc, UrbansegError) else \
                     f"{type(exc).__name__}: {exc}"
         else:

@@ -311,7 +311,7 @@ TILE_FACTORS: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0)
 #: no faster than 768 px ones for half a GB more, so they are not chosen. A raster at most 768
 #: px on one side and 1024 px on the other (the sample: 768 x 1024) is one tile, without the
 #: overlap two 768 px tiles would compute twice (ONNX Runtime, 2 threads: 0.35 s against
-#: 2 x 0.26 s; predict's peak 493 MiB against 459 MiB, ``benchmarks/bench_cold_start.py``).
+#: 2 x 0.26 s; predict's peak 487 MiB against 459 MiB, ``benchmarks/bench_cold_start.py``).
 MAX_TILE_PX = 768 * 1024
 
 
