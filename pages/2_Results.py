@@ -22,10 +22,6 @@ with col_side:
     state.bind(st.slider, "opacity", "Overlay opacity", min_value=0.0, max_value=1.0,
                step=0.05)
     views.results_legend(result)
-    st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
-               "background and to show or hide the true-colour image, the prediction, the "
-               "reference (drawn as outlines over the filled prediction, so the two maps' "
-               "colours never mix) and where they differ.")
 with col_map:
     views.results_map(result)
 

@@ -313,7 +313,7 @@ def test_upload_with_band_names_runs_and_keeps_inputs_on_error():
     at.switch_page("pages/2_Results.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Agreement with the reference" in [s.value for s in at.subheader]
-    assert list(at.dataframe[1].value["Class"]) == result.class_names
+    assert list(at.table[0].value["Class"]) == result.class_names
 
     # removing the reference: the next run has none, the image stays
     at.switch_page("pages/1_Map_and_run.py").run()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
-from urbanseg_core.app.widgets import cross_city_frame
+from urbanseg_core.app.widgets import cities_without_other, cross_city_frame
 
 
 def _table(label, cities, mean):
@@ -32,3 +34,12 @@ def test_several_runs_are_named_and_no_table_is_empty():
     frame = cross_city_frame({"cross_city": [_table("a", rows, None), _table("b", rows, None)]})
     assert list(frame["Run"]) == ["a", "b"]
     assert cross_city_frame({}).empty and cross_city_frame({"cross_city": []}).empty
+
+
+def test_cities_whose_labels_have_no_other_are_named():
+    """West San Jose's zoning labels no "other": its built-up vs other Dice of 1 says little."""
+    table = json.loads((Path(__file__).parents[2] / "models" / "crossval"
+                        / "urbanseg-unet-0.4.0.json").read_text())
+    assert cities_without_other([table]) == ["West San Jose"]
+    table["cities"]["cupertino_zoning"]["per_class"]["other"]["support_px"] = 5
+    assert cities_without_other([table]) == []

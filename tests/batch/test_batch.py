@@ -581,3 +581,15 @@ def test_a_single_tile_runs_here_without_a_cluster(tiny_model, tmp_path, monkeyp
         run_batch([file_input(SAMPLE_SCENE)], tmp_path / "fails", model=tiny_model,
                   tile_km=100, retries=2, progress=False)
     assert len(calls) == 3
+
+
+def test_cli_batch_says_when_the_tile_side_differs_from_the_one_asked(cli, tmp_path, tiny_model):
+    """The tiny model's tiles are 384 px with 192 px overlap: strides of 1.92 km; 2 km is
+    close enough, 3 km becomes two strides (3.84 km) and the command says so."""
+    close = cli("batch", "--sample", "-o", tmp_path / "a", "--tile-km", "2", "--model",
+                tiny_model)
+    assert close.returncode == 0 and "Note:" not in close.stderr
+    rounded = cli("batch", "--sample", "-o", tmp_path / "b", "--tile-km", "3", "--model",
+                  tiny_model)
+    assert rounded.returncode == 0
+    assert "tiles of 3.84 km, not 3 km" in rounded.stderr

@@ -143,3 +143,9 @@ def test_the_picture_gets_a_scale_bar_and_north_arrow_when_its_pixel_size_is_kno
     bar = changed[186:191, :]
     assert bar[:, 10:110].all(axis=0).sum() >= 95 and not changed[150:, 130:300].any()
     assert changed[:50, 360:].any() and not changed[:50, 130:340].any()  # north, upper right
+
+
+def test_the_copernicus_credit_names_the_imagery_years():
+    assert display.copernicus_credit([2017]) == "Contains modified Copernicus Sentinel data 2017"
+    assert display.copernicus_credit([2023, 2022, 2023]).endswith("data 2022-2023")
+    assert display.copernicus_credit([]) == "Contains modified Copernicus Sentinel data"

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 from rasterio.crs import CRS
+from rasterio.transform import from_origin
 import pytest
 import rasterio
 from PIL import Image
@@ -104,7 +105,7 @@ def test_a_file_on_a_10_m_grid_is_read_tile_by_tile_with_pictures_of_one_size(tm
 
 def test_the_picture_download_lays_the_classes_over_the_image_with_a_legend(tmp_path,
                                                                             tiny_model):
-    from urbanseg_core.io.display import LEGEND_PX
+    from urbanseg_core.io.display import LEGEND_PX, on_utm
     from urbanseg_core.util import hex_to_rgb
 
     path = _dn_scene(tmp_path / "img.tif", 200, 240)
@@ -124,12 +125,25 @@ def test_the_picture_download_lays_the_classes_over_the_image_with_a_legend(tmp_
     strip = figure[200:].reshape(-1, 3)
     for colour in result.colours[1:]:
         assert (strip == np.array(hex_to_rgb(colour))).all(axis=1).sum() >= 100
-    # a scale bar lower left on a projected grid, none on a latitude/longitude grid
+    # a scale bar lower left on a projected grid
     corner = (slice(170, 200), slice(0, 50))
     assert (figure[corner] != picture[corner]).any()
+    # on a latitude/longitude grid (San Jose: pixels 8.8 m wide, 11.1 m tall) the picture is
+    # redrawn on UTM with square pixels: 2.22 km tall, 2.12 km wide, not 200 x 240 px
     result.crs = CRS.from_epsg(4326)
+    result.transform = from_origin(-122.05, 37.40, 0.0001, 0.0001)
     geographic = np.asarray(Image.open(io.BytesIO(result.figure_png())).convert("RGB"))
-    np.testing.assert_array_equal(geographic[corner], picture[corner])
+    height, width = geographic.shape[0] - LEGEND_PX, geographic.shape[1]
+    assert abs(height / width - 2.22 / 2.12) < 0.03
+    assert result.imagery_years == []  # "img.tif": no date in the name
+    result.source["name"] = "S2B_MSIL1C_20180326T184019_N0206.tif"
+    assert result.imagery_years == [2018]
+    result.dates = {"start": "2022-06-01", "end_excluded": "2023-01-01"}
+    assert result.imagery_years == [2022]
+    redrawn, _, pixel_m = on_utm(result.picture, result.classes, result.crs, result.transform)
+    assert redrawn.shape[:2] == (height, width) and 9 < pixel_m < 11
+    low_left = (slice(height - 30, height), slice(0, 50))
+    assert (geographic[low_left] != redrawn[..., :3][low_left]).any()  # a scale bar there too
 
 
 def test_the_manifest_records_the_tile_size_the_prediction_used(tmp_path, tiny_model):

@@ -43,8 +43,9 @@ BASEMAPS: tuple[tuple[str, str], ...] = (
     ("Satellite (Esri World Imagery)", "Esri.WorldImagery"),
     ("Light grey (Esri World Gray Canvas)", "Esri.WorldGrayCanvas"),
 )
-#: Outline of the scene footprint and of the area of interest (Okabe-Ito vermilion, purple).
-FOOTPRINT_STYLE = {"color": "#D55E00", "weight": 2, "fill": False, "dashArray": "6 4"}
+#: Outline of the scene footprint (dashed near-black: no class colour) and of the area of
+#: interest (Okabe-Ito reddish purple).
+FOOTPRINT_STYLE = {"color": "#1A1A1A", "weight": 2, "fill": False, "dashArray": "6 4"}
 AOI_STYLE = {"color": "#CC79A7", "weight": 3, "fillOpacity": 0.05}
 #: Drawing tools: rectangles and polygons only.
 DRAW_OPTIONS = {"polyline": False, "circle": False, "marker": False, "circlemarker": False,
@@ -147,14 +148,17 @@ def tile_overlay(tiles: TileLayer) -> folium.TileLayer:
                             **legend_option(tiles.name, items))
 
 
-def _geojson(geom: dict, name: str, style: dict) -> folium.GeoJson:
+def _geojson(geom: dict, name: str, style: dict, legend: str | None = None) -> folium.GeoJson:
+    """A geometry as a GeoJSON layer; ``legend``: its line in the map's legend."""
+    items = [(legend, style["color"], "outline")] if legend else []
     return folium.GeoJson({"type": "Feature", "geometry": geom, "properties": {"name": name}},
-                          name=name, style_function=lambda _f: style)
+                          name=name, style_function=lambda _f: style,
+                          **legend_option(name, items))
 
 
 def footprint_layer(geom: dict, name: str = "Scene footprint") -> folium.GeoJson:
-    """The scene outline as a dashed GeoJSON layer."""
-    return _geojson(geom, name, FOOTPRINT_STYLE)
+    """The scene outline as a dashed GeoJSON layer, with its legend line."""
+    return _geojson(geom, name, FOOTPRINT_STYLE, "edge of the image (dashed)")
 
 
 def aoi_group(aoi: dict, name: str = "Area of interest") -> folium.FeatureGroup:

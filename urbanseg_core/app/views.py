@@ -20,15 +20,16 @@ from ..evaluation.disagreement import shares as disagreement_shares
 from ..model.card import ModelCard
 from ..runs.request import RunRequest
 from ..runs.uploads import stage_weights
+from ..sentinel2 import NODATA
 from . import earthengine, resources, state
 from .controller import current_ref, run_request
 from .map import aoi_group, build_dynamic_map, compare_map, view_for
 from .messages import area_method, as_text
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
-from .widgets import (card_metrics_frame, confusion_chart, cross_city_frame, download_button,
-                      download_row, flat_text, layer_legend, metrics_frame, render_map,
-                      show_error)
+from .widgets import (card_metrics_frame, cities_without_other, confusion_chart,
+                      cross_city_frame, download_button, download_row, flat_text,
+                      layer_legend, metrics_frame, render_map, show_error)
 
 if TYPE_CHECKING:  # runs.result is for annotations only here
     from ..runs.result import RunResult
@@ -205,8 +206,15 @@ def headline(result) -> None:
 
 def results_legend(result: RunResult) -> None:
     """Beside the Results map: the legend of each of its layers (the map's own legend lists
-    only the layers ticked on)."""
+    only the layers ticked on) and how to show or hide them."""
     layer_legend(result_overlays(result))
+    st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
+               "background and to show or hide the true-colour image, the prediction" + (
+                   ", the reference (drawn as outlines over the filled prediction, so the two "
+                   "maps' colours never mix) and where they differ."
+                   if result.reference is not None else
+                   " and where the model is unsure. With a reference (Map & run page), the "
+                   "map also shows it and where the two differ."))
 
 
 def results_map(result: RunResult) -> None:
@@ -317,18 +325,23 @@ def agreement(result) -> None:
     a.metric("Dice, weighted", _fmt(mt.get("dice_weighted")))
     b.metric("Dice, built-up classes (mean)", _fmt(mt.get("dice_macro_builtup")))
     c.metric("Dice, built-up vs other", _fmt(mt.get("dice_binary_builtup")))
-    st.dataframe(metrics_frame(mt), hide_index=True, width="stretch")
+    # a static table: the browser's interactive grid writes "None" in undefined cells
+    st.table(metrics_frame(mt).hide(axis="index"))
     no_other = not (mt.get("per_class", {}).get(result.class_names[0]) or {}).get("support_px")
+    unscored = int(((result.reference != NODATA) & (result.classes == NODATA)).sum())
     st.caption("Empty cells are undefined (recall of a class the reference does not have; "
                "every score of a class absent from both maps). Built-up share where both maps "
                f"have data: predicted {_pct(mt.get('built_up_share_pred'))}, reference "
                f"{_pct(mt.get('built_up_share_ref'))}." + (
                    " The reference labels no \"other\" pixels, so \"built-up vs other\" only "
                    "says how much of its built-up area the model calls built-up."
-                   if no_other else ""))
+                   if no_other else "") + (
+                   f" {unscored:,} reference pixels lie where the image has no data and are "
+                   "not scored." if unscored else ""))
     confusion_chart(mt, result.class_names)
     st.caption("Confusion matrix: rows are the reference class, columns the predicted class; "
-               "each cell is the share of the reference class's pixels.")
+               "each cell is the share of the reference class's pixels (a class the reference "
+               "does not have: an empty row).")
 
 
 def downloads(result) -> None:
@@ -424,10 +437,14 @@ def card_provenance(card: ModelCard) -> None:
         st.markdown("**In cities it was not trained on**")
         st.caption(as_text(tables[0].get("label") or ""))
         st.table(cross_city.style.format(precision=3, na_rep="–").hide(axis="index"))
+        no_other = cities_without_other(tables[:1])
         st.caption("Each row: a model trained with this model's recipe but without that "
                    "city, scored on it (Dice 1 = identical to the city's labels, 0 = no "
                    "overlap). This is what to expect in a city new to the model; a dash means "
-                   "the city's labels have no such class.")
+                   "the city's labels have no such class." + (
+                       f" {' and '.join(no_other)}: the labels have no \"other\", so "
+                       "\"built-up vs other\" only says that the labelled land was called "
+                       "built-up (1.000 when all of it was)." if no_other else ""))
     others = cross_city_frame({"cross_city": tables[1:]})
     if len(others):
         with st.expander("The same cities with other models and recipes (for comparison)"):

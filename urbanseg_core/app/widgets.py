@@ -131,13 +131,15 @@ def metrics_frame(metrics: dict) -> "pd.io.formats.style.Styler":
 def confusion_spec(metrics: dict, class_names: list[str]) -> tuple[list[dict], dict]:
     """The confusion matrix as a Vega-Lite heatmap: ``(rows of data, spec)``; rows are the
     reference class, columns the prediction, each cell the share of the reference class's
-    pixels. Labels are horizontal and the axes titled in words."""
+    pixels (``None``, drawn empty, in the row of a class the reference does not have). Labels
+    are horizontal and the axes titled in words."""
     data = []
     for i, row in enumerate(metrics["confusion_matrix"]):
-        total = sum(row) or 1
-        for j, count in enumerate(row):
+        total = sum(row)
+        for j, count in enumerate(row):  # no reference pixels: no share (an empty row)
             data.append({"Reference": class_names[i], "Prediction": class_names[j],
-                         "Pixels": int(count), "Share": round(100 * count / total, 1)})
+                         "Pixels": int(count),
+                         "Share": round(100 * count / total, 1) if total else None})
     axis = {"labelAngle": 0, "labelLimit": 200, "labelFontSize": 13, "titleFontSize": 13}
     spec = {
         "height": 260,
@@ -231,6 +233,18 @@ def cross_city_frame(metrics: dict) -> pd.DataFrame:
     if len(frame) and frame["Run"].nunique() == 1:
         frame = frame.drop(columns="Run")
     return frame
+
+
+def cities_without_other(tables: list[dict]) -> list[str]:
+    """The left-out cities (in words) whose labels have no "other" pixels: their "built-up
+    vs other" Dice only says that their labelled land was called built-up."""
+    names = []
+    for table in tables:
+        for city, scores in (table.get("cities") or {}).items():
+            other = (scores.get("per_class") or {}).get("other") or {}
+            if other.get("support_px") == 0 and city_name(city) not in names:
+                names.append(city_name(city))
+    return names
 
 
 #: Words for the keys of a card's metrics (rows of the Model page's table).

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..errors import BatchError, UrbansegError
 from ..evaluation.manifest import build_manifest, manifest_bytes, model_record
 from ..inference.predict import default_overlap, scene_tile_size
+from ..io.grid import pixel_size_m
 from ..lazy import lazy_import
 from ..model.card import ModelCard
 from ..model.loading import LoadedModel, default_model_path, load_model
@@ -92,6 +93,9 @@ class BatchResult:
         seconds: wall time of the whole run; compute_seconds: from the first task submitted
             to the last result (0 when nothing was computed).
         computed_km2: area of the tiles computed now, km².
+        tile_km: input name -> side of its batch tiles, km (the requested ``tile_km``
+            rounded to whole model-tile strides, at least one; a raster smaller than that is
+            one tile).
     """
 
     outdir: Path
@@ -105,6 +109,7 @@ class BatchResult:
     seconds: float
     compute_seconds: float
     computed_km2: float
+    tile_km: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,9 +236,11 @@ def run_batch(inputs: Sequence[BatchInput], outdir: str | Path,
     rows, mosaics = _assemble(outdir, plans, loaded.card)
     stats_csv = _write_stats(outdir, rows, len(plans), loaded.card, outcome.failures)
     seconds = time.perf_counter() - started
+    tile_km = {p.name: p.layout["batch_tile_px"] * pixel_size_m(
+        p.inp.grid.crs, p.inp.grid.transform, p.inp.grid.bounds) / 1000 for p in plans}
     result = BatchResult(outdir, mosaics, stats_csv, outdir / "batch.json", rows, n_tiles,
                          len(pending), n_tiles - len(pending), seconds, outcome.seconds,
-                         outcome.km2)
+                         outcome.km2, tile_km)
     _write_manifest(result, plans, loaded, settings, outcome.failures)
     if outcome.failures:
         raise BatchError(

@@ -82,7 +82,11 @@ def _file_inputs(paths: list[Path], output: Path, bands: str | None,
             for p in paths]
 
 
-def _print_result(result: BatchResult) -> None:
+def _print_result(result: BatchResult, tile_km: float) -> None:
+    for name, km in result.tile_km.items():
+        if abs(km - tile_km) > 0.1 * tile_km:
+            note(f"{name}: tiles of {km:.2f} km, not {tile_km:g} km: a tile is a whole number "
+                 "of the model's tile strides, at least one (a smaller raster is one tile).")
     rate = (f", {result.computed_km2 / result.compute_seconds:.2f} km²/s"
             if result.compute_seconds else "")
     typer.echo(f"{result.tiles} tile{'s' * (result.tiles != 1)}: {result.computed} computed, "
@@ -139,7 +143,7 @@ def batch(
     _make_folder(output)
     _print_result(run_batch(batch_inputs, output, model=model, tile_km=tile_km,
                             workers=workers, scheduler=scheduler,
-                            gee_concurrency=gee_concurrency))
+                            gee_concurrency=gee_concurrency), tile_km)
 
 
 def _make_folder(output: Path) -> None:

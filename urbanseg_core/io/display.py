@@ -36,7 +36,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 
 from ..sentinel2 import MODEL_BANDS, NODATA, RGB_BANDS
 from ..util import hex_to_rgb
-from .grid import wgs84_bounds
+from .grid import utm_crs_for, wgs84_bounds
 from .outputs import overlay_rgba
 
 WEB_MERCATOR = CRS.from_epsg(3857)
@@ -327,8 +327,20 @@ def confidence_layer(confidence: np.ndarray, crs: CRS, transform,
 
 #: Height of the legend strip under :func:`figure_rgba`'s picture, px.
 LEGEND_PX = 44
-#: The credit Copernicus asks for on products made from Sentinel data.
+#: The credit Copernicus asks for on products made from Sentinel data ("[Year]" follows when
+#: known: :func:`copernicus_credit`).
 COPERNICUS_CREDIT = "Contains modified Copernicus Sentinel data"
+
+
+def copernicus_credit(years: Sequence[int] = ()) -> str:
+    """The credit line of the Copernicus Sentinel data legal notice, "Contains modified
+    Copernicus Sentinel data [Year]": ``2017``, ``2022-2023`` for a span, no year when
+    none is known."""
+    years = sorted(set(years))
+    if not years:
+        return COPERNICUS_CREDIT
+    span = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+    return f"{COPERNICUS_CREDIT} {span}"
 
 
 def scale_bar_length(pixel_m: float, max_px: float) -> float:
@@ -367,6 +379,40 @@ def draw_scale_and_north(image: Image.Image, pixel_m: float) -> None:
     draw.polygon(((cx, top + 2), (cx - 7, top + 18), (cx, top + 14), (cx + 7, top + 18)),
                  fill=(30, 30, 30, 255))
     draw.text((cx, top + 27), "N", fill=(30, 30, 30, 255), font=font, anchor="mm")
+
+
+def on_utm(picture: np.ndarray, classes: np.ndarray, crs: CRS, transform
+           ) -> tuple[np.ndarray, np.ndarray, float]:
+    """A picture and its class map on a latitude/longitude grid, redrawn with square pixels on
+    the WGS 84 / UTM grid of their centre (nearest neighbour), so shapes are not stretched
+    (a degree of longitude is shorter than one of latitude away from the equator) and a
+    scale bar holds in every direction.
+
+    Args:
+        picture: ``(h, w, C)`` uint8 (true colour, C 3 or 4).
+        classes: ``(h, w)`` uint8 class map on the same pixels, :data:`NODATA` (255) none.
+        crs, transform: their georeference (a geographic CRS).
+
+    Returns:
+        ``(picture (h2, w2, C) uint8, classes (h2, w2) uint8, pixel side in metres)``;
+        outside the input's footprint the picture is white and the classes :data:`NODATA`.
+    """
+    height, width = classes.shape
+    west, south, east, north = wgs84_bounds(crs, transform, (height, width))
+    utm = utm_crs_for((west + east) / 2, (south + north) / 2)
+    dst_transform, dst_w, dst_h = calculate_default_transform(
+        crs, utm, width, height, *array_bounds(height, width, transform))
+    bands = np.concatenate([np.moveaxis(picture, -1, 0),
+                            np.ones((1, height, width), "uint8")]).astype("uint8")
+    out = np.zeros((bands.shape[0], dst_h, dst_w), dtype="uint8")
+    reproject(bands, out, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
+              dst_crs=utm, resampling=Resampling.nearest)
+    inside = out[-1] == 1
+    redrawn = np.where(inside[None], out[:-1], 255)
+    cls = np.full((dst_h, dst_w), NODATA, dtype="uint8")
+    reproject(classes, cls, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
+              dst_crs=utm, resampling=Resampling.nearest, src_nodata=NODATA, dst_nodata=NODATA)
+    return np.moveaxis(redrawn, 0, -1).astype("uint8"), cls, float(abs(dst_transform.a))
 
 
 def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str],

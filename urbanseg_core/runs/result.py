@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from affine import Affine
 from rasterio.crs import CRS
 
 from ..evaluation.areas import AreaStats, UnsureArea, areas_of, unsure_built_up
@@ -19,13 +21,15 @@ from ..evaluation.manifest import build_manifest, manifest_bytes
 from ..evaluation.metrics import evaluate_maps, json_safe
 from ..evaluation.report import stats_csv
 from ..io.display import (
-    MAX_SIDE, ImageLayer, class_layer, figure_rgba, footprint, true_colour_layer,
+    MAX_SIDE, ImageLayer, class_layer, copernicus_credit, figure_rgba, footprint, on_utm,
+    true_colour_layer,
 )
 from ..io.display import true_colour as true_colour_rgba
 from ..io.grid import is_geographic, pixel_size_m
 from ..io.outputs import Codes, mask_bytes, overlay_rgba, png_bytes
 from ..io.scene import Scene
 from ..io.vectorize import class_polygons, geojson_bytes
+from ..sentinel2 import acquisition_date
 from ..util import safe_name
 
 if TYPE_CHECKING:  # only a type here: this module loads without PyTorch
@@ -200,11 +204,26 @@ class RunResult(DeferredDownloads):
             return self.classes_png()
         title = (f"{self.source.get('name') or 'urbanseg'} · built-up "
                  f"{100 * self.stats.built_up_share:.1f} %")
-        pixel_m = None  # geographic grids have pixels of unequal sides: no scale bar
-        if self.crs is not None and not is_geographic(self.crs):
+        picture, pixel_m = self.picture, None  # without a CRS: no scale bar
+        if self.crs is not None and is_geographic(self.crs):  # unequal sides: redrawn
+            picture, classes, pixel_m = on_utm(picture, classes, self.crs,
+                                               self.transform * Affine.scale(self.step))
+        elif self.crs is not None:
             pixel_m = pixel_size_m(self.crs, self.transform) * self.step
-        return png_bytes(figure_rgba(self.picture, classes, self.colours, self.class_names,
-                                     title, pixel_m=pixel_m))
+        return png_bytes(figure_rgba(picture, classes, self.colours, self.class_names,
+                                     title, pixel_m=pixel_m,
+                                     credit=copernicus_credit(self.imagery_years)))
+
+    @property
+    def imagery_years(self) -> list[int]:
+        """The years the imagery was taken in, when known: an Earth Engine composite's date
+        range, else the date written in the image's name (``..._2017-02-16``, ``20180326``)."""
+        if self.dates and self.dates.get("start") and self.dates.get("end_excluded"):
+            first = date.fromisoformat(str(self.dates["start"])).year
+            last = (date.fromisoformat(str(self.dates["end_excluded"])) - timedelta(days=1)).year
+            return list(range(first, last + 1))
+        found = acquisition_date([self.source.get("name") or ""])
+        return [found.year] if found else []
 
     def overlay_png(self) -> bytes:
         """The prediction as an RGBA PNG on the input grid ("other" transparent)."""

@@ -101,6 +101,11 @@ def _area(name: str, grids) -> dict:
                                            round(max(b[3] for b in boxes), 5)]}
 
 
+#: The pixels of the Onera OSCD city images (the Model page's training-data table).
+OSCD_PIXELS = ("about 10 m (the B2 grid in latitude/longitude; 20 m and 60 m bands "
+               "resampled bilinearly)")
+
+
 def _holdout_words(block: tuple[int, int, int, int], split: int, buffer: int,
                    shape: tuple[int, int], pixel_m: float = 10.0) -> str:
     """How a scene with a held-out block was used, in words and kilometres (the Model page
@@ -145,8 +150,8 @@ def _add_islamabad(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, l
                          ignore_boundary_px=src.ignore_boundary_px), src.weight, {
         "name": "Islamabad/Rawalpindi Sentinel-2 L2A T43SCT 2018-12-27 with GHSL "
                 "GHS-BUILT-C R2023A labels (JRC, CC BY 4.0)",
-        "use": use, "reflectance": "(DN - 1000) / 10000",
-        "pixel_size_m": "20 m bands (B9 60 m) resampled to 10 m, nearest neighbour",
+        "use": use, "reflectance": "Level-2A: (DN - 1000) / 10000",
+        "pixel_size_m": "10 m (20 m bands and B9 at 60 m resampled, nearest neighbour)",
         **_area(CITY_NAMES["islamabad"], [(isb.crs, isb.transform, (H, W))]),
     })
     data.limitations.append("B8 replaced by B8A for the Islamabad scene (its 10 m B8 "
@@ -166,7 +171,8 @@ def _add_eurosat(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log
         "use": f"{len(train)} patches for training as {src.mosaic} x {src.mosaic} "
                f"mosaics (patch label = pixel label), {len(held)} held out "
                f"(stratified, seed {cfg.seed}) for patch accuracy",
-        "reflectance": "DN / 10000",
+        "reflectance": "Level-1C: DN / 10000",
+        "pixel_size_m": "10 m (EuroSAT's 20 m and 60 m bands resampled by its authors)",
     })
     log(f"eurosat: {len(train)} training patches, {len(held)} held out")
 
@@ -190,14 +196,15 @@ def _add_bercy(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: 
                                     _reflectance_haze(scene.reflectance, scene.valid, spec),
                                     src.ignore_boundary_px))
     data.bercy_test_row0 = row0
-    use = ("training on both dates, every labelled row" if row0 is None else
+    use = ("training on both dates, every labelled pixel" if row0 is None else
            f"training on rows < {row0 - src.holdout.buffer} of the 10 m UTM grid the bands "
            f"are stacked on (both dates); rows >= {row0} held out for testing "
            f"({src.holdout.buffer} buffer rows between)")
     data.add(PoolSource(pool, name="bercy"), src.weight, {
         "name": "Bercy (Paris) Sentinel-2 L1C 2016-11-30 and 2017-08-29 (Onera OSCD) "
                 "with Copernicus Urban Atlas land-use labels",
-        "use": use, "reflectance": "DN / 10000",
+        "use": use, "reflectance": "Level-1C: DN / 10000",
+        "pixel_size_m": "10 m (the bands stacked on a 10 m UTM grid, nearest neighbour)",
         **_area(CITY_NAMES["bercy"], grids)})
     log(f"bercy: {use}")
 
@@ -222,7 +229,8 @@ def _add_city(src: SourceConfig, cfg: TrainConfig, data: TrainData, spec, log: L
                f"{counts[2]:,} px)"
                + (f"; pixels within {src.ignore_boundary_px} px of another label ignored"
                   if src.ignore_boundary_px else ""),
-        "reflectance": "DN / 10000 (Level-1C)",
+        "reflectance": "Level-1C: DN / 10000",
+        "pixel_size_m": OSCD_PIXELS,
         **_area(city_name(folder.name),
                 [(it.scene.crs, it.scene.transform, it.scene.shape) for it in items])})
     log(f"{folder.name}: {len(items)} images, labelled px {counts.tolist()}")
