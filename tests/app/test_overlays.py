@@ -8,9 +8,11 @@ import numpy as np
 from PIL import Image
 
 from urbanseg_core.app import overlays
+from urbanseg_core.evaluation.disagreement import KINDS
 from urbanseg_core.evaluation.metrics import evaluate_maps
 from urbanseg_core.io.display import class_layer, true_colour_layer
 from urbanseg_core.runs.result import RunResult
+from urbanseg_core.util import hex_to_rgb
 
 from ..conftest import COLOURS, NAMES, T, UTM33
 
@@ -44,8 +46,12 @@ def test_results_map_overlays_keep_prediction_and_reference_readable():
     assert outlines.opacity == 1.0 and {s for _l, _c, s in outlines.legend} == {"outline"}
     assert not differences.shown                                    # ticked on by the user
     rgba = np.array(Image.open(io.BytesIO(differences.layer.png)).convert("RGBA"))
-    swapped = np.array([0x56, 0xB4, 0xE9, 255])                      # residential <-> non-res.
+    swapped = np.array([*hex_to_rgb(KINDS[2].colour), 255])         # residential <-> non-res.
     assert (rgba.reshape(-1, 4) == swapped).all(axis=1).any()
+    # each kind of difference reads apart from the classes it is drawn over (RGB distance)
+    classes = [np.array(hex_to_rgb(c)) for c in COLOURS[1:]]
+    for kind in KINDS:
+        assert min(np.abs(np.array(hex_to_rgb(kind.colour)) - c).sum() for c in classes) > 100
 
 
 def test_without_reference_only_the_prediction_and_with_confidence_its_hatching():

@@ -181,6 +181,9 @@ def status_label(info: RunInfo) -> str:
     if info.computed:
         return f"{took} (model {info.model_seconds:.1f} s)."
     if info.origin == "prefetch":
+        if info.waited < 0.05:  # "Done in 0.0 s" reads as if nothing ran
+            return ("Done: the sample was segmented in the background while the page opened "
+                    f"(model {info.model_seconds:.1f} s).")
         when = "when you pressed Run" if info.waited > 1.0 else "while the page opened"
         return (f"{took}: the sample was segmented in the background {when} "
                 f"(model {info.model_seconds:.1f} s).")

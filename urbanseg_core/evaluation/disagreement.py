@@ -38,11 +38,13 @@ class Kind:
 
 #: The kinds in code order (code 0, agreement, is transparent on the map).
 KINDS: tuple[Kind, ...] = (
-    Kind(MISSED, "missed built-up", "#D55E00",
+    # Okabe-Ito colours unlike the classes' blue and orange (vermilion and sky blue read as
+    # residential and as a lighter non-residential over the prediction)
+    Kind(MISSED, "missed built-up", "#CC79A7",
          "built up in the reference, not in the prediction"),
     Kind(EXTRA, "extra built-up", "#F0E442",
          "built up in the prediction, not in the reference"),
-    Kind(SWAPPED, "residential \u2194 non-residential", "#56B4E9",
+    Kind(SWAPPED, "residential \u2194 non-residential", "#009E73",
          "built up in both, but the other built-up class"),
 )
 #: Colour of each code from 0 (the agreement colour is never drawn).
