@@ -27,7 +27,8 @@ def print_areas(stats: AreaStats) -> None:
     for c in stats.classes:
         share = 100 * c.share_of_valid
         typer.echo(f"{c.name:<18}{c.pixels:>12,}{c.area_km2:>12.3f}{share:>11.2f}%")
-    typer.echo(f"{'valid area':<18}{'':>12}{stats.valid_km2:>12.3f}")
+    valid_px = sum(c.pixels for c in stats.classes)
+    typer.echo(f"{'valid area':<18}{valid_px:>12,}{stats.valid_km2:>12.3f}{100:>11.2f}%")
     if stats.nodata_km2:
         area = f"{stats.nodata_km2:.3f}" if stats.nodata_km2 >= 0.0005 else "<0.001"
         typer.echo(f"{'nodata':<18}{'':>12}{area:>12}")
