@@ -125,6 +125,7 @@ def test_results_page_says_where_the_split_is_unsure(ran):
     legend = " ".join(m.value for m in ran.markdown)
     assert "Prediction" in legend and "Split confidence below 50 % (off at first" in legend
     assert "unsure: residential or non-residential?" in legend
+    assert legend.index("Split confidence") < legend.index("Prediction")  # top layer first
     ran.checkbox(key="w_dl_confidence").check().run()
     assert not ran.exception, [e.value for e in ran.exception]
     with MemoryFile(result.download("tif-index-confidence")) as mem, mem.open() as src:

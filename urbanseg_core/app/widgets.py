@@ -95,12 +95,13 @@ def render_map(fmap, key: str, height: int = 520,
 
 
 def layer_legend(overlays: Sequence[Overlay]) -> None:
-    """The legend of every layer a map offers (:class:`~.map.Overlay`), in the page beside it:
-    each layer's name and its lines, the ones not shown at first marked as such."""
+    """The legend of every layer a map offers (:class:`~.map.Overlay`, bottom to top), in the
+    page beside it: each layer's name and its lines, the top layer first as in the map's own
+    legend and its layer switcher, the ones not shown at first marked as such."""
     blocks = "".join(
         legend_block(o.name if o.shown else f"{o.name} (off at first: tick it on in the "
                      "layer switcher)", o.legend)
-        for o in overlays if o.legend)
+        for o in reversed(overlays) if o.legend)
     st.markdown(blocks, unsafe_allow_html=True)
 
 
