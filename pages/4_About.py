@@ -5,7 +5,7 @@ import streamlit as st
 from urbanseg_core.app import shell
 from urbanseg_core.app.messages import CONNECT_STEPS
 
-shell.header("About & help").empty()
+shell.header("About & help", heavy=False).empty()
 st.markdown("""
 **urbanseg** maps built-up areas in Sentinel-2 satellite images and tells **residential**
 areas (housing) from **non-residential** ones (industry, commerce, public buildings), pixel

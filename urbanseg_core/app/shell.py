@@ -27,10 +27,17 @@ _STARTED: dict[str, bool] = {}
 _LOCK = threading.Lock()
 
 
-def header(title: str, caption: str | None = None):
-    """The page's title (and caption) at once; on a cold start, a loading note below them.
+def header(title: str, caption: str | None = None, heavy: bool = True):
+    """The page's title (and caption) at once; on a cold start, a loading note below them
+    while the app's heavy modules are imported (``heavy``; the About page needs none).
     Counts a new page visit when the page changed (:func:`~.state.enter_page`: its widgets
     are then drawn afresh from the settings model).
+
+    The heavy modules are imported here, through one module (:data:`_HEAVY`), for every page:
+    the first thread imports them and the others wait for it. Two pages of a starting app
+    importing them each their own way (the map page through Earth Engine's AOI, the compare
+    page through change detection) imported shapely in two threads at once, which fails with
+    "cannot import name ... from partially initialized module".
 
     Returns:
         The note's placeholder: call ``.empty()`` on it once the page is drawn.
@@ -40,9 +47,11 @@ def header(title: str, caption: str | None = None):
     if caption:
         st.caption(caption)
     note = st.empty()
-    if _HEAVY not in sys.modules:
+    if heavy and _HEAVY not in sys.modules:
         note.info("Starting up: loading the map and the model (the first time only, about "
                   "10 seconds)...", icon=":material/hourglass_top:")
+    if heavy:
+        lazy_import(_HEAVY)
     return note
 
 
