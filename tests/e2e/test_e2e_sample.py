@@ -35,7 +35,8 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     frame = map_frame(page)
     frame.locator(".urbanseg-basemap-note").wait_for(state="visible")
     assert "No basemap" in frame.locator(".urbanseg-basemap-note").inner_text()
-    assert frame.locator(".urbanseg-legend").is_hidden()  # nothing to explain before Run
+    legend = frame.locator(".urbanseg-legend").inner_text()  # before Run: the footprint only
+    assert "Scene footprint" in legend and "residential" not in legend, legend
     page.screenshot(path=str(artifacts / "sample_1_open.png"))
 
     # mark the true-colour image: if Run reloaded the map, the mark would be gone
