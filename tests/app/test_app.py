@@ -126,6 +126,9 @@ def test_results_page_says_where_the_split_is_unsure(ran):
     assert "Prediction" in legend and "Split confidence below 50 % (off at first" in legend
     assert "unsure: residential or non-residential?" in legend
     assert legend.index("Split confidence") < legend.index("Prediction")  # top layer first
+    assert legend.index("Scene footprint") < legend.index("Split confidence")  # drawn on top
+    assert not any("reference" in plain(c.value).lower() for c in ran.caption
+                   if "layer switcher" in plain(c.value))  # this run has no reference
     ran.checkbox(key="w_dl_confidence").check().run()
     assert not ran.exception, [e.value for e in ran.exception]
     with MemoryFile(result.download("tif-index-confidence")) as mem, mem.open() as src:

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 
 from urbanseg_core.app.widgets import cities_without_other, cross_city_frame
+from urbanseg_core.model.card import read_card
+from urbanseg_core.model.loading import default_model_path
 
 
 def _table(label, cities, mean):
@@ -37,9 +39,12 @@ def test_several_runs_are_named_and_no_table_is_empty():
 
 
 def test_cities_whose_labels_have_no_other_are_named():
-    """West San Jose's zoning labels no "other": its built-up vs other Dice of 1 says little."""
+    """West San Jose's zoning labels no "other": its built-up vs other Dice of 1 says little.
+    Found both in a crossval table (pixel counts) and in the bundled card's copy (no score)."""
     table = json.loads((Path(__file__).parents[2] / "models" / "crossval"
                         / "urbanseg-unet-0.4.0.json").read_text())
     assert cities_without_other([table]) == ["West San Jose"]
+    card = read_card(default_model_path())
+    assert cities_without_other(card.metrics["cross_city"][:1]) == ["West San Jose"]
     table["cities"]["cupertino_zoning"]["per_class"]["other"]["support_px"] = 5
     assert cities_without_other([table]) == []

@@ -192,3 +192,12 @@ def test_a_large_upload_gets_a_size_and_time_estimate():
     caption = " ".join(plain(c.value) for c in at.caption)
     assert "64 × 64 px (0.6 × 0.6 km), 11 bands: the model needs about" in caption
     assert not errors(at)
+
+
+def test_a_ready_answer_says_done_not_done_in_no_time():
+    from urbanseg_core.app.runner import RunInfo, status_label
+
+    for origin in ("run", "prefetch"):
+        label = status_label(RunInfo(False, origin, 0.01, 1.04))
+        assert label.startswith("Done:") and "0.0 s" not in label and "model 1.0 s" in label
+    assert status_label(RunInfo(True, "run", 2.04, 1.0)) == "Done in 2.0 s (model 1.0 s)."

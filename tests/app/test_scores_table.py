@@ -32,3 +32,9 @@ def test_a_class_the_reference_lacks_is_an_empty_row_of_the_confusion_matrix():
     assert sum(d["Pixels"] for d in other) == 0
     res = [d["Share"] for d in data if d["Reference"] == "residential"]
     assert sum(res) == 100.0
+
+
+def test_the_empty_row_prints_no_text():
+    _, spec = confusion_spec(_metrics(), NAMES)
+    text = [layer for layer in spec["layer"] if layer["mark"] != "rect"][0]
+    assert {"filter": "datum.Share != null"} in text["transform"]

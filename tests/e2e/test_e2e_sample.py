@@ -52,6 +52,10 @@ def test_sample_run_shows_overlay_and_downloads_geotiff(page, browser, app_url, 
     legend = map_frame(page).locator(".urbanseg-legend")
     legend.wait_for(state="visible")  # the prediction is on the map: its legend too
     assert "Prediction" in legend.inner_text() and "residential" in legend.inner_text()
+    legend.get_by_text("hide legend").click()  # folded away, so it never has to cover data
+    assert "residential" not in legend.inner_text() and "legend" in legend.inner_text()
+    legend.get_by_text("legend").click()
+    assert "residential" in legend.inner_text()
     page.get_by_text("Built-up share").first.wait_for()
     # the sidebar names the result made by this run, without another page switch
     page.locator("section[data-testid='stSidebar']").get_by_text(

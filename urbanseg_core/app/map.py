@@ -46,6 +46,10 @@ BASEMAPS: tuple[tuple[str, str], ...] = (
 #: Outline of the scene footprint (dashed near-black: no class colour) and of the area of
 #: interest (Okabe-Ito reddish purple).
 FOOTPRINT_STYLE = {"color": "#1A1A1A", "weight": 2, "fill": False, "dashArray": "6 4"}
+#: The footprint's name and legend line (the map's legend and the Results page's).
+FOOTPRINT = "Scene footprint"
+FOOTPRINT_LEGEND: tuple[LegendItem, ...] = (
+    ("edge of the image", FOOTPRINT_STYLE["color"], "dashed"),)
 AOI_STYLE = {"color": "#CC79A7", "weight": 3, "fillOpacity": 0.05}
 #: Drawing tools: rectangles and polygons only.
 DRAW_OPTIONS = {"polyline": False, "circle": False, "marker": False, "circlemarker": False,
@@ -148,17 +152,17 @@ def tile_overlay(tiles: TileLayer) -> folium.TileLayer:
                             **legend_option(tiles.name, items))
 
 
-def _geojson(geom: dict, name: str, style: dict, legend: str | None = None) -> folium.GeoJson:
-    """A geometry as a GeoJSON layer; ``legend``: its line in the map's legend."""
-    items = [(legend, style["color"], "outline")] if legend else []
+def _geojson(geom: dict, name: str, style: dict,
+             legend: Sequence[LegendItem] = ()) -> folium.GeoJson:
+    """A geometry as a GeoJSON layer, with its lines in the map's legend."""
     return folium.GeoJson({"type": "Feature", "geometry": geom, "properties": {"name": name}},
                           name=name, style_function=lambda _f: style,
-                          **legend_option(name, items))
+                          **legend_option(name, legend))
 
 
-def footprint_layer(geom: dict, name: str = "Scene footprint") -> folium.GeoJson:
+def footprint_layer(geom: dict, name: str = FOOTPRINT) -> folium.GeoJson:
     """The scene outline as a dashed GeoJSON layer, with its legend line."""
-    return _geojson(geom, name, FOOTPRINT_STYLE, "edge of the image (dashed)")
+    return _geojson(geom, name, FOOTPRINT_STYLE, FOOTPRINT_LEGEND)
 
 
 def aoi_group(aoi: dict, name: str = "Area of interest") -> folium.FeatureGroup:

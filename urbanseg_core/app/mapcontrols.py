@@ -15,14 +15,16 @@ from typing import Literal, Sequence
 from branca.element import MacroElement
 from folium.template import Template
 
-#: How a legend swatch is drawn: a filled square, a coloured outline, or hatching.
-Swatch = Literal["fill", "outline", "hatch"]
+#: How a legend swatch is drawn: a filled square, a coloured outline, a dashed outline, or
+#: hatching.
+Swatch = Literal["fill", "outline", "dashed", "hatch"]
 #: One legend line: ``(label, hex colour, swatch)``.
 LegendItem = tuple[str, str, Swatch]
 
 _SWATCH_CSS = {
     "fill": "background:{c}",
     "outline": "background:transparent;border:2px solid {c}",
+    "dashed": "background:transparent;border:2px dashed {c}",
     "hatch": "background:repeating-linear-gradient(45deg,{c} 0 2px,transparent 2px 5px)",
 }
 
@@ -40,8 +42,8 @@ def legend_block(title: str, items: Sequence[LegendItem]) -> str:
 
     Args:
         title: the block's title (a layer name).
-        items: ``(label, colour, swatch)`` lines; ``swatch`` is ``"fill"``, ``"outline"`` or
-            ``"hatch"``.
+        items: ``(label, colour, swatch)`` lines; ``swatch`` is ``"fill"``, ``"outline"``,
+            ``"dashed"`` or ``"hatch"``.
     """
     lines = "".join(
         '<div><span style="display:inline-block;box-sizing:border-box;width:14px;height:14px;'
@@ -120,11 +122,17 @@ class WheelAfterClick(MacroElement):
 
 class LayerLegend(_Box):
     """Bottom-right legend listing the legends of the layers on the map, the top layer first
-    (hidden when none has a legend)."""
+    (hidden when none has a legend). A line at its top folds it away ("hide legend") and
+    back ("legend"), so it never has to cover the data."""
 
     css_class = "urbanseg-legend"
     css = "padding:6px 8px;max-height:45%;overflow:auto"
     behaviour = """
+  var open = true, div = box.getContainer();
+  div.textContent = '';
+  var toggle = L.DomUtil.create('div', 'urbanseg-legend-toggle', div);
+  toggle.style.cssText = 'cursor:pointer;font:12px sans-serif;color:#555;text-align:right';
+  var body = L.DomUtil.create('div', 'urbanseg-legend-body', div);
   function refresh() {
     var found = [], seen = [];
     map.eachLayer(function (layer) {
@@ -135,10 +143,13 @@ class LayerLegend(_Box):
       }
     });
     found.sort(function (a, b) { return b.z - a.z; });
-    var div = box.getContainer();
-    div.innerHTML = found.map(function (f) { return f.html; }).join('');
+    toggle.innerHTML = open ? 'hide legend &#9662;' : 'legend &#9656;';
+    body.innerHTML = open ? found.map(function (f) { return f.html; }).join('') : '';
     div.style.display = found.length ? '' : 'none';
   }
+  // the toggle stays in the page (only the text and the body change), so Leaflet sees the
+  // click inside the control and the map does not take it as a click on the map
+  toggle.addEventListener('click', function () { open = !open; refresh(); });
   map.on('layeradd layerremove', refresh);
   refresh();
 """

@@ -177,13 +177,11 @@ def run(request, loaded, on_progress: Callable[[str, float], None],
 
 def status_label(info: RunInfo) -> str:
     """The status box's last line: what happened, in plain words, with the model's time."""
-    took = f"Done in {info.waited:.1f} s"
+    # an answer that was ready: "Done", not "Done in 0.0 s" (which reads as if nothing ran)
+    took = "Done" if info.waited < 0.05 else f"Done in {info.waited:.1f} s"
     if info.computed:
         return f"{took} (model {info.model_seconds:.1f} s)."
     if info.origin == "prefetch":
-        if info.waited < 0.05:  # "Done in 0.0 s" reads as if nothing ran
-            return ("Done: the sample was segmented in the background while the page opened "
-                    f"(model {info.model_seconds:.1f} s).")
         when = "when you pressed Run" if info.waited > 1.0 else "while the page opened"
         return (f"{took}: the sample was segmented in the background {when} "
                 f"(model {info.model_seconds:.1f} s).")

@@ -23,7 +23,8 @@ from ..runs.uploads import stage_weights
 from ..sentinel2 import NODATA
 from . import earthengine, resources, state
 from .controller import current_ref, run_request
-from .map import aoi_group, build_dynamic_map, compare_map, view_for
+from .map import (FOOTPRINT, FOOTPRINT_LEGEND, aoi_group, build_dynamic_map, compare_map,
+                  view_for)
 from .messages import area_method, as_text
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
@@ -207,14 +208,13 @@ def headline(result) -> None:
 def results_legend(result: RunResult) -> None:
     """Beside the Results map: the legend of each of its layers (the map's own legend lists
     only the layers ticked on) and how to show or hide them."""
-    layer_legend(result_overlays(result))
+    layer_legend(result_overlays(result),
+                 [(FOOTPRINT, FOOTPRINT_LEGEND)] if result.outline is not None else [])
     st.caption("Use the layer switcher (the layers icon, top right of the map) to change the "
                "background and to show or hide the true-colour image, the prediction" + (
                    ", the reference (drawn as outlines over the filled prediction, so the two "
                    "maps' colours never mix) and where they differ."
-                   if result.reference is not None else
-                   " and where the model is unsure. With a reference (Map & run page), the "
-                   "map also shows it and where the two differ."))
+                   if result.reference is not None else " and where the model is unsure."))
 
 
 def results_map(result: RunResult) -> None:

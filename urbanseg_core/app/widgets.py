@@ -17,7 +17,7 @@ from streamlit_folium import st_folium
 from ..errors import ModelLoadError, UrbansegError
 from ..training.cities import city_name
 from .map import Overlay
-from .mapcontrols import legend_block
+from .mapcontrols import LegendItem, legend_block
 from .messages import as_text, describe
 
 log = logging.getLogger("urbanseg.app")
@@ -94,11 +94,17 @@ def render_map(fmap, key: str, height: int = 520,
                      layer_control=layer_control, center=center, zoom=zoom)
 
 
-def layer_legend(overlays: Sequence[Overlay]) -> None:
-    """The legend of every layer a map offers (:class:`~.map.Overlay`, bottom to top), in the
-    page beside it: each layer's name and its lines, the top layer first as in the map's own
-    legend and its layer switcher, the ones not shown at first marked as such."""
-    blocks = "".join(
+def layer_legend(overlays: Sequence[Overlay],
+                 on_top: Sequence[tuple[str, Sequence[LegendItem]]] = ()) -> None:
+    """The legend of every layer a map offers, in the page beside it: each layer's name and
+    its lines, the top layer first as in the map's own legend, the ones not shown at first
+    marked as such.
+
+    Args:
+        overlays: the map's images (:class:`~.map.Overlay`), bottom to top.
+        on_top: ``(name, lines)`` of the lines drawn over every image (the footprint).
+    """
+    blocks = "".join(legend_block(name, items) for name, items in on_top) + "".join(
         legend_block(o.name if o.shown else f"{o.name} (off at first: tick it on in the "
                      "layer switcher)", o.legend)
         for o in reversed(overlays) if o.legend)
@@ -159,7 +165,9 @@ def confusion_spec(metrics: dict, class_names: list[str]) -> tuple[list[dict], d
                                      "gradientLength": 240, "titleLimit": 300}},
                 "tooltip": [{"field": f} for f in ("Reference", "Prediction", "Pixels",
                                                    "Share")]}},
-            {"mark": {"type": "text", "fontSize": 14}, "encoding": {
+            {"mark": {"type": "text", "fontSize": 14},
+             "transform": [{"filter": "datum.Share != null"}],  # an empty row, no "null"
+             "encoding": {
                 "text": {"field": "Share", "type": "quantitative", "format": ".1f"},
                 "color": {"condition": {"test": "datum.Share > 50", "value": "white"},
                           "value": "black"}}},
@@ -242,8 +250,11 @@ def cities_without_other(tables: list[dict]) -> list[str]:
     names = []
     for table in tables:
         for city, scores in (table.get("cities") or {}).items():
-            other = (scores.get("per_class") or {}).get("other") or {}
-            if other.get("support_px") == 0 and city_name(city) not in names:
+            if "per_class" in scores:  # a crossval table: the reference's pixel counts
+                absent = ((scores["per_class"].get("other") or {}).get("support_px") == 0)
+            else:  # a model card's copy: a class the labels lack has no score
+                absent = "other" in scores and scores["other"] is None
+            if absent and city_name(city) not in names:
                 names.append(city_name(city))
     return names
 
