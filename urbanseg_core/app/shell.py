@@ -47,10 +47,10 @@ def header(title: str, caption: str | None = None, heavy: bool = True):
     if caption:
         st.caption(caption)
     note = st.empty()
-    if heavy and _HEAVY not in sys.modules:
-        note.info("Starting up: loading the map and the model (the first time only, about "
-                  "10 seconds)...", icon=":material/hourglass_top:")
     if heavy:
+        if _HEAVY not in sys.modules:
+            note.info("Starting up: loading the map and the model (the first time only, "
+                      "about 10 seconds)...", icon=":material/hourglass_top:")
         lazy_import(_HEAVY)
     return note
 
