@@ -51,7 +51,7 @@ def legend_block(title: str, items: Sequence[LegendItem]) -> str:
         + _SWATCH_CSS[swatch].format(c=colour) + f'"></span>{escape(label)}</div>'
         for label, colour, swatch in items)
     return (f'<div style="font:13px sans-serif;line-height:20px;margin-bottom:2px">'
-            f'<b>{escape(title)}</b>{lines}</div>')
+            f'<span style="font-weight:bold">{escape(title)}</span>{lines}</div>')
 
 
 def class_items(class_names: Sequence[str], colours: Sequence[str], swatch: Swatch = "fill",
