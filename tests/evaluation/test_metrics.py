@@ -45,6 +45,14 @@ def test_reference_nodata_is_ignored():
     m = evaluate_maps(PRED, ref)
     assert m["valid_px"] == 4
     assert m["per_class"]["other"]["support_px"] == 1
+    assert m["unscored_reference_px"] == 1  # PRED has no data at (1, 2)
+
+
+def test_reference_pixels_without_prediction_are_counted_as_unscored():
+    pred = PRED.copy()
+    pred.flat[:2] = 255  # the image has no data there (and at (1, 2) already)
+    m = evaluate_maps(pred, REF)
+    assert m["unscored_reference_px"] == 3 and m["valid_px"] == REF.size - 3
 
 
 def test_absent_class_is_nan_and_json_null():

@@ -20,7 +20,6 @@ from ..evaluation.disagreement import shares as disagreement_shares
 from ..model.card import ModelCard
 from ..runs.request import RunRequest
 from ..runs.uploads import stage_weights
-from ..sentinel2 import NODATA
 from . import earthengine, resources, state
 from .controller import current_ref, run_request
 from .map import (FOOTPRINT, FOOTPRINT_LEGEND, aoi_group, build_dynamic_map, compare_map,
@@ -328,7 +327,7 @@ def agreement(result) -> None:
     # a static table: the browser's interactive grid writes "None" in undefined cells
     st.table(metrics_frame(mt).hide(axis="index"))
     no_other = not (mt.get("per_class", {}).get(result.class_names[0]) or {}).get("support_px")
-    unscored = int(((result.reference != NODATA) & (result.classes == NODATA)).sum())
+    unscored = mt.get("unscored_reference_px") or 0
     st.caption("Empty cells are undefined (recall of a class the reference does not have; "
                "every score of a class absent from both maps). Built-up share where both maps "
                f"have data: predicted {_pct(mt.get('built_up_share_pred'))}, reference "

@@ -179,9 +179,11 @@ def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
         A dict with ``dice_weighted``, ``dice_macro_builtup``, ``dice_binary_builtup``,
         ``per_class`` ({name: {dice, iou, precision, recall, support_px}}),
         ``confusion_matrix`` (list of lists, rows = reference, columns = prediction),
-        ``built_up_share_pred``, ``built_up_share_ref`` (fractions 0-1), ``valid_px`` and
-        ``swapped_builtup`` (:func:`swapped_builtup`: ``None`` unless the reference's
-        built-up classes look swapped). Undefined ratios are NaN (see module docstring).
+        ``built_up_share_pred``, ``built_up_share_ref`` (fractions 0-1), ``valid_px``,
+        ``unscored_reference_px`` (reference pixels where the prediction has no data: not
+        scored) and ``swapped_builtup`` (:func:`swapped_builtup`: ``None`` unless the
+        reference's built-up classes look swapped). Undefined ratios are NaN (see module
+        docstring).
 
     Raises:
         ReferenceError_: no pixel is valid in both maps.
@@ -194,6 +196,7 @@ def evaluate_maps(pred: np.ndarray, ref: np.ndarray,
             "overlap the image's valid area."
         )
     scores = scores_from_confusion(cm, class_names)
+    scores["unscored_reference_px"] = int(((ref != NODATA) & (pred == NODATA)).sum())
     scores["swapped_builtup"] = swapped_builtup(cm)
     return scores
 

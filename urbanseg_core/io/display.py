@@ -95,24 +95,34 @@ def latlon_bounds(crs: CRS | None, transform, shape: tuple[int, int]) -> list[li
     return [[s, w], [n, e]]
 
 
-def _warp(data: np.ndarray, crs: CRS, transform, resampling: Resampling, nodata: float,
-          max_side: int) -> tuple[np.ndarray, list[list[float]]]:
-    """Reproject ``(C, H, W)`` data to EPSG:3857, at most ``max_side`` px a side."""
+def _reprojected(data: np.ndarray, crs: CRS, transform, dst_crs: CRS, resampling: Resampling,
+                 nodata: float, max_side: int | None = None) -> tuple[np.ndarray, object]:
+    """``(C, H, W)`` data reprojected to ``dst_crs`` (GDAL's default grid for it: square
+    pixels of about the input's size, shrunk to at most ``max_side`` px a side); returns the
+    data, ``nodata`` outside the input or where a band held it, and its transform."""
     count, height, width = data.shape
-    left, bottom, right, top = array_bounds(height, width, transform)
+    bounds = array_bounds(height, width, transform)
     dst_transform, dst_w, dst_h = calculate_default_transform(
-        crs, WEB_MERCATOR, width, height, left, bottom, right, top)
-    scale = max(dst_w, dst_h) / max_side
+        crs, dst_crs, width, height, *bounds)
+    scale = max(dst_w, dst_h) / max_side if max_side else 1
     if scale > 1:
         dst_w, dst_h = max(1, int(round(dst_w / scale))), max(1, int(round(dst_h / scale)))
         dst_transform, dst_w, dst_h = calculate_default_transform(
-            crs, WEB_MERCATOR, width, height, left, bottom, right, top,
-            dst_width=dst_w, dst_height=dst_h)
+            crs, dst_crs, width, height, *bounds, dst_width=dst_w, dst_height=dst_h)
     out = np.full((count, dst_h, dst_w), nodata, dtype=data.dtype)
     reproject(data, out, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
-              dst_crs=WEB_MERCATOR, resampling=resampling, src_nodata=nodata, dst_nodata=nodata)
+              dst_crs=dst_crs, resampling=resampling, src_nodata=nodata, dst_nodata=nodata)
+    return out, dst_transform
+
+
+def _warp(data: np.ndarray, crs: CRS, transform, resampling: Resampling, nodata: float,
+          max_side: int) -> tuple[np.ndarray, list[list[float]]]:
+    """Reproject ``(C, H, W)`` data to EPSG:3857, at most ``max_side`` px a side; returns it
+    with its ``[[south, west], [north, east]]`` bounds in degrees."""
+    out, dst_transform = _reprojected(data, crs, transform, WEB_MERCATOR, resampling, nodata,
+                                      max_side)
     w, s, e, n = transform_bounds(WEB_MERCATOR, "EPSG:4326",
-                                  *array_bounds(dst_h, dst_w, dst_transform))
+                                  *array_bounds(*out.shape[1:], dst_transform))
     return out, [[s, w], [n, e]]
 
 
@@ -397,22 +407,15 @@ def on_utm(picture: np.ndarray, classes: np.ndarray, crs: CRS, transform
         ``(picture (h2, w2, C) uint8, classes (h2, w2) uint8, pixel side in metres)``;
         outside the input's footprint the picture is white and the classes :data:`NODATA`.
     """
-    height, width = classes.shape
-    west, south, east, north = wgs84_bounds(crs, transform, (height, width))
+    west, south, east, north = wgs84_bounds(crs, transform, classes.shape)
     utm = utm_crs_for((west + east) / 2, (south + north) / 2)
-    dst_transform, dst_w, dst_h = calculate_default_transform(
-        crs, utm, width, height, *array_bounds(height, width, transform))
-    bands = np.concatenate([np.moveaxis(picture, -1, 0),
-                            np.ones((1, height, width), "uint8")]).astype("uint8")
-    out = np.zeros((bands.shape[0], dst_h, dst_w), dtype="uint8")
-    reproject(bands, out, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
-              dst_crs=utm, resampling=Resampling.nearest)
-    inside = out[-1] == 1
-    redrawn = np.where(inside[None], out[:-1], 255)
-    cls = np.full((dst_h, dst_w), NODATA, dtype="uint8")
-    reproject(classes, cls, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
-              dst_crs=utm, resampling=Resampling.nearest, src_nodata=NODATA, dst_nodata=NODATA)
-    return np.moveaxis(redrawn, 0, -1).astype("uint8"), cls, float(abs(dst_transform.a))
+    # a band of ones marks the footprint (nodata 0 is per band: black pixels stay black)
+    bands = np.concatenate([np.moveaxis(picture, -1, 0), np.ones((1, *classes.shape), "uint8")])
+    out, dst_transform = _reprojected(bands.astype("uint8"), crs, transform, utm,
+                                      Resampling.nearest, 0)
+    redrawn = np.where(out[-1:] == 1, out[:-1], 255).astype("uint8")
+    cls, _ = _reprojected(classes[None], crs, transform, utm, Resampling.nearest, NODATA)
+    return np.moveaxis(redrawn, 0, -1), cls[0], float(abs(dst_transform.a))
 
 
 def figure_rgba(picture: np.ndarray, classes: np.ndarray, colours: Sequence[str],

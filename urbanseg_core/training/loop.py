@@ -114,10 +114,11 @@ def _holdout_words(block: tuple[int, int, int, int], split: int, buffer: int,
     def km(px: int) -> str:
         return f"{px * pixel_m / 1000:.1f} km"
 
-    r0, r1, c0, c1 = block
     def side(low: bool, high: bool, names: tuple[str, str]) -> list[str]:
+        """The edge the block touches on one axis (none when it spans the axis)."""
         return [names[0]] if low and not high else [names[1]] if high and not low else []
 
+    r0, r1, c0, c1 = block
     sides = side(r0 == 0, r1 >= shape[0], ("north", "south")) + side(
         c0 == 0, c1 >= shape[1], ("west", "east"))
     where = ("in its middle" if not sides else f"at its {sides[0]} edge" if len(sides) == 1
