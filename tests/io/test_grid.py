@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pyproj import CRS as ProjCRS
 from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from urbanseg_core.io.grid import Grid, linear_unit_m, utm_crs_for, utm_grid
+from urbanseg_core.io.grid import (Grid, crs_name, is_geographic, linear_unit_m, utm_crs_for,
+                                   utm_grid)
 
 
 def test_an_aligned_utm_footprint_keeps_its_grid():
@@ -33,6 +35,17 @@ def test_a_footprint_in_degrees_gets_a_covering_10_m_utm_grid():
 @pytest.mark.parametrize("epsg, factor", [(32633, 1.0), (2264, 0.3048006096)])
 def test_crs_units_in_metres(epsg, factor):
     assert linear_unit_m(CRS.from_epsg(epsg)) == pytest.approx(factor)
+    assert linear_unit_m(f"EPSG:{epsg}") == pytest.approx(factor)
+
+
+@pytest.mark.parametrize("crs, name, geographic", [
+    (CRS.from_epsg(32643), "WGS 84 / UTM zone 43N", False),
+    ("EPSG:2154", "RGF93 v1 / Lambert-93", False),
+    ("EPSG:4326", "WGS 84", True),
+    (ProjCRS.from_epsg(2227), "NAD83 / California zone 3 (ftUS)", False),
+])
+def test_crs_names_as_their_definitions_give_them(crs, name, geographic):
+    assert crs_name(crs) == name and is_geographic(crs) is geographic
 
 
 def test_window_and_pixel_size():
