@@ -92,6 +92,26 @@ def test_improving_the_model_keeps_a_better_model_that_new_runs_use(
     assert record["adapted_from"]["name"] == "tiny-test"
 
 
+def test_a_model_no_better_than_its_parent_is_not_kept_and_the_page_says_why(
+        monkeypatch, run_with_reference, tiny_model_path):
+    """A learning rate of 1e-12 leaves the weights as they were: the adapted model ties with
+    its parent on the held-back block, and the page says it was not kept, with both scores."""
+    original = loop_module.AdaptSettings
+    monkeypatch.setattr(loop_module, "AdaptSettings", lambda **kw: original(**{
+        **kw, "crop_size": 64, "batch_size": 4, "max_steps": 4, "checks": 1, "lr": 1e-12}))
+    request, result = run_with_reference
+    at = page(request, result, tiny_model_path)
+    at.button(key="w_adapt_start").click().run()
+    job = wait_for_job(at)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert job.error is None and job.model is None and not job.result.accepted
+    info = " ".join(i.value for i in at.info)
+    assert "not saved" in info and "stay as they are" in info
+    assert f"{job.result.score_before:.3f}" in info.replace("\\", "")
+    assert not at.success and at.button(key="w_adapt_again")
+
+
 def test_stop_ends_the_adaptation_and_keeps_no_model(run_with_reference, tiny_model,
                                                      tmp_path):
     request, result = run_with_reference

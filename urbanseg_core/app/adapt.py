@@ -33,6 +33,7 @@ from ..runs.result import RunResult
 from ..util import safe_name
 from . import earthengine, resources, state
 from .controller import current_ref
+from .messages import as_text, describe
 from .widgets import show_error
 
 if TYPE_CHECKING:  # the adaptation modules import PyTorch: loaded when a job starts
@@ -229,6 +230,10 @@ def _outcome(job: AdaptJob) -> None:
             if note:
                 st.caption(note)
         use_button(m, key="w_adapt_use")
+    elif job.result is not None:  # finished, not better: say so, with the scores
+        refusal = lazy_import(ADAPT_PACKAGE + ".card").not_better(job.result)
+        st.info(as_text(f"{describe(refusal)} The current model and results stay as they "
+                        "are."))
     if st.button("Start again", key="w_adapt_again"):
         st.session_state.pop(JOB, None)
         st.rerun()

@@ -126,11 +126,12 @@ def adapted_card(result: AdaptResult, name: str, description: str = "") -> Model
     })
 
 
-def refuse_unless_better(result: AdaptResult) -> None:
-    """Raise :class:`~urbanseg_core.errors.NotBetterError` unless the adapted weights beat
-    their parent on the validation blocks (``result.accepted``)."""
+def not_better(result: AdaptResult) -> NotBetterError | None:
+    """Why adapted weights are refused (``None`` when they beat their parent on the
+    validation blocks, ``result.accepted``): the scores, and the gain's lower bound when the
+    gain is within the block's own variation."""
     if result.accepted:
-        return
+        return None
     if result.score_after > result.score_before:
         reason = (f"scores {result.score_after:.3f} against {result.score_before:.3f} for "
                   f"{result.parent.card.name} on the held-back validation block, but that gain "
@@ -141,10 +142,18 @@ def refuse_unless_better(result: AdaptResult) -> None:
         reason = (f"is no better than {result.parent.card.name} on the held-back validation "
                   f"block ({SCORE_NAME} {result.score_after:.3f} against "
                   f"{result.score_before:.3f})")
-    raise NotBetterError(
+    return NotBetterError(
         f"The adapted model {reason}, so it was not saved.",
         "Adapt on a larger labelled area or for longer, or keep using the current model.",
         before=result.score_before, after=result.score_after, metric=SCORE_NAME)
+
+
+def refuse_unless_better(result: AdaptResult) -> None:
+    """Raise :func:`not_better`'s :class:`~urbanseg_core.errors.NotBetterError` unless the
+    adapted weights beat their parent on the validation blocks."""
+    refusal = not_better(result)
+    if refusal is not None:
+        raise refusal
 
 
 def save_adapted(result: AdaptResult, card_path: str | Path,
