@@ -318,6 +318,10 @@ def test_upload_with_band_names_runs_and_keeps_inputs_on_error():
     assert not at.exception, [e.value for e in at.exception]
     assert "Agreement with the reference" in [s.value for s in at.subheader]
     assert list(at.table[0].value["Class"]) == result.class_names
+    # the headline is the built-up classes' mean Dice, not the weighted Dice (mostly other)
+    headline = {m.label: m.value for m in at.metric}["Built-up classes agree (Dice)"]
+    dice = [2 * cm[c, c] / (cm[c].sum() + cm[:, c].sum()) for c in (1, 2) if cm[c].sum()]
+    assert headline == f"{np.mean(dice):.3f}"
 
     # removing the reference: the next run has none, the image stays
     at.switch_page("pages/1_Map_and_run.py").run()

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ..errors import UrbansegError
 from ..evaluation.disagreement import shares as disagreement_shares
+from ..evaluation.metrics import macro_builtup_present
 from ..model.card import ModelCard
 from ..runs.request import RunRequest
 from ..runs.uploads import stage_weights
@@ -198,10 +200,13 @@ def headline(result) -> None:
                    f"{unsure.threshold_pct} %). Tick “{UNSURE}” in the map's layer switcher "
                    "to see where.")
     if result.metrics:
-        dw = result.metrics.get("dice_weighted")
-        m3.metric("Agreement with the reference (Dice)", f"{dw:.3f}" if dw is not None else "–",
-                  help="Sørensen-Dice per class, weighted by reference pixels (as the "
-                       "original project reported). 1 = identical, 0 = no overlap.")
+        macro = macro_builtup_present(np.asarray(result.metrics["confusion_matrix"]))
+        m3.metric("Built-up classes agree (Dice)",
+                  f"{macro:.3f}" if not math.isnan(macro) else "–",
+                  help="Mean Sørensen-Dice of residential and non-residential (the classes the "
+                       "reference labels): 1 = identical, 0 = no overlap. The weighted Dice "
+                       "below counts every pixel, mostly “other”, and so stays high even "
+                       "when the built-up classes disagree.")
 
 
 def results_legend(result: RunResult) -> None:

@@ -35,9 +35,10 @@ def table(m: dict) -> str:
         lines.append(f"{name:<18}{f(c['dice']):>8}{f(c['iou']):>8}{f(c['precision']):>8}"
                      f"{f(c['recall']):>8}{c['support_px']:>12,}")
     lines += [
-        f"weighted Dice: {f(m['dice_weighted']).strip()}   macro built-up Dice: "
+        f"macro built-up Dice (residential and non-residential): "
         f"{f(m['dice_macro_builtup']).strip()}   binary built-up Dice: "
-        f"{f(m['dice_binary_builtup']).strip()}",
+        f"{f(m['dice_binary_builtup']).strip()}   weighted Dice (every pixel, mostly other): "
+        f"{f(m['dice_weighted']).strip()}",
         f"built-up share: predicted {100 * m['built_up_share_pred']:.2f}%, reference "
         f"{100 * m['built_up_share_ref']:.2f}% of {m['valid_px']:,} px valid in both",
         "confusion matrix, pixels (rows = reference, columns = prediction):",
