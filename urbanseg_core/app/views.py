@@ -284,9 +284,28 @@ def _pct(share) -> str:
     return "–" if share is None or math.isnan(share) else f"{100 * share:.1f} %"
 
 
+def table_changed(result) -> bool:
+    """True when the reference's value table on Map & run (the class each value is compared
+    with) is no longer the one this result's comparison used."""
+    used = (result.source.get("reference") or {}).get("values")
+    ref = st.session_state.get(REFERENCE)
+    if not used or not ref or ref["sha256"] != result.source["reference"].get("sha256"):
+        return False
+    prefix = ref["sha256"][:16] + ":"
+    now = {k[len(prefix):]: c for k, c in state.settings().ref_values.items()
+           if k.startswith(prefix)}
+    return any(now.get(value, cls) != cls for value, cls in used.items())
+
+
 def swap_warning(result) -> None:
     """A warning when the reference's residential and non-residential codes look swapped,
-    with a button that swaps them in the reference's value table."""
+    with a button that swaps them in the reference's value table; once the table has
+    changed, a note that the figures are from the earlier table instead."""
+    if table_changed(result):
+        st.info("The reference's value table has changed since this comparison: the figures "
+                "below use the earlier one. Press Run on the Map & run page to compare "
+                "again.")
+        return
     hint = (result.metrics or {}).get("swapped_builtup")
     if not hint:
         return
