@@ -109,7 +109,8 @@ def test_reference_codes_are_shown_and_mapped_by_the_user(tiny_page, tiny_app_ur
     page.get_by_role("heading", name="Agreement with the reference").wait_for()
     page.screenshot(path=str(artifacts / "first_use_5_agreement.png"), full_page=True)
     # the linked maps' caption names how the reference was read
-    page.get_by_text(re.compile(r"the reference \(your value table codes\)")).first.wait_for()
+    page.get_by_text(re.compile(r"the reference \(auto \(\w+\) codes, classes as in the value "
+                                r"table\)")).first.wait_for()
 
 
 def test_a_crafted_file_name_is_text_not_a_link(tiny_page, tiny_app_url, tmp_path):

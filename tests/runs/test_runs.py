@@ -13,6 +13,7 @@ import pytest
 import rasterio
 from PIL import Image
 
+from urbanseg_core.app.messages import codes_words
 from urbanseg_core.errors import BandOrderError, InputError
 from urbanseg_core.inference.predict import tiling_for
 from urbanseg_core.io.bandfolder import guess_offset
@@ -187,6 +188,10 @@ def test_a_value_table_maps_any_reference_codes(tmp_path, tiny_model):
     assert mapped.metrics["dice_weighted"] == pytest.approx(1.0)
     assert mapped.metrics["swapped_builtup"] is None
     assert mapped.manifest()["source"]["reference"]["values"] == {"0": 0, "1": 2, "2": 1}
+    # the detected codes are named beside the table (the page said "your value table codes")
+    assert mapped.reference_codes == "auto (index) codes, classes as in the value table"
+    assert codes_words(mapped.reference_codes) == mapped.reference_codes
+    assert codes_words(as_index.reference_codes) == "auto (index) codes"
     assert RunRequest(kind="upload", name="a", sha256="i", reference_values=table).key("m") \
         != RunRequest(kind="upload", name="a", sha256="i").key("m")
 

@@ -103,6 +103,13 @@ def offset_sentence(guess, ticked: bool) -> str:
     return f"{box}: {guess.reason[0].lower()}{guess.reason[1:]}"
 
 
+def codes_words(label: str | None) -> str:
+    """How a result's reference was read, for a caption: ``"esm codes"``, ``"auto (ghsl)
+    codes"``, ``"auto (esm) codes, classes as in the value table"``."""
+    label = label or "unknown"
+    return label if "codes" in label else f"{label} codes"
+
+
 def area_method(method: str) -> str:
     """How areas were measured (:attr:`~urbanseg_core.evaluation.areas.AreaStats.
     pixel_area_method`), in one plain sentence."""

@@ -26,7 +26,7 @@ from . import earthengine, resources, state
 from .controller import current_ref, run_request
 from .map import (FOOTPRINT, FOOTPRINT_LEGEND, aoi_group, build_dynamic_map, compare_map,
                   view_for)
-from .messages import area_method, as_text
+from .messages import area_method, as_text, codes_words
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
 from .panels import PANELS, REFERENCE, SourcePanel
 from .widgets import (card_metrics_frame, cities_without_other, confusion_chart,
@@ -266,7 +266,7 @@ def side_by_side(result: RunResult) -> None:
         render_map(compare_map(*comparison(result), outline=result.outline),
                    key="map_compare", height=420)
         st.caption(as_text(f"The two maps move together. Left: the prediction; right: the "
-                           f"reference ({result.reference_codes} codes). Tick “{DIFFERENCES}” "
+                           f"reference ({codes_words(result.reference_codes)}). Tick “{DIFFERENCES}” "
                            "in the right map's layer switcher to see where they differ."))
     if result.metrics and result.metrics.get("confusion_matrix"):
         parts = [f"{name} {100 * share:.1f} %" for name, share

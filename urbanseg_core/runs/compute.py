@@ -149,8 +149,9 @@ def _reference(request: RunRequest, seg: Segmentation, remote: RemoteSource | No
         progress("reference", 0.0)
         if request.reference_values is not None:
             values = dict(request.reference_values)
+            codes = _codes_label(request.reference_path, request.reference_codes)
             return (read_reference(request.reference_path, seg, values=values),
-                    "your value table")
+                    f"{codes} codes, classes as in the value table")
         reference = read_reference(request.reference_path, seg, request.reference_codes)
         return reference, _codes_label(request.reference_path, request.reference_codes)
     if request.kind == "earthengine" and remote is not None:
