@@ -115,6 +115,17 @@ def test_stack_and_change_refuse_existing_outputs_too(cli, tmp_path):
     assert "is one of the inputs" in line and out.exists()
 
 
+def test_a_geotiff_output_must_be_named_so(cli, tiny_model_path, small_tif, tmp_path):
+    """``-o mask.png`` would be a GeoTIFF that picture viewers cannot open: refused first."""
+    line = _plain(cli("predict", small_tif, "-o", tmp_path / "mask.png", "--model",
+                      tiny_model_path))
+    assert "written as a GeoTIFF; name it mask.tif" in line
+    folder = band_folder(tmp_path / "scene")
+    assert "name it change.tif" in _plain(cli("change", folder, folder, "-o",
+                                              tmp_path / "change.jpg"))
+    assert not list(tmp_path.glob("mask*")) and not list(tmp_path.glob("change*"))
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(cli, tiny_model_path,
                                                                  small_tif, tmp_path,
                                                                  monkeypatch):

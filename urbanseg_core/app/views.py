@@ -266,8 +266,9 @@ def side_by_side(result: RunResult) -> None:
         render_map(compare_map(*comparison(result), outline=result.outline),
                    key="map_compare", height=420)
         st.caption(as_text(f"The two maps move together. Left: the prediction; right: the "
-                           f"reference ({codes_words(result.reference_codes)}). Tick “{DIFFERENCES}” "
-                           "in the right map's layer switcher to see where they differ."))
+                           f"reference ({codes_words(result.reference_codes)}). Tick "
+                           f"“{DIFFERENCES}” in the right map's layer switcher to see where "
+                           "they differ."))
     if result.metrics and result.metrics.get("confusion_matrix"):
         parts = [f"{name} {100 * share:.1f} %" for name, share
                  in disagreement_shares(result.metrics["confusion_matrix"]).items()]

@@ -13,8 +13,8 @@ from ..model.loading import load_model
 from ..util import write_bytes_atomic
 from .errors import fail
 from .options import (BandsOption, DnOffsetOption, ModelOption, OverwriteOption, band_list,
-                      check_paths, dn_offset_check, number_check, pixels_check,
-                      progress_bar)
+                      check_geotiff_name, check_paths, dn_offset_check, number_check,
+                      pixels_check, progress_bar)
 
 SHORT_HELP = "Change between two dates: from-to map and km²."
 _DEFAULTS = ChangeParams()
@@ -63,7 +63,8 @@ def change(
     bands: BandsOption = None,
     dn_offset: DnOffsetOption = None,
     dn_offset_after: Optional[float] = typer.Option(
-        None, "--dn-offset-after", callback=dn_offset_check, help="DN offset of AFTER when it differs from BEFORE's "
+        None, "--dn-offset-after", callback=dn_offset_check,
+        help="DN offset of AFTER when it differs from BEFORE's "
         "(e.g. -1000 for a Level-2A product of 2022 or later); default: --dn-offset."),
     min_magnitude: float = typer.Option(
         _DEFAULTS.min_magnitude, "--min-magnitude", callback=number_check(
@@ -86,6 +87,7 @@ def change(
     scene's normal date-to-date difference, the model sees built-up area at one date at
     least, and the changed area is at least --min-area.
     """
+    check_geotiff_name(output, "change map")
     _check_paths(before, after, [output, json_path, geojson], model, overwrite)
     params = ChangeParams(min_magnitude=min_magnitude, min_area_m2=min_area)
     loaded = load_model(model)

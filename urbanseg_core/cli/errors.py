@@ -13,9 +13,9 @@ from typing import Callable, NoReturn
 
 import typer
 
-from ..errors import (Fixes, NotBetterError, OffsetMetadataError, OutputExistsError, ReferenceCodesError,
-                      StaleGraphError, TilingError, TooLargeError, UnnamedBandsError, UrbansegError,
-                      WeightsMismatchError, reword)
+from ..errors import (Fixes, NotBetterError, OffsetMetadataError, OutputExistsError,
+                      ReferenceCodesError, StaleGraphError, TilingError, TooLargeError,
+                      UnnamedBandsError, UrbansegError, WeightsMismatchError, reword)
 from ..sentinel2 import MODEL_BANDS
 
 

@@ -130,6 +130,14 @@ def check_paths(outputs: Sequence[Path | None], inputs: Sequence[Path | None],
     check_outputs(outputs, inputs, overwrite)
 
 
+def check_geotiff_name(path: Path, what: str = "mask") -> None:
+    """Fail early when a GeoTIFF output is named otherwise (``-o mask.png`` would hold a
+    GeoTIFF that picture viewers cannot open)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        fail(f"{path.name}: the {what} is written as a GeoTIFF; name it "
+             f"{path.with_suffix('.tif').name}.")
+
+
 def check_writable(path: Path, example: str = "mask.tif") -> None:
     """Fail early (before any work) when an output file cannot be written; ``example``: a
     file name to suggest when ``path`` is a folder."""

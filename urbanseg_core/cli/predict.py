@@ -15,8 +15,9 @@ from ..model.loading import load_model
 from ..util import write_bytes_atomic
 from .errors import fail
 from .options import (DEFAULT_MAX_PIXELS, BandsOption, DnOffsetOption, ModelOption,
-                      OverlapOption, OverwriteOption, TileSizeOption, band_list, check_paths,
-                      choice_check, image_input, note, pixels_check, progress_bar, user_notes)
+                      OverlapOption, OverwriteOption, TileSizeOption, band_list,
+                      check_geotiff_name, check_paths, choice_check, image_input, note,
+                      pixels_check, progress_bar, user_notes)
 
 SHORT_HELP = "Segment one scene (GeoTIFF or band folder)."
 
@@ -94,6 +95,7 @@ def predict(
     source = SAMPLE_SCENE if sample else input
     if not source.exists():
         fail(f"{source} not found. Give a Sentinel-2 GeoTIFF or a folder of band files.")
+    check_geotiff_name(output)
     check_paths([output, json_path], [source, model], overwrite)
     loaded = load_model(model)
     with image_input(source, max_pixels, bands, dn_offset) as (raster, offset):
