@@ -112,6 +112,38 @@ def test_results_page_shows_statistics_and_downloads(ran):
     assert ran.dataframe[0].value.equals(table)
 
 
+def test_the_sample_can_be_compared_with_a_reference(ran):
+    """A reference uploaded with the sample scene selected (the Results page tells users to
+    upload one next to their image): index codes, equal to the prediction but for a
+    residential strip made non-residential."""
+    import rasterio
+    from urbanseg_core.io.sample import SAMPLE_SCENE
+
+    pred = ran.session_state[state.RESULT].classes.copy()
+    ref = np.where(pred == 255, 0, pred).astype("uint8")
+    ref[:, :100][ref[:, :100] == 2] = 1
+    with rasterio.open(SAMPLE_SCENE) as src:
+        grid = {"crs": src.crs, "transform": src.transform}
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=ref.shape[1], height=ref.shape[0], count=1,
+                      dtype="uint8", **grid) as dst:
+            dst.write(ref, 1)
+        ref_bytes = mem.read()
+    at = _fresh()
+    assert at.radio(key=key(at, "source")).value == "sample"
+    at.file_uploader(key=key(at, "reference")).set_value(("ref.tif", ref_bytes, "image/tiff"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    summary = [plain(c.value) for c in at.caption if "Run will use" in plain(c.value)]
+    assert summary == ["Run will use: the sample scene, reference ref.tif."], summary
+    at.button(key="w_run").click().run()
+    metrics = at.session_state[state.RESULT].metrics
+    valid = pred != 255
+    moved = ((pred == 2) & (ref == 1))[valid].sum()
+    assert metrics["confusion_matrix"][1][2] == moved > 0
+    assert np.trace(np.asarray(metrics["confusion_matrix"])) == valid.sum() - moved
+
+
 def test_results_page_says_where_the_split_is_unsure(ran):
     ran.switch_page("pages/2_Results.py").run()
     result = ran.session_state[state.RESULT]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import streamlit as st
@@ -65,12 +65,19 @@ class SourcePanel:
 
 
 def sample_panel() -> SourcePanel:
-    """The bundled sample scene: nothing to choose."""
+    """The bundled sample scene, and an optional reference mask with its value table."""
     view = resources.sample_view()
     st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
                "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
-    return SourcePanel(request=sample_request(), map_view=(view.true_colour, view.outline),
-                       summary="Run will use: the sample scene.")
+    table = reference_upload()
+    ref = st.session_state.get(REFERENCE) if table else None
+    request = sample_request()
+    if ref:
+        request = replace(request, reference_path=ref["path"], reference_sha256=ref["sha256"],
+                          reference_codes="auto", reference_values=table)
+    return SourcePanel(request=request, map_view=(view.true_colour, view.outline),
+                       summary=as_text("Run will use: the sample scene"
+                                       + (f", reference {ref['name']}" if ref else "") + "."))
 
 
 # ------------------------------------------------------------------------------ uploads
