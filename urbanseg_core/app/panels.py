@@ -68,7 +68,10 @@ def sample_panel() -> SourcePanel:
     """The bundled sample scene, and an optional reference mask with its value table."""
     view = resources.sample_view()
     st.caption("Sentinel-2 Level-1C, tile T33UUU, 16 February 2017: 10.2 × 7.7 km west of "
-               "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017.")
+               "Berlin (Nauen and villages). Contains modified Copernicus Sentinel data 2017. "
+               "A winter scene with haze in the east: the model marks the larger built-up "
+               "areas and misses villages among trees, such as the one north of the lake in "
+               "the centre.")
     table = reference_upload()
     ref = st.session_state.get(REFERENCE) if table else None
     request = sample_request()
