@@ -105,6 +105,10 @@ def test_results_page_shows_statistics_and_downloads(ran):
     manifest = json.loads(result.manifest_json())
     assert manifest["model"]["sha256"] == result.model["sha256"]
     assert manifest["source"]["kind"] == "sample"
+    # the engine that ran: the shipped graph with ONNX Runtime (requirements.txt has it)
+    assert (manifest["model"]["engine"], manifest["model"]["graph"]) == (
+        "ONNX Runtime", DEFAULT_CARD.with_suffix(".onnx").name)
+    assert manifest["software"]["packages"]["onnxruntime"]
     # switching away and back keeps the result
     ran.switch_page("pages/3_Model.py").run()
     ran.switch_page("pages/2_Results.py").run()

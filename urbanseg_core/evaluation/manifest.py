@@ -21,7 +21,7 @@ from .metrics import json_safe
 
 #: Packages whose versions are recorded.
 PACKAGES: tuple[str, ...] = (
-    "torch", "numpy", "rasterio", "shapely", "pyproj", "streamlit", "folium",
+    "onnxruntime", "torch", "numpy", "rasterio", "shapely", "pyproj", "streamlit", "folium",
     "streamlit-folium", "earthengine-api",
 )
 
@@ -97,7 +97,9 @@ def build_manifest(
 
 def model_record(loaded, weights: str | None = None) -> dict[str, Any]:
     """The ``model`` section of a manifest: name, version, weights sha256 and weights file,
-    and for an adapted model its parent (``adapted_from``: name, version, sha256).
+    the engine that ran the network (``"ONNX Runtime"`` with the shipped graph's file name,
+    or ``"PyTorch"``), and for an adapted model its parent (``adapted_from``: name,
+    version, sha256).
 
     Args:
         loaded: a :class:`~urbanseg_core.model.loading.LoadedModel`.
@@ -105,7 +107,10 @@ def model_record(loaded, weights: str | None = None) -> dict[str, Any]:
     """
     card = loaded.card
     record = {"name": card.name, "version": card.version, "sha256": loaded.sha256,
-              "weights": weights if weights is not None else str(loaded.path)}
+              "weights": weights if weights is not None else str(loaded.path),
+              "engine": loaded.engine}
+    if loaded.graph is not None:
+        record["graph"] = loaded.graph.name
     if card.parent:  # an adapted model names the model it was adapted from
         record["adapted_from"] = dict(card.parent)
     return record
