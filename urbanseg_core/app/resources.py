@@ -164,15 +164,20 @@ def upload_view(path: str, mtime_ns: int) -> ImageLayer | None:  # noqa: ARG001 
 
 
 def device_summary(loaded: Any = None) -> str:
-    """One line: where inference runs (CPU/GPU), with how many threads, and the engine."""
+    """Where inference runs, in plain words: ``"this computer's processor (2 of its 2 cores)"``
+    or ``"the graphics card NVIDIA ..."`` (the engine is in :func:`engine_line`)."""
     if loaded is not None and loaded.device.type == "cuda":  # PyTorch is loaded then
-        return f"GPU ({lazy_import('torch').cuda.get_device_name(loaded.device)})"
+        return f"the graphics card {lazy_import('torch').cuda.get_device_name(loaded.device)}"
     torch = sys.modules.get("torch")
     threads = (loaded.threads if loaded is not None and loaded.threads
                else torch.get_num_threads() if torch is not None else os.cpu_count() or 1)
-    engine = f", {loaded.engine}" if loaded is not None else ""
-    return (f"CPU, {threads} thread{'s' if threads != 1 else ''} ({os.cpu_count()} cores "
-            f"seen){engine}")
+    return f"this computer's processor ({threads} of its {os.cpu_count()} cores)"
+
+
+def engine_line(loaded: Any) -> str:
+    """The engine that runs the network, and the graph or weights it runs."""
+    source = loaded.graph.name if loaded.graph is not None else loaded.path.name
+    return f"Engine: {loaded.engine}, running {source}"
 
 
 def sample_path() -> Path:

@@ -65,10 +65,10 @@ def model_line(ref: resources.ModelRef) -> None:
         _loading_line(ref)
         return
     try:
-        where = resources.device_summary(resources.get_model(ref))
+        where = "ready, on " + resources.device_summary(resources.get_model(ref))
     except UrbansegError:
         where = "could not be loaded (see the Model page)"
-    st.caption(as_text(f"Model {ref.card.name}: {where}."))
+    st.caption(as_text(f"Model {ref.card.name} {ref.card.version}: {where}."))
 
 
 @st.fragment(run_every=1.0)
@@ -491,7 +491,13 @@ def card_summary(ref: resources.ModelRef) -> None:
     card_inputs(card)
     card_provenance(card)  # full width: its tables are wide
     with st.expander("Technical detail"):
-        st.text(f"Weights file: {ref.weights.name}\nsha256: {ref.sha256}")
+        engine = ""
+        if resources.model_ready(ref):
+            try:
+                engine = "\n" + resources.engine_line(resources.get_model(ref))
+            except UrbansegError:  # said in the model line above
+                pass
+        st.text(f"Weights file: {ref.weights.name}\nsha256: {ref.sha256}{engine}")
 
 
 def use_weights(weights, card_file) -> None:
