@@ -52,7 +52,7 @@ def evaluation_figure(scene, ref: np.ndarray, pred: np.ndarray, metrics: dict, c
     Patch = lazy_import("matplotlib.patches").Patch
 
     names, colours = card.class_names, card.class_colours
-    fig, axes = plt.subplots(1, 4, figsize=(18, 5))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
     axes[0].imshow(true_colour(scene.reflectance, scene.valid))
     axes[0].set_title("image (B4, B3, B2)")
     axes[1].imshow(_classes_rgb(ref, colours), interpolation="nearest")
@@ -79,10 +79,12 @@ def evaluation_figure(scene, ref: np.ndarray, pred: np.ndarray, metrics: dict, c
     axes[3].set_xlabel("prediction")
     axes[3].set_ylabel("reference")
     dw, mb = metrics["dice_weighted"], metrics["dice_macro_builtup"]
-    axes[3].set_title(f"weighted Dice {dw:.3f}, macro built-up {mb:.3f}")
+    axes[3].set_title(f"built-up classes: Dice {mb:.3f}\n"
+                      f"(weighted Dice, mostly other: {dw:.3f})", fontsize=10)
     fig.tight_layout()
     try:  # written under a temporary name and renamed: never half a PNG
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png",
+                                                   bbox_inches="tight", pad_inches=0.15))
     finally:
         plt.close(fig)
     return Path(path)
