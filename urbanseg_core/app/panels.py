@@ -46,6 +46,9 @@ OFFSET_HELP = ("Products of processing baseline 04.00 and later (all since 25 Ja
                "and older scenes reprocessed since) add 1000 to every value: the product's "
                "BOA_ADD_OFFSET or RADIO_ADD_OFFSET is -1000. Harmonised collections (Earth "
                "Engine's S2_SR_HARMONIZED) have removed it already.")
+#: Under a kept file: Streamlit's upload box is empty again after a page switch.
+KEPT = ("Kept while you switch pages (the box above then looks empty): drop another file "
+        "there to replace it.")
 #: Class choices of the reference value table: class index (255: not compared).
 CLASS_CHOICES = (0, 1, 2, NODATA)
 #: Fallback model speed for time estimates before any run on this machine, px/s.
@@ -256,6 +259,7 @@ def reference_upload() -> tuple[tuple[int, int], ...] | None:
     if not ref:
         return None
     st.text(f"Reference: {ref['name']}")
+    st.caption(KEPT)
     table = _reference_table(ref)
     if st.button("Remove the reference", key=state.widget_key("reference_remove")):
         st.session_state.pop(REFERENCE, None)
@@ -278,6 +282,7 @@ def kept_image(kept: dict, kept_key: str = UPLOAD, label: str = "Image",
     """The kept image's name (as text, after ``label``), its notes and a button (widget name
     ``remove``) that forgets it."""
     st.text(f"{label}: {kept['name']}")
+    st.caption(KEPT)
     for note in kept.get("notes", ()):
         st.info(note)
     if st.button("Remove the image", key=state.widget_key(remove)):
