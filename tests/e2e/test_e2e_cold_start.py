@@ -22,7 +22,7 @@ MARKS = {
                   " === 'Run')",
     "map frame": "!!document.querySelector('iframe[title=\"streamlit_folium.st_folium\"]')",
     "model loading": "text().includes('loading in the background')",
-    "model ready": "/Model urbanseg-unet: (CPU|GPU)/.test(text())",
+    "model ready": "/Model urbanseg-unet [0-9.]+: ready, on /.test(text())",
 }
 OBSERVER = """
 window.__marks = {};
