@@ -13,6 +13,25 @@ def open_app(page, url: str, path: str = "") -> None:
     page.get_by_role("heading", level=1).first.wait_for()
 
 
+#: Labels of Map & run's two upload boxes (the reference box is there with the sample too).
+IMAGE_BOX = "Sentinel-2 GeoTIFF, or one file per band"
+REFERENCE_BOX = "Optional: a reference mask"
+
+
+def dropzone(page, label: str):
+    """The file input of the upload box whose label starts with ``label``."""
+    box = page.get_by_test_id("stFileUploader").filter(has_text=label)
+    return box.locator('[data-testid="stFileUploaderDropzoneInput"]')
+
+
+def choose_upload(page):
+    """Pick "Upload Sentinel-2 files" on Map & run and return the image box's file input,
+    once the upload panel is drawn (the sample's reference box is there before it)."""
+    page.get_by_text("Upload Sentinel-2 files").click()
+    page.get_by_text(IMAGE_BOX).first.wait_for()
+    return dropzone(page, IMAGE_BOX)
+
+
 def map_frame(page):
     """The folium map's iframe (FrameLocator)."""
     return page.frame_locator(MAP_FRAME).first

@@ -15,7 +15,8 @@ from rasterio.transform import from_origin
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
-from .helpers import nav_to, open_app, run_enabled, wait_for_layers
+from .helpers import (REFERENCE_BOX, choose_upload, dropzone, nav_to, open_app, run_enabled,
+                      wait_for_layers)
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -48,9 +49,7 @@ def test_a_city_region_is_taken_with_an_estimate_and_progress(tiny_page, tiny_ap
                                                               artifacts, city_bands):
     page = tiny_page
     open_app(page, tiny_app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-        city_bands)
+    choose_upload(page).set_input_files(city_bands)
     page.get_by_text("Stacked from 11 band files").wait_for(timeout=300_000)
     estimate = page.get_by_text("3,660 × 3,660 px (36.6 × 36.6 km)").first
     estimate.wait_for()
@@ -87,11 +86,9 @@ def test_reference_codes_are_shown_and_mapped_by_the_user(tiny_page, tiny_app_ur
     dn = (textured_reflectance(64, 96, seed=2) * 10000).astype("uint16") + 1
     scene = write_geotiff(tmp_path / "scene.tif", dn, list(MODEL_BANDS))
     open_app(page, tiny_app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-    inputs.first.set_input_files(str(scene))
+    choose_upload(page).set_input_files(str(scene))
     page.get_by_text("Image: scene.tif").wait_for()
-    inputs.nth(1).set_input_files(str(_reference(tmp_path)))
+    dropzone(page, REFERENCE_BOX).set_input_files(str(_reference(tmp_path)))
     page.get_by_text("Values found in the reference").wait_for()
     for value in (0, 1, 2):  # each value found, with its class, changeable
         page.get_by_text(f"Value {value} (").first.wait_for()
@@ -119,9 +116,7 @@ def test_a_crafted_file_name_is_text_not_a_link(tiny_page, tiny_app_url, tmp_pat
     name = "[click me](www.evil.example) :red[x] <b>bold me@evil.example.tif"
     crafted = write_geotiff(tmp_path / name, dn, list(MODEL_BANDS))
     open_app(page, tiny_app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-        str(crafted))
+    choose_upload(page).set_input_files(str(crafted))
     page.get_by_text(f"Image: {name}").wait_for()
     run_enabled(page)
     page.get_by_role("button", name="Run", exact=True).click()

@@ -12,7 +12,8 @@ from urbanseg_core.io.bandfolder import stack_folder
 from urbanseg_core.io.scene import read_scene
 
 from .conftest import ROOT
-from .helpers import MAP_FRAME, compare_state, open_app, wait_for_layers
+from .helpers import (MAP_FRAME, REFERENCE_BOX, choose_upload, compare_state, dropzone, open_app,
+                      wait_for_layers)
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -36,9 +37,7 @@ def city_tif(tmp_path_factory) -> Path:
 
 def test_upload_city_geotiff_shows_statistics(page, app_url, artifacts, city_tif):
     open_app(page, app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-        str(city_tif))
+    choose_upload(page).set_input_files(str(city_tif))
     page.get_by_text(f"Image: {city_tif.name}").wait_for()
     page.get_by_text("The file names its bands; no mapping needed.").wait_for()
     run = page.get_by_role("button", name="Run", exact=True)
@@ -119,11 +118,9 @@ def bercy(tmp_path_factory) -> tuple[Path, Path]:
 def test_reference_and_prediction_compare_in_linked_maps(page, app_url, artifacts, bercy):
     image, reference = bercy
     open_app(page, app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-    uploads.first.set_input_files(str(image))
+    choose_upload(page).set_input_files(str(image))
     page.get_by_text(f"Image: {image.name}").wait_for()
-    uploads.nth(1).set_input_files(str(reference))
+    dropzone(page, REFERENCE_BOX).set_input_files(str(reference))
     page.get_by_text(f"Reference: {reference.name}").wait_for()
     page.wait_for_function(
         "() => [...document.querySelectorAll('button')].some("

@@ -13,8 +13,8 @@ import pytest
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
-from .helpers import (MAP_FRAME, checked_radio, nav_to, open_app, run_enabled, slider_value,
-                      wait_for_layers, wait_idle)
+from .helpers import (IMAGE_BOX, MAP_FRAME, checked_radio, choose_upload, dropzone, nav_to,
+                      open_app, run_enabled, slider_value, wait_for_layers, wait_idle)
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -80,8 +80,7 @@ def test_earth_engine_settings_walk(page, app_url, artifacts, files):
 def test_upload_settings_walk_and_removal(page, app_url, artifacts, files):
     scene, _ = files
     open_app(page, app_url)
-    page.get_by_text("Upload Sentinel-2 files").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(scene))
+    choose_upload(page).set_input_files(str(scene))
     page.get_by_text("Image: walk_scene.tif").wait_for()
     run_enabled(page)
     box = page.get_by_text("Subtract the 1000 DN offset").first
@@ -96,7 +95,7 @@ def test_upload_settings_walk_and_removal(page, app_url, artifacts, files):
         assert checkbox.is_checked()
         assert "offset -1000 DN" in _summary(page)
     # removing the file from the uploader clears the selection: Run is off
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(scene))
+    dropzone(page, IMAGE_BOX).set_input_files(str(scene))
     page.get_by_test_id("stFileChipDeleteBtn").first.wait_for()
     page.wait_for_timeout(1500)
     wait_idle(page)  # the upload is registered before it is removed
