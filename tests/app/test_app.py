@@ -100,6 +100,9 @@ def test_results_page_shows_statistics_and_downloads(ran):
     assert table["Share of the area with data (%)"].sum() == pytest.approx(100, abs=0.05)
     # 1024 x 768 px of 10 m with data everywhere in the sample = 78.64 km²
     assert _metric(ran, "Area with data") == f"{result.stats.valid_km2:,.2f} km²"
+    # the sample's few nodata pixels are not rounded away to "0.00 km²"
+    assert 0 < result.stats.nodata_km2 < 0.005
+    assert any("Area without data: less than 0.01 km²" in plain(c.value) for c in ran.caption)
     for key in ("w_dl_tif", "w_dl_geojson", "w_dl_png", "w_dl_csv", "w_dl_manifest"):
         assert ran.download_button(key=key) is not None
     manifest = json.loads(result.manifest_json())

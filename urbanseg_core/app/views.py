@@ -390,8 +390,9 @@ def downloads(result) -> None:
 
 def area_caption(result) -> None:
     """How the areas were measured, and the area without data, in plain words."""
+    nodata = result.stats.nodata_km2
     st.caption(f"{area_method(result.stats.pixel_area_method)} Area without data: "
-               f"{result.stats.nodata_km2:,.2f} km².")
+               + ("less than 0.01" if 0 < nodata < 0.005 else f"{nodata:,.2f}") + " km².")
 
 
 # ---------------------------------------------------------------------------------- Model
