@@ -75,15 +75,10 @@ def sample_panel() -> SourcePanel:
                "A winter scene with haze in the east: the model marks the larger built-up "
                "areas and misses villages among trees, such as the one north of the lake in "
                "the centre.")
-    table = reference_upload()
-    ref = st.session_state.get(REFERENCE) if table else None
-    request = sample_request()
-    if ref:
-        request = replace(request, reference_path=ref["path"], reference_sha256=ref["sha256"],
-                          reference_codes="auto", reference_values=table)
+    request, summary = _with_reference(sample_request(), reference_upload(),
+                                       "Run will use: the sample scene")
     return SourcePanel(request=request, map_view=(view.true_colour, view.outline),
-                       summary=as_text("Run will use: the sample scene"
-                                       + (f", reference {ref['name']}" if ref else "") + "."))
+                       summary=summary)
 
 
 # ------------------------------------------------------------------------------ uploads
@@ -208,10 +203,14 @@ def offset_box(kept: dict, info: RasterInfo) -> bool:
     return ticked
 
 
+def value_key(ref: dict, value) -> str:
+    """The setting (and widget item) of one value of a reference's value table."""
+    return f"{ref['sha256'][:16]}:{value}"
+
+
 def _reference_table(ref: dict) -> tuple[tuple[int, int], ...]:
     """The value table of a reference: each value found, its pixels, the class it is read
     as (proposed from the detected codes, changeable). Returns ``((value, class), ...)``."""
-    sha = ref["sha256"][:16]
     proposed = default_classes([v for v, _ in ref["values"]], ref["codes"])
     unlabelled = ref.get("nodata_px", 0)
     st.caption("Values found in the reference and the class each one is compared with "
@@ -224,7 +223,7 @@ def _reference_table(ref: dict) -> tuple[tuple[int, int], ...]:
     for i, (value, pixels) in enumerate(ref["values"]):
         with cols[i % len(cols)]:
             cls = state.bind(st.selectbox, "ref_values", f"Value {value} ({pixels:,} px)",
-                             item=f"{sha}:{value}", default=proposed[value],
+                             item=value_key(ref, value), default=proposed[value],
                              options=CLASS_CHOICES, format_func=names.get)
         table.append((value, int(cls)))
     return tuple(table)
@@ -267,14 +266,15 @@ def reference_upload() -> tuple[tuple[int, int], ...] | None:
     return table
 
 
-def _upload_request(kept: dict, order, offset: bool, table) -> RunRequest:
-    ref = st.session_state.get(REFERENCE)
-    return RunRequest(
-        kind="upload", name=kept["name"], path=kept["path"], sha256=kept["sha256"],
-        band_order=order, dn_offset=L2A_OFFSET if offset else 0.0,
-        reference_path=ref["path"] if ref else None,
-        reference_sha256=ref["sha256"] if ref else None,
-        reference_codes="auto", reference_values=table if ref else None)
+def _with_reference(request: RunRequest, table, summary: str) -> tuple[RunRequest, str]:
+    """``request`` and the "Run will use" ``summary`` with the kept reference and its value
+    ``table`` added (both unchanged without a reference)."""
+    ref = st.session_state.get(REFERENCE) if table else None
+    if not ref:
+        return request, as_text(summary + ".")
+    return (replace(request, reference_path=ref["path"], reference_sha256=ref["sha256"],
+                    reference_codes="auto", reference_values=table),
+            as_text(f"{summary}, reference {ref['name']}."))
 
 
 def kept_image(kept: dict, kept_key: str = UPLOAD, label: str = "Image",
@@ -313,10 +313,10 @@ def upload_panel() -> SourcePanel:
         return panel
     order = None if info.named else band_form(kept, info, panel)
     offset = offset_box(kept, info)
-    panel.request = _upload_request(kept, order, offset, table)
-    panel.summary = as_text(
-        f"Run will use: {kept['name']}, offset {'-1000' if offset else '0'} DN"
-        + (f", reference {st.session_state[REFERENCE]['name']}" if table else "") + ".")
+    panel.request, panel.summary = _with_reference(
+        RunRequest(kind="upload", name=kept["name"], path=kept["path"], sha256=kept["sha256"],
+                   band_order=order, dn_offset=L2A_OFFSET if offset else 0.0),
+        table, f"Run will use: {kept['name']}, offset {'-1000' if offset else '0'} DN")
     return panel
 
 

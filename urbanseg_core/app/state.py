@@ -63,7 +63,8 @@ class Settings:
         source: imagery: ``"sample"``, ``"upload"`` or ``"earthengine"``.
         level2a: upload sha256 -> the DN offset box (ticked: subtract 1000 DN).
         ref_codes: the reference's code convention (``"auto"``, ``"index"``, ...).
-        ref_values: reference sha256 -> {value in the file: class index or 255}.
+        ref_values: ``"<reference sha256[:16]>:<value in the file>"`` (:func:`.panels.value_key`)
+            -> class index or 255.
         band_orders: upload sha256 -> band name per file band ("" = not used).
         dates: Earth Engine composite's first and last day (inclusive).
         cloud: Cloud Score+ clear-probability threshold 0-1.
@@ -78,7 +79,7 @@ class Settings:
     source: str = "sample"
     level2a: dict[str, bool] = field(default_factory=dict)
     ref_codes: str = "auto"
-    ref_values: dict[str, dict[int, int]] = field(default_factory=dict)
+    ref_values: dict[str, int] = field(default_factory=dict)
     band_orders: dict[str, dict[int, str]] = field(default_factory=dict)
     dates: tuple = (date(2018, 1, 1), date(2018, 12, 31))
     cloud: float = 0.6

@@ -28,7 +28,7 @@ from .map import (FOOTPRINT, FOOTPRINT_LEGEND, aoi_group, build_dynamic_map, com
                   view_for)
 from .messages import area_method, as_text, codes_words
 from .overlays import DIFFERENCES, UNSURE, comparison, prediction_overlay, result_overlays
-from .panels import PANELS, REFERENCE, SourcePanel
+from .panels import PANELS, REFERENCE, SourcePanel, value_key
 from .widgets import (card_metrics_frame, cities_without_other, confusion_chart,
                       cross_city_frame, download_button, download_row, flat_text,
                       layer_legend, metrics_frame, render_map, show_error)
@@ -285,17 +285,22 @@ def _pct(share) -> str:
     return "–" if share is None or math.isnan(share) else f"{100 * share:.1f} %"
 
 
+def _compared_reference(result) -> dict | None:
+    """The kept reference upload when it is the one this result was compared with."""
+    ref = st.session_state.get(REFERENCE)
+    used = result.source.get("reference") or {}
+    return ref if ref and ref["sha256"] == used.get("sha256") else None
+
+
 def table_changed(result) -> bool:
     """True when the reference's value table on Map & run (the class each value is compared
     with) is no longer the one this result's comparison used."""
     used = (result.source.get("reference") or {}).get("values")
-    ref = st.session_state.get(REFERENCE)
-    if not used or not ref or ref["sha256"] != result.source["reference"].get("sha256"):
+    ref = _compared_reference(result)
+    if not used or ref is None:
         return False
-    prefix = ref["sha256"][:16] + ":"
-    now = {k[len(prefix):]: c for k, c in state.settings().ref_values.items()
-           if k.startswith(prefix)}
-    return any(now.get(value, cls) != cls for value, cls in used.items())
+    table = state.settings().ref_values
+    return any(table.get(value_key(ref, value), cls) != cls for value, cls in used.items())
 
 
 def swap_warning(result) -> None:
@@ -314,17 +319,16 @@ def swap_warning(result) -> None:
                f"built-up classes agree with Dice {hint['dice_macro_builtup']:.2f} as read, "
                f"and {hint['if_swapped']:.2f} with the two exchanged. Check which value "
                "means what in the reference's value table.")
-    ref = st.session_state.get(REFERENCE)
-    if ref and ref["sha256"] == (result.source.get("reference") or {}).get("sha256"):
-        if st.button("Exchange residential and non-residential in the reference",
-                     key=state.widget_key("swap")):
-            table = state.settings().ref_values
-            for key, cls in list(table.items()):
-                if key.startswith(ref["sha256"][:16] + ":") and cls in (1, 2):
-                    table[key] = 3 - cls
-            state.flash("info", "The reference's two built-up classes are exchanged: press "
-                                "Run on the Map & run page to compare again.")
-            st.rerun()
+    ref = _compared_reference(result)
+    if ref and st.button("Exchange residential and non-residential in the reference",
+                         key=state.widget_key("swap")):
+        table = state.settings().ref_values
+        for key in (value_key(ref, value) for value, _ in ref["values"]):
+            if table.get(key) in (1, 2):
+                table[key] = 3 - table[key]
+        state.flash("info", "The reference's two built-up classes are exchanged: press "
+                            "Run on the Map & run page to compare again.")
+        st.rerun()
 
 
 def agreement(result) -> None:
