@@ -16,6 +16,7 @@ def open_app(page, url: str, path: str = "") -> None:
 #: Labels of Map & run's two upload boxes (the reference box is there with the sample too).
 IMAGE_BOX = "Sentinel-2 GeoTIFF, or one file per band"
 REFERENCE_BOX = "Optional: a reference mask"
+AOI_BOX = "Or upload the area as a GeoJSON file"
 
 
 def dropzone(page, label: str):

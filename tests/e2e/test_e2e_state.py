@@ -13,7 +13,7 @@ import pytest
 from urbanseg_core.sentinel2 import MODEL_BANDS
 
 from ..conftest import textured_reflectance, write_geotiff
-from .helpers import (IMAGE_BOX, MAP_FRAME, checked_radio, choose_upload, dropzone, nav_to,
+from .helpers import (AOI_BOX, IMAGE_BOX, MAP_FRAME, checked_radio, choose_upload, dropzone, nav_to,
                       open_app, run_enabled, slider_value, wait_for_layers, wait_idle)
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +58,7 @@ def test_earth_engine_settings_walk(page, app_url, artifacts, files):
     page.get_by_text("Area from Earth Engine").click()
     page.get_by_text("Cloud masking").first.wait_for()
     _set_slider(page, "Cloud masking", 2)  # 0.60 -> 0.70
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(aoi))
+    dropzone(page, AOI_BOX).set_input_files(str(aoi))  # not a stale box of the sample's
     page.get_by_text("Run will use:").first.wait_for(timeout=60_000)
     for round_ in range(2):
         assert checked_radio(page, "Imagery") == "Area from Earth Engine"
